@@ -1,0 +1,75 @@
+"""Raw environment throughput: hierarchy/AntMaze-v0, hierarchy/AntGather-v0 and Ant-v5.
+
+Steps the unwrapped environments (no TimeLimit / checker wrappers) with the same pre-drawn
+uniform random actions (rescaled to each action space), interleaving the environments in every
+repeat (A B C A B C ...) so that machine noise hits all of them alike, and prints the median
+steps/s of each and its ratio to gymnasium's Ant-v5.
+
+Usage (from the repository root): python benchmarks/env_throughput.py [--steps 2000] [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pathlib
+import statistics
+import sys
+import time
+
+import gymnasium as gym
+import numpy as np
+
+ENV_IDS = ("hierarchy/AntMaze-v0", "hierarchy/AntGather-v0", "Ant-v5")
+REFERENCE = "Ant-v5"
+
+
+def steps_per_second(env: gym.Env, unit_actions: np.ndarray) -> float:
+    """Steps `env` through `unit_actions` ([n, act_dim] in [-1, 1]); returns steps/s."""
+    low, high = env.action_space.low, env.action_space.high
+    actions = (low + (unit_actions + 1.0) * 0.5 * (high - low)).astype(np.float32)
+    env.reset(seed=0)
+    start = time.perf_counter()
+    for action in actions:
+        _, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            env.reset()
+    return len(actions) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=2000, help="env steps per measurement")
+    parser.add_argument("--repeats", type=int, default=7, help="measurements per env")
+    args = parser.parse_args()
+
+    # Importing `envs` registers the hierarchy/ ids; make the repository root importable when
+    # this file is run as a script (python benchmarks/env_throughput.py).
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    importlib.import_module("envs")
+
+    environments = {env_id: gym.make(env_id).unwrapped for env_id in ENV_IDS}
+    rng = np.random.default_rng(0)
+    unit_actions = rng.uniform(-1.0, 1.0, size=(args.steps, 8))
+    for env in environments.values():  # warm-up (first-call allocations, caches)
+        steps_per_second(env, unit_actions[:100])
+
+    results: dict[str, list[float]] = {env_id: [] for env_id in ENV_IDS}
+    for _ in range(args.repeats):
+        for env_id, env in environments.items():
+            results[env_id].append(steps_per_second(env, unit_actions))
+
+    reference = statistics.median(results[REFERENCE])
+    print(f"{'env':<26}{'median steps/s':>16}{'min':>10}{'max':>10}{'x ' + REFERENCE:>12}")
+    for env_id, values in results.items():
+        median = statistics.median(values)
+        print(
+            f"{env_id:<26}{median:>16.0f}{min(values):>10.0f}{max(values):>10.0f}"
+            f"{median / reference:>12.2f}"
+        )
+    for env in environments.values():
+        env.close()
+
+
+if __name__ == "__main__":
+    main()

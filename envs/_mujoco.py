@@ -1,0 +1,111 @@
+"""A minimal MuJoCo environment base: model/data, frame skip and rgb_array rendering."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+_RENDER_HELP = (
+    "MuJoCo could not create an OpenGL context for offscreen rendering. On a headless machine "
+    "set the environment variable MUJOCO_GL=egl before `mujoco` is first imported (e.g. "
+    "`MUJOCO_GL=egl python ...`); OSMesa is not supported here."
+)
+
+# The error message of the first failed OpenGL initialisation in this process, if any.
+_GL_FAILURE: str | None = None
+
+
+class MujocoEnv(gym.Env):
+    """Base class of the MuJoCo-based environments of this package.
+
+    Subclasses build an `mujoco.MjModel`, pass it here, and use `_simulate(ctrl)` to advance the
+    physics by `frame_skip` steps. Rendering (render_mode="rgb_array") uses `mujoco.Renderer`
+    with a free camera described by `camera` (lookat, distance, azimuth, elevation).
+    """
+
+    metadata: ClassVar[dict] = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        frame_skip: int,
+        render_mode: str | None = None,
+        width: int = 480,
+        height: int = 480,
+        camera: dict | None = None,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"{type(self).__name__}: render_mode must be one of "
+                f"{self.metadata['render_modes']} or None, got {render_mode!r}"
+            )
+        self.model = model
+        self.data = mujoco.MjData(model)
+        self.frame_skip = int(frame_skip)
+        self.render_mode = render_mode
+        self._width, self._height = int(width), int(height)
+        self._camera_config = dict(camera or {})
+        self._renderer = None
+        # One env step lasts timestep * frame_skip seconds of simulated time.
+        self.metadata = dict(self.metadata)
+        self.metadata["render_fps"] = round(1.0 / self.dt)
+
+    @property
+    def dt(self) -> float:
+        """Simulated seconds per env step."""
+        return float(self.model.opt.timestep) * self.frame_skip
+
+    def _simulate(self, ctrl: np.ndarray) -> None:
+        """Applies ctrl (shape [nu]) and advances the physics by frame_skip steps."""
+        self.data.ctrl[:] = ctrl
+        mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
+
+    def _set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
+        """Sets qpos [nq] and qvel [nv], resets time and recomputes derived quantities."""
+        mujoco.mj_resetData(self.model, self.data)
+        self.data.qpos[:] = qpos
+        self.data.qvel[:] = qvel
+        mujoco.mj_forward(self.model, self.data)
+
+    def render(self):
+        """Returns an RGB image of shape [height, width, 3] (uint8), or None without render_mode.
+
+        Raises:
+          RuntimeError: when no OpenGL context can be created (see MUJOCO_GL=egl).
+        """
+        if self.render_mode is None:
+            gym.logger.warn(
+                f"{type(self).__name__}.render() called without render_mode; pass "
+                "render_mode='rgb_array' to gymnasium.make."
+            )
+            return None
+        if self._renderer is None:
+            global _GL_FAILURE
+            if _GL_FAILURE is not None:
+                # A second attempt after a failed GL initialisation can abort the process
+                # (seen with GLFW without a display), so fail the same way again instead.
+                raise RuntimeError(_GL_FAILURE)
+            try:
+                self._renderer = mujoco.Renderer(self.model, self._height, self._width)
+            except Exception as e:  # The failure type depends on the GL backend.
+                _GL_FAILURE = f"{_RENDER_HELP} (original error: {e!r})"
+                raise RuntimeError(_GL_FAILURE) from e
+        camera = mujoco.MjvCamera()
+        mujoco.mjv_defaultFreeCamera(self.model, camera)
+        for key, value in self._camera_config.items():
+            setattr(camera, key, value)
+        self._renderer.update_scene(self.data, camera=camera)
+        self._decorate_scene(self._renderer.scene)
+        return self._renderer.render().copy()
+
+    def _decorate_scene(self, scene: mujoco.MjvScene) -> None:
+        """Hook for subclasses to add visual-only geoms (no physics cost) to a frame's scene."""
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        super().close()

@@ -1,0 +1,132 @@
+"""The Ant robot of HIRO / the paper, built from gymnasium's shipped `ant.xml`.
+
+Edits to gymnasium's model (DESIGN.md section 4, HIRO's ant definition):
+  - every motor: gear 1, ctrlrange [-30, 30] (gymnasium: gear 150, ctrlrange [-1, 1]);
+  - integrator RK4, timestep 0.02 (gymnasium: 0.01), frame skip 5, i.e. 0.1 s per env step.
+Reset: qpos = qpos0 + U(-0.1, 0.1), qvel = 0.1 * N(0, 1). The ant never terminates.
+Observation (float32 [30]): qpos[:15] (x, y, z, torso quaternion, 8 joint angles),
+qvel[:14], and a time feature t * 0.001 (t = env steps since reset).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+
+import gymnasium
+import mujoco
+import numpy as np
+from gymnasium import spaces
+
+from envs._common import check_action
+from envs._mujoco import MujocoEnv
+
+ANT_XML = os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", "ant.xml")
+
+ANT_TIMESTEP = 0.02  # HIRO / paper: 0.02 s physics step
+ANT_FRAME_SKIP = 5  # 5 physics steps per env step -> 0.1 s
+ANT_CTRL_LIMIT = 30.0  # motor torque bound with unit gear
+ANT_RESET_QPOS_NOISE = 0.1  # qpos0 + U(-0.1, 0.1)
+ANT_RESET_QVEL_NOISE = 0.1  # 0.1 * N(0, 1)
+ANT_TIME_SCALE = 0.001  # time feature t * 0.001
+ANT_OBS_DIM = 30  # 15 qpos + 14 qvel + 1 time
+
+# Sub-goal space of the Ant tasks: observation dims 0..14 (x, y, z, quaternion, 8 joint
+# angles) with these half-ranges (DESIGN.md section 3, paper section 6.2).
+ANT_GOAL_INDICES = tuple(range(15))
+ANT_GOAL_HIGH = (10.0, 10.0, 0.5, 1.0, 1.0, 1.0, 1.0, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3)
+ANT_GOAL_LOW = tuple(-v for v in ANT_GOAL_HIGH)
+
+
+def ant_spec(add_world: Callable[[mujoco.MjSpec], None] | None = None) -> mujoco.MjSpec:
+    """An MjSpec of the paper's Ant, optionally with extra world content.
+
+    Args:
+      add_world: called with the spec to add geoms/bodies (e.g. maze blocks) before compiling.
+
+    Returns:
+      The (uncompiled) spec; call `.compile()` for an MjModel.
+    """
+    spec = mujoco.MjSpec.from_file(ANT_XML)
+    spec.option.timestep = ANT_TIMESTEP
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_RK4
+    for actuator in spec.actuators:
+        actuator.gear[0] = 1.0
+        actuator.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
+        actuator.ctrlrange = [-ANT_CTRL_LIMIT, ANT_CTRL_LIMIT]
+    # Offscreen buffer large enough for the default 480x480 renders.
+    spec.visual.global_.offwidth = 1024
+    spec.visual.global_.offheight = 1024
+    if add_world is not None:
+        add_world(spec)
+    return spec
+
+
+def build_ant_model(add_world: Callable[[mujoco.MjSpec], None] | None = None) -> mujoco.MjModel:
+    """The compiled Ant model (see `ant_spec`)."""
+    return ant_spec(add_world).compile()
+
+
+class AntEnv(MujocoEnv):
+    """Base class of the Ant tasks: dynamics, reset noise and the 30-dim observation.
+
+    Subclasses add world geoms through `add_world`, the context, reward and info. The action is
+    the 8 motor torques, float32 [8] in [-30, 30]; out-of-range actions are clipped.
+    """
+
+    def __init__(
+        self,
+        add_world: Callable[[mujoco.MjSpec], None] | None = None,
+        render_mode: str | None = None,
+        width: int = 480,
+        height: int = 480,
+        camera: dict | None = None,
+    ):
+        super().__init__(
+            build_ant_model(add_world),
+            frame_skip=ANT_FRAME_SKIP,
+            render_mode=render_mode,
+            width=width,
+            height=height,
+            camera=camera,
+        )
+        low, high = self.model.actuator_ctrlrange.T
+        self.action_space = spaces.Box(low.astype(np.float32), high.astype(np.float32),
+                                       dtype=np.float32)
+        self._torso_id = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, "torso")
+        self._t = 0
+
+    def _reset_ant(self) -> None:
+        """Resets the ant with noise from self.np_random and the time feature to 0."""
+        rng = self.np_random
+        qpos = self.model.qpos0 + rng.uniform(
+            -ANT_RESET_QPOS_NOISE, ANT_RESET_QPOS_NOISE, size=self.model.nq
+        )
+        qvel = ANT_RESET_QVEL_NOISE * rng.standard_normal(self.model.nv)
+        self._set_state(qpos, qvel)
+        self._t = 0
+
+    def _step_ant(self, action) -> None:
+        """Checks/clips `action` ([8]) and advances the simulation by one env step."""
+        self._simulate(check_action(action, self.action_space, type(self).__name__))
+        self._t += 1
+
+    def _ant_obs(self) -> np.ndarray:
+        """The ant observation, float32 [30]."""
+        obs = np.empty(ANT_OBS_DIM, dtype=np.float32)
+        obs[:15] = self.data.qpos[:15]
+        obs[15:29] = self.data.qvel[:14]
+        obs[29] = self._t * ANT_TIME_SCALE
+        return obs
+
+    @property
+    def ant_xy(self) -> np.ndarray:
+        """Torso position (x, y), float64 [2] (a copy)."""
+        return self.data.qpos[:2].copy()
+
+    @property
+    def ant_yaw(self) -> float:
+        """Heading of the torso: angle of its x axis projected on the ground plane (radians)."""
+        xmat = self.data.xmat[self._torso_id]  # row-major 3x3 rotation, body -> world
+        return math.atan2(xmat[3], xmat[0])

@@ -1,0 +1,140 @@
+"""The task description that every environment of this package publishes.
+
+A hierarchy needs a few facts about a task that are not visible from the gymnasium spaces: which
+observation dimensions the sub-goals address and their range, the range of the context (the top
+level's conditioning input, e.g. a target position), the contexts used for evaluation and what
+counts as a success. Each environment defines them in exactly one place, its ``task_spec``
+attribute, so that no code elsewhere needs to switch on environment names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+__all__ = ["TaskSpec", "task_spec"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """What a hierarchy needs to know of a task, published by each environment.
+
+    Attributes:
+      goal_indices: indices I of the observation that sub-goals address; a sub-goal g has shape
+        [len(goal_indices)] and is compared with ``observation[..., goal_indices]``.
+      goal_low: lower bounds of (relative) sub-goals, shape [len(goal_indices)].
+      goal_high: upper bounds of (relative) sub-goals, shape [len(goal_indices)].
+      context_low: lower bounds of the context, shape [context_dim]; may be empty.
+      context_high: upper bounds of the context, shape [context_dim]; may be empty.
+      eval_contexts: contexts used for evaluation, each of shape [context_dim]; () if none.
+      max_episode_steps: the horizon; gymnasium's TimeLimit truncates episodes there.
+      success_threshold: meaning documented per environment (for the goal-reaching ones:
+        success at a step is ``distance(position, context) < success_threshold``); None if the
+        task has no notion of success.
+    """
+
+    goal_indices: tuple[int, ...]
+    goal_low: tuple[float, ...]
+    goal_high: tuple[float, ...]
+    context_low: tuple[float, ...]
+    context_high: tuple[float, ...]
+    eval_contexts: tuple[tuple[float, ...], ...]
+    max_episode_steps: int
+    success_threshold: float | None = None
+
+    def __post_init__(self):
+        # Normalise to tuples of python scalars so that specs built from lists / numpy arrays
+        # compare equal and stay hashable.
+        def floats(name, values):
+            try:
+                out = tuple(float(v) for v in values)
+            except TypeError as e:
+                raise ValueError(
+                    f"TaskSpec.{name} must be a sequence of numbers, got {values!r}"
+                ) from e
+            if any(math.isnan(v) for v in out):
+                raise ValueError(f"TaskSpec.{name} contains NaN: {out}")
+            return out
+
+        try:
+            indices = tuple(int(i) for i in self.goal_indices)
+        except TypeError as e:
+            raise ValueError(
+                f"TaskSpec.goal_indices must be a sequence of ints, got {self.goal_indices!r}"
+            ) from e
+        if any(i < 0 for i in indices):
+            raise ValueError(f"TaskSpec.goal_indices must be non-negative, got {indices}")
+        if len(set(indices)) != len(indices):
+            raise ValueError(f"TaskSpec.goal_indices must not repeat, got {indices}")
+        object.__setattr__(self, "goal_indices", indices)
+        for name in ("goal_low", "goal_high", "context_low", "context_high"):
+            object.__setattr__(self, name, floats(name, getattr(self, name)))
+
+        if not (len(self.goal_low) == len(self.goal_high) == len(indices)):
+            raise ValueError(
+                "TaskSpec: goal_indices, goal_low and goal_high must have the same length, got "
+                f"{len(indices)}, {len(self.goal_low)} and {len(self.goal_high)}"
+            )
+        if len(self.context_low) != len(self.context_high):
+            raise ValueError(
+                "TaskSpec: context_low and context_high must have the same length, got "
+                f"{len(self.context_low)} and {len(self.context_high)}"
+            )
+        for kind in ("goal", "context"):
+            low, high = getattr(self, f"{kind}_low"), getattr(self, f"{kind}_high")
+            bad = [i for i, (lo, hi) in enumerate(zip(low, high, strict=True)) if lo > hi]
+            if bad:
+                raise ValueError(f"TaskSpec: {kind}_low > {kind}_high at positions {bad}")
+
+        contexts = tuple(floats("eval_contexts[i]", c) for c in self.eval_contexts)
+        for c in contexts:
+            if len(c) != len(self.context_low):
+                raise ValueError(
+                    f"TaskSpec: eval context {c} has length {len(c)}, expected context dim "
+                    f"{len(self.context_low)}"
+                )
+            bounds = zip(c, self.context_low, self.context_high, strict=True)
+            if any(v < lo or v > hi for v, lo, hi in bounds):
+                raise ValueError(f"TaskSpec: eval context {c} lies outside the context bounds")
+        object.__setattr__(self, "eval_contexts", contexts)
+
+        if isinstance(self.max_episode_steps, bool) or int(self.max_episode_steps) < 1:
+            raise ValueError(
+                f"TaskSpec.max_episode_steps must be a positive int, got {self.max_episode_steps!r}"
+            )
+        object.__setattr__(self, "max_episode_steps", int(self.max_episode_steps))
+        if self.success_threshold is not None:
+            threshold = float(self.success_threshold)
+            if not threshold > 0.0:
+                raise ValueError(
+                    f"TaskSpec.success_threshold must be positive or None, got {threshold}"
+                )
+            object.__setattr__(self, "success_threshold", threshold)
+
+    @property
+    def goal_dim(self) -> int:
+        """Number of sub-goal dimensions, len(goal_indices)."""
+        return len(self.goal_indices)
+
+    @property
+    def context_dim(self) -> int:
+        """Number of context dimensions (0 for tasks without a context)."""
+        return len(self.context_low)
+
+
+def task_spec(env) -> TaskSpec:
+    """Returns the TaskSpec of `env` (a gymnasium env, possibly wrapped).
+
+    Raises:
+      TypeError: if the (unwrapped) environment publishes no TaskSpec.
+    """
+    inner = getattr(env, "unwrapped", env)
+    spec = getattr(inner, "task_spec", None)
+    if not isinstance(spec, TaskSpec):
+        name = getattr(getattr(env, "spec", None), "id", None) or type(inner).__name__
+        raise TypeError(
+            f"Environment {name!r} publishes no TaskSpec (expected attribute `task_spec` of type "
+            f"envs.TaskSpec on env.unwrapped, found {type(spec).__name__}); only the "
+            "environments of the `envs` package (hierarchy/...) provide one."
+        )
+    return spec

@@ -1,0 +1,17 @@
+"""hierarchy: goal-conditioned hierarchical reinforcement learning with connected gradients (HRL-CG).
+
+The public API:
+  Level            one goal-conditioned TD3 learner
+  Hierarchy        a stack of N >= 1 levels, with connected gradients between every parent and child
+  Agent            a hierarchy with replay buffers, update schedule and episode bookkeeping
+  build_hierarchy  N levels with matching specs from an environment's specs and goal space
+  build_for_env    the same from an environment that publishes a `task_spec`
+"""
+
+from hierarchy.agent import Agent, Episode
+from hierarchy.builder import build_for_env, build_hierarchy, specs_from_env
+from hierarchy.hierarchy import Hierarchy, level_names
+from hierarchy.level import Level
+
+__all__ = ["Agent", "Episode", "Hierarchy", "Level", "build_for_env", "build_hierarchy",
+           "level_names", "specs_from_env"]

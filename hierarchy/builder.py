@@ -1,0 +1,104 @@
+"""Building a hierarchy from an environment's specs and published goal description.
+
+`build_hierarchy` makes N levels whose specs fit together: the top is conditioned on the context and
+sets goals in the published goal space; every middle level maps goals to goals; the bottom maps goals
+to environment actions. Each level is built inside the gin scope of its name (`top/`, `mid/`, `low/`,
+or `flat/` for one level), so per-level hyperparameters are gin bindings such as
+`low/Level.batch_size = 256`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from tf_agents.specs import tensor_spec
+
+import gin
+from hierarchy.hierarchy import Hierarchy, level_names
+from hierarchy.level import Level
+
+
+def _vector_spec(space, name: str, bounded: bool):
+    """A gymnasium Box (or anything with shape/low/high) as a tf-agents float32 spec."""
+    shape = tuple(space.shape)
+    if len(shape) != 1:
+        raise ValueError(f"{name} must be a vector, got shape {shape}")
+    if bounded:
+        return tensor_spec.BoundedTensorSpec(shape, np.float32, np.asarray(space.low, np.float32),
+                                             np.asarray(space.high, np.float32), name=name)
+    return tensor_spec.TensorSpec(shape, np.float32, name=name)
+
+
+def specs_from_env(env):
+    """(observation_spec, context_spec, action_spec) of an environment whose observation space is a
+    Dict with "observation" and "context" Boxes and whose action space is a Box."""
+    space = env.observation_space
+    try:
+        obs_space, ctx_space = space["observation"], space["context"]
+    except (KeyError, TypeError):
+        raise ValueError("the environment's observation space must be a Dict with 'observation' and "
+                         f"'context' entries, got {space}") from None
+    return (_vector_spec(obs_space, "observation", bounded=False),
+            _vector_spec(ctx_space, "context", bounded=True),
+            _vector_spec(env.action_space, "action", bounded=True))
+
+
+@gin.configurable
+def build_hierarchy(
+    *,
+    observation_spec,
+    context_spec,
+    action_spec,
+    goal_indices: Sequence[int] = (),
+    goal_low: Sequence[float] | None = None,
+    goal_high: Sequence[float] | None = None,
+    num_levels: int = 2,
+    seed: int = 0,
+    **hierarchy_kwargs,
+) -> Hierarchy:
+    """N levels with matching specs, stacked into a `Hierarchy`.
+
+    Args:
+      observation_spec, context_spec, action_spec: the environment's specs.
+      goal_indices, goal_low, goal_high: the goal space published by the environment (used for N > 1).
+      num_levels: N >= 1; 1 is flat TD3.
+      seed: base seed of the levels' initial weights (level i uses seed + 100 * i).
+      **hierarchy_kwargs: passed to `Hierarchy` (periods, cg_lambda, ...); gin may bind them too.
+    """
+    names = level_names(num_levels)
+    goal_spec = None
+    if num_levels > 1:
+        if goal_low is None or goal_high is None:
+            raise ValueError("a hierarchy with more than one level needs the goal space "
+                             "(goal_indices, goal_low, goal_high)")
+        goal_spec = tensor_spec.BoundedTensorSpec(
+            (len(goal_indices),), np.float32, np.asarray(goal_low, np.float32),
+            np.asarray(goal_high, np.float32), name="goal")
+    levels = []
+    for i, name in enumerate(names):
+        conditioning = context_spec if i == 0 else goal_spec
+        out = action_spec if i == num_levels - 1 else goal_spec
+        with gin.config_scope(name):
+            levels.append(Level(observation_spec=observation_spec, goal_spec=conditioning,
+                                action_spec=out, seed=seed + 100 * i, name=name))
+    return Hierarchy(levels=levels, goal_indices=goal_indices, **hierarchy_kwargs)
+
+
+def build_for_env(env, *, num_levels: int = 2, seed: int = 0, **hierarchy_kwargs) -> Hierarchy:
+    """`build_hierarchy` from an environment that publishes `task_spec` (goal indices and bounds)."""
+    observation_spec, context_spec, action_spec = specs_from_env(env)
+    task = getattr(env.unwrapped, "task_spec", None)
+    kwargs = {}
+    if task is not None:
+        kwargs = dict(goal_indices=task.goal_indices, goal_low=task.goal_low,
+                      goal_high=task.goal_high)
+    elif num_levels > 1:
+        raise ValueError(f"{env.unwrapped!r} publishes no task_spec (goal indices and bounds); a "
+                         f"hierarchy of {num_levels} levels needs one")
+    hierarchy = build_hierarchy(observation_spec=observation_spec, context_spec=context_spec,
+                                action_spec=action_spec, num_levels=num_levels, seed=seed,
+                                **kwargs, **hierarchy_kwargs)
+    hierarchy.check_environment(observation_spec=observation_spec, context_spec=context_spec,
+                                action_spec=action_spec)
+    return hierarchy

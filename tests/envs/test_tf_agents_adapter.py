@@ -1,0 +1,50 @@
+"""The tf-agents PyEnvironment adapter."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from tf_agents.environments import utils
+
+from envs import ENV_IDS
+from envs.tf_agents_adapter import TFAgentsEnv
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_validate_py_environment(env_id):
+    env = TFAgentsEnv(gym.make(env_id, max_episode_steps=20), seed=0)
+    utils.validate_py_environment(env, episodes=2)
+    assert env.observation_spec()["observation"].dtype == np.float32
+    assert env.task_spec.max_episode_steps >= 20
+
+
+def test_truncation_discount_one_and_auto_reset():
+    env = TFAgentsEnv(gym.make("hierarchy/PointReach-v0"), seed=0,
+                      reset_options={"context": [4.0, 4.0]})
+    time_step = env.reset()
+    np.testing.assert_array_equal(time_step.observation["context"], np.float32([4, 4]))
+    steps = 0
+    while not time_step.is_last():
+        position = time_step.observation["observation"]
+        time_step = env.step(np.clip([4.0, 4.0] - position, -1, 1).astype(np.float32))
+        steps += 1
+    assert steps == 50 and time_step.discount == 1.0
+    assert env.get_info()["is_success"]
+    assert env.step(np.zeros(2, np.float32)).is_first()
+
+
+class _Terminating(gym.Wrapper):
+    def step(self, action):
+        obs, reward, _, truncated, info = self.env.step(action)
+        return obs, reward, True, truncated, info
+
+
+def test_termination_discount_zero():
+    env = TFAgentsEnv(_Terminating(gym.make("hierarchy/PointReach-v0")), seed=0)
+    env.reset()
+    time_step = env.step(np.zeros(2, np.float32))
+    assert time_step.is_last() and time_step.discount == 0.0
+
+
+def test_rejects_foreign_env():
+    with pytest.raises(TypeError, match="Dict observation"):
+        TFAgentsEnv(gym.make("Pendulum-v1"))

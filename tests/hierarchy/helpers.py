@@ -1,0 +1,69 @@
+"""Small hierarchies and batches shared by the hierarchy tests."""
+
+import numpy as np
+import tensorflow as tf
+from tf_agents.specs import tensor_spec
+
+from hierarchy import Hierarchy, Level
+
+OBS = 4
+GOAL_INDICES = (0, 2)
+GOAL_BOUND = 3.0
+CTX = 2
+ACT = 2
+
+
+def make_levels(num_levels, hidden=(8, 8), batch_size=16, **level_kwargs):
+    obs = tensor_spec.TensorSpec([OBS], tf.float32)
+    goal = tensor_spec.BoundedTensorSpec([len(GOAL_INDICES)], tf.float32, -GOAL_BOUND, GOAL_BOUND)
+    ctx = tensor_spec.BoundedTensorSpec([CTX], tf.float32, -5.0, 5.0)
+    act = tensor_spec.BoundedTensorSpec([ACT], tf.float32, -1.0, 1.0)
+    names = {1: ["flat"], 2: ["top", "low"], 3: ["top", "mid", "low"]}[num_levels]
+    levels = []
+    for i, name in enumerate(names):
+        levels.append(Level(
+            observation_spec=obs, goal_spec=ctx if i == 0 else goal,
+            action_spec=act if i == num_levels - 1 else goal, actor_hidden_sizes=hidden,
+            critic_hidden_sizes=hidden, batch_size=batch_size, replay_capacity=1000,
+            seed=10 * i + 1, name=name, **level_kwargs))
+    return levels
+
+
+def make_hierarchy(num_levels=2, periods=3, hidden=(8, 8), batch_size=16, level_kwargs=None,
+                   **kwargs):
+    levels = make_levels(num_levels, hidden, batch_size, **(level_kwargs or {}))
+    return Hierarchy(levels=levels, periods=periods, goal_indices=GOAL_INDICES, **kwargs)
+
+
+def randomize_last_layers(level, rng, scale=0.5):
+    """Larger output layers than the +/-3e-3 initialisation, so every gradient path is visible."""
+    for mlp in (level.actor, level.critics, level.target_actor, level.target_critics):
+        for var in (mlp.kernels[-1], mlp.biases[-1]):
+            var.assign(rng.normal(scale=scale, size=var.shape).astype(np.float32))
+
+
+def random_batch(hierarchy, level, rng, batch_size=16, partial=True):
+    """Replay rows (unpacked) plus draws for level `level`, as the compiled step sees them."""
+    lvl = hierarchy.levels[level]
+    k = hierarchy.child_steps[level]
+    n = rng.integers(1, k + 1, size=batch_size) if partial else np.full(batch_size, k)
+    batch = {
+        "observations": rng.normal(size=(batch_size, k + 1, OBS)).astype(np.float32),
+        "num_steps": n.astype(np.int32),
+        "goal": rng.uniform(-2, 2, size=(batch_size, lvl.goal_dim)).astype(np.float32),
+        "action": rng.uniform(-1, 1, size=(batch_size, lvl.action_dim)).astype(np.float32),
+        "reward": rng.normal(size=batch_size).astype(np.float32),
+        "discount": np.ones(batch_size, np.float32),
+        "noise": rng.normal(size=(batch_size, lvl.action_dim)).astype(np.float32),
+    }
+    if hierarchy.has_cg(level):
+        batch["child_step"] = np.minimum((rng.random(batch_size) * n).astype(np.int32), n - 1)
+    if hierarchy.uses_child_actions(level):
+        child = hierarchy.levels[level + 1]
+        batch["child_actions"] = rng.uniform(-1, 1, size=(batch_size, k, child.action_dim)).astype(
+            np.float32)
+    return {k: tf.constant(v) for k, v in batch.items()}
+
+
+def variables_snapshot(module_vars):
+    return [v.numpy().copy() for v in module_vars]
