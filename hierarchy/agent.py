@@ -19,6 +19,7 @@ connected-gradient child step) comes from one numpy generator, saved with the ag
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Dict, List
 
 import numpy as np
@@ -219,3 +220,34 @@ class Agent:
                                        relative=h.relative_goals)
             out.append(float(h.levels[i].reward_scale * tf.reduce_sum(r)))
         return out
+
+    # ----------------------------------------------------------------------------------------------
+    # State for checkpoints: TensorFlow variables via `tf_checkpoint`, the rest as numpy arrays.
+
+    def tf_checkpoint(self) -> tf.train.Checkpoint:
+        """Every variable of the hierarchy: networks, targets, optimizer slots, learned lambdas."""
+        return tf.train.Checkpoint(hierarchy=self.hierarchy)
+
+    def numpy_state(self) -> Dict[str, np.ndarray]:
+        """Replay buffers, counters and the random generator's state, as named arrays."""
+        state = {"env_steps": np.asarray(self.env_steps, np.int64),
+                 "critic_updates": np.asarray(self.critic_updates, np.int64),
+                 "last_losses": self.last_losses.copy(),
+                 "rng": np.frombuffer(json.dumps(self.rng.bit_generator.state).encode(), np.uint8)}
+        for i, buf in enumerate(self.buffers):
+            state.update({f"replay{i}/{k}": v for k, v in buf.state().items()})
+        return state
+
+    def load_numpy_state(self, state: Dict[str, np.ndarray]) -> None:
+        """Restores what `numpy_state` saved (the agent must have the same configuration)."""
+        n = self.hierarchy.num_levels
+        updates = np.asarray(state["critic_updates"])
+        if updates.shape != (n,):
+            raise ValueError(f"checkpoint holds {updates.shape[0]} level(s), this agent has {n}")
+        for i, buf in enumerate(self.buffers):
+            prefix = f"replay{i}/"
+            buf.restore({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        self.env_steps = int(state["env_steps"])
+        self.critic_updates = [int(u) for u in updates]
+        self.last_losses = np.asarray(state["last_losses"], np.float32).copy()
+        self.rng.bit_generator.state = json.loads(bytes(np.asarray(state["rng"])).decode())

@@ -1,0 +1,491 @@
+"""Training-loop throughput: our flat TD3 level and 2/3-level hierarchies against tf-agents' TD3.
+
+Every loop runs on the same environment with the same networks ((256, 256) ReLU actor and critics)
+and batch size (256), in one process, and is measured in interleaved repeats (A B C D E A B C D E ...)
+because this machine's speed drifts by 15-25% over minutes. For each loop two numbers are taken:
+
+- loop: environment steps per second of the whole training loop (acting, stepping the environment,
+  storing the transition, every update that is due), after a warm-up of random steps that fills the
+  replay buffers (excluded from timing) and a few untimed learning steps (tracing).
+- ceiling: the same number of compiled update calls on one fixed batch, with the loop's own update
+  schedule, and nothing else (no environment, no replay sampling, no bookkeeping): the loop's upper
+  bound. Ours: `Hierarchy.step` (the one compiled call per environment step: updates due + acting) on
+  fixed rows and draws. tf-agents: `agent.train` (wrapped in `common.function`) on one fixed
+  experience.
+
+The loops:
+  flat        our `Agent` with one `Level` (TD3).
+  hrl2        two levels, cg_lambda 0 (independent levels, HRL).
+  hrl_cg2     two levels, cg_lambda 0.01 (HRL-CG, paper estimator).
+  hrl_cg3     three levels, cg_lambda 0.01 for both pairs.
+  tf_agents   tf-agents' `Td3Agent` trained as its TD3 example does it: `TFUniformReplayBuffer`,
+              `DynamicStepDriver` (one step per iteration, `common.function`), the buffer's
+              `as_dataset(sample_batch_size=256, num_steps=2)` iterator (3 parallel calls, prefetch 3)
+              and `common.function(agent.train)`.
+
+Environment: gymnasium's Ant-v5 without contact forces (`include_cfrc_ext_in_observation=False`:
+27 observation dims, qpos[2:15] + qvel[:14]); `NoContext` gives it the {"observation", "context"}
+layout with an empty context. Ant-v5 publishes no goal space, so the 2- and 3-level hierarchies set
+goals on observation dims 0..12 (= qpos[2:15]: torso z, torso quaternion, 8 joint angles) with the
+paper's bounds for those coordinates, +/-[0.5, 1, 1, 1, 1, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3]
+(DESIGN.md section 3; x and y are not in Ant-v5's observation). `--env hierarchy/AntMaze-v0` (or any
+id whose environment publishes a `task_spec`) uses the environment's own goal space instead; then
+tf-agents sees [observation, context] concatenated.
+
+Update schedule (all loops): the bottom level's critics every environment step, its actor and targets
+every 2 (tf-agents: actor_update_period=2, target_update_period=2); a parent every `period` (10)
+steps of its child.
+
+Usage (repository root):
+  PYTHONPATH=. python benchmarks/throughput.py                 # full measurement (~15-20 minutes)
+  PYTHONPATH=. python benchmarks/throughput.py --quick         # smoke run (tiny step counts)
+  PYTHONPATH=. python benchmarks/throughput.py --profile flat  # cProfile one loop, then exit
+
+Writes a Markdown table to stdout and to `<out_dir>/throughput.md`, the raw numbers to
+`<out_dir>/throughput.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pathlib
+import platform
+import pstats
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make `hierarchy` and `envs` importable
+    sys.path.insert(0, str(ROOT))
+
+import tensorflow as tf  # noqa: E402
+
+import gin  # noqa: E402
+
+# Goal space on Ant-v5's observation (see the module docstring).
+ANT_GOAL_INDICES = tuple(range(13))
+ANT_GOAL_HIGH = (0.5, 1.0, 1.0, 1.0, 1.0, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3)
+
+HIDDEN = (256, 256)
+BATCH_SIZE = 256
+REPLAY_CAPACITY = 200_000
+PERIOD = 10
+CG_LAMBDA = 0.01
+
+# name -> (number of levels, cg_lambda); None marks tf-agents.
+LOOPS: Dict[str, tuple | None] = {
+    "flat": (1, 0.0),
+    "hrl2": (2, 0.0),
+    "hrl_cg2": (2, CG_LAMBDA),
+    "hrl_cg3": (3, CG_LAMBDA),
+    "tf_agents": None,
+}
+DESCRIPTIONS = {
+    "flat": "ours, flat TD3 (1 level)",
+    "hrl2": "ours, HRL (2 levels, lambda 0)",
+    "hrl_cg2": f"ours, HRL-CG (2 levels, lambda {CG_LAMBDA})",
+    "hrl_cg3": f"ours, HRL-CG (3 levels, lambda {CG_LAMBDA})",
+    "tf_agents": "tf-agents Td3Agent (driver + replay + dataset)",
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Environments.
+
+def make_env(env_id: str) -> gym.Env:
+    """A gymnasium environment with {"observation", "context"} observations."""
+    if env_id.startswith("hierarchy/"):
+        import envs  # noqa: F401  (registers the hierarchy/ ids)
+        return gym.make(env_id)
+    from envs.wrappers import NoContext
+    kwargs = {"include_cfrc_ext_in_observation": False} if env_id.startswith("Ant-") else {}
+    return NoContext(gym.make(env_id, **kwargs))
+
+
+def goal_space(env: gym.Env):
+    """(goal_indices, goal_low, goal_high): the environment's published one, else Ant-v5's above."""
+    task = getattr(env.unwrapped, "task_spec", None)
+    if task is not None:
+        return tuple(task.goal_indices), tuple(task.goal_low), tuple(task.goal_high)
+    dim = env.observation_space["observation"].shape[0]
+    if dim < len(ANT_GOAL_INDICES):
+        raise ValueError(f"no goal space known for an observation of {dim} dims; use an env that "
+                         f"publishes a task_spec")
+    return ANT_GOAL_INDICES, tuple(-h for h in ANT_GOAL_HIGH), ANT_GOAL_HIGH
+
+
+# --------------------------------------------------------------------------------------------------
+# Our loops.
+
+class OurLoop:
+    """Our training loop (`Agent.act` / `env.step` / `Agent.observe`) on one environment."""
+
+    def __init__(self, env_id: str, num_levels: int, cg_lambda: float, warmup_steps: int, seed: int):
+        import hierarchy
+
+        gin.clear_config()
+        gin.bind_parameter("Level.batch_size", BATCH_SIZE)
+        gin.bind_parameter("Level.actor_hidden_sizes", HIDDEN)
+        gin.bind_parameter("Level.critic_hidden_sizes", HIDDEN)
+        gin.bind_parameter("Level.replay_capacity", REPLAY_CAPACITY)
+        self.env = make_env(env_id)
+        obs_spec, ctx_spec, act_spec = hierarchy.specs_from_env(self.env)
+        kwargs = {}
+        if num_levels > 1:
+            idx, low, high = goal_space(self.env)
+            kwargs = dict(goal_indices=idx, goal_low=low, goal_high=high, periods=PERIOD,
+                          cg_lambda=cg_lambda, cg_estimator="paper")
+        self.hierarchy = hierarchy.build_hierarchy(
+            observation_spec=obs_spec, context_spec=ctx_spec, action_spec=act_spec,
+            num_levels=num_levels, seed=seed, **kwargs)
+        gin.clear_config()
+        self.agent = hierarchy.Agent(hierarchy=self.hierarchy, warmup_steps=warmup_steps, seed=seed)
+        self.warmup_steps = warmup_steps
+        obs, _ = self.env.reset(seed=seed)
+        self.episode = self.agent.begin_episode(obs["observation"], obs["context"])
+        self._fixed = None
+
+    def run(self, steps: int) -> float:
+        """Runs `steps` environment steps of the training loop; returns the seconds taken."""
+        env, agent = self.env, self.agent
+        episode = self.episode
+        start = time.perf_counter()
+        for _ in range(steps):
+            action = agent.act(episode)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            agent.observe(episode, reward, obs["observation"], terminated, truncated)
+            if terminated or truncated:
+                obs, _ = env.reset()
+                episode = agent.begin_episode(obs["observation"], obs["context"])
+        elapsed = time.perf_counter() - start
+        self.episode = episode
+        return elapsed
+
+    def prepare(self, trace_steps: int) -> None:
+        """Fills the replay buffers with the random warm-up, then traces with a few learning steps."""
+        self.run(self.warmup_steps + trace_steps)
+        self._prepare_fixed()
+
+    def _prepare_fixed(self) -> None:
+        """Fixed inputs of the compiled step for the ceiling: one batch per level, one act row, and
+        the loop's schedule of due flags over one full cycle of the top level."""
+        h, agent = self.hierarchy, self.agent
+        rows = [agent.buffers[i].sample(agent.rng, lvl.batch_size) for i, lvl in enumerate(h.levels)]
+        draws = [agent.sample_draws(i, rows[i]) for i in range(h.num_levels)]
+        ep = self.episode
+        act = {"observation": ep.observation, "context": ep.context,
+               "origin_states": ep.origin_states, "origin_goals": ep.origin_goals}
+        for i, lvl in enumerate(h.levels):
+            act[f"noise_{i}"] = np.zeros(lvl.action_dim, np.float32)
+            act[f"random_{i}"] = np.zeros(lvl.action_dim, np.float32)
+        act = h.act_layout.pack(act)
+        flags = []
+        critic_updates = [0] * h.num_levels
+        cycle = h.env_steps_per_step[0] * max(lvl.actor_update_period for lvl in h.levels)
+        for s in range(cycle):
+            due = np.zeros((h.num_levels, 2), bool)
+            new_step = np.zeros(h.num_levels, bool)
+            for i, lvl in enumerate(h.levels):
+                if s % h.env_steps_per_step[i] == 0:
+                    new_step[i] = due[i, 0] = True
+                    due[i, 1] = critic_updates[i] % lvl.actor_update_period == 0
+                    critic_updates[i] += 1
+            flags.append(np.concatenate([due.reshape(-1), new_step, [True, False]]))
+        self._fixed = rows, draws, act, flags
+
+    def ceiling(self, calls: int) -> float:
+        """Seconds for `calls` compiled steps (updates due + acting) on the fixed inputs."""
+        rows, draws, act, flags = self._fixed
+        h = self.hierarchy
+        start = time.perf_counter()
+        for c in range(calls):
+            h.step(rows, draws, act, flags[c % len(flags)], train=True)
+        return time.perf_counter() - start
+
+    def describe(self) -> dict:
+        h = self.hierarchy
+        return {"levels": [lvl.level_name for lvl in h.levels], "periods": h.periods,
+                "cg_lambda": h.cg_lambda, "goal_indices": list(h.goal_indices),
+                "batch_size": [lvl.batch_size for lvl in h.levels]}
+
+
+# --------------------------------------------------------------------------------------------------
+# tf-agents.
+
+def _flat_py_env(env: gym.Env):
+    """tf-agents PyEnvironment of a dict-observation env, with [observation, context] as one vector."""
+    from tf_agents.environments import wrappers
+    from tf_agents.specs import array_spec
+
+    from envs.tf_agents_adapter import TFAgentsEnv
+
+    class FlatObservation(wrappers.PyEnvironmentBaseWrapper):
+        def __init__(self, py_env):
+            super().__init__(py_env)
+            spec = py_env.observation_spec()
+            dim = spec["observation"].shape[0] + spec["context"].shape[0]
+            self._spec = array_spec.ArraySpec((dim,), np.float32, name="observation")
+
+        def observation_spec(self):
+            return self._spec
+
+        def _flatten(self, time_step):
+            o = time_step.observation
+            return time_step._replace(observation=np.concatenate([o["observation"], o["context"]]))
+
+        def _reset(self):
+            return self._flatten(self._env.reset())
+
+        def _step(self, action):
+            return self._flatten(self._env.step(action))
+
+    return FlatObservation(TFAgentsEnv(env))
+
+
+class TFAgentsLoop:
+    """tf-agents' TD3 training loop as its TD3 example (agents/td3/examples/v2/train_eval.py) runs it."""
+
+    def __init__(self, env_id: str, warmup_steps: int, seed: int):
+        from tf_agents.agents.ddpg import actor_network, critic_network
+        from tf_agents.agents.td3 import td3_agent
+        from tf_agents.drivers import dynamic_step_driver
+        from tf_agents.environments import tf_py_environment
+        from tf_agents.policies import random_tf_policy
+        from tf_agents.replay_buffers import tf_uniform_replay_buffer
+        from tf_agents.utils import common
+
+        tf.random.set_seed(seed)
+        self.env = make_env(env_id)
+        self.env.reset(seed=seed)
+        self.tf_env = tf_env = tf_py_environment.TFPyEnvironment(_flat_py_env(self.env))
+        obs_spec, act_spec = tf_env.observation_spec(), tf_env.action_spec()
+        actor_net = actor_network.ActorNetwork(obs_spec, act_spec, fc_layer_params=HIDDEN)
+        critic_net = critic_network.CriticNetwork((obs_spec, act_spec), joint_fc_layer_params=HIDDEN)
+        self.agent = agent = td3_agent.Td3Agent(
+            tf_env.time_step_spec(), act_spec, actor_network=actor_net, critic_network=critic_net,
+            actor_optimizer=tf.keras.optimizers.Adam(learning_rate=3e-4),
+            critic_optimizer=tf.keras.optimizers.Adam(learning_rate=3e-4),
+            exploration_noise_std=0.1, target_update_tau=0.005, target_update_period=2,
+            actor_update_period=2, gamma=0.99, target_policy_noise=0.2, target_policy_noise_clip=0.5,
+            train_step_counter=tf.Variable(0, dtype=tf.int64))
+        agent.initialize()
+        self.replay = tf_uniform_replay_buffer.TFUniformReplayBuffer(
+            agent.collect_data_spec, batch_size=tf_env.batch_size, max_length=REPLAY_CAPACITY)
+        self.initial_driver = dynamic_step_driver.DynamicStepDriver(
+            tf_env, random_tf_policy.RandomTFPolicy(tf_env.time_step_spec(), act_spec),
+            observers=[self.replay.add_batch], num_steps=warmup_steps)
+        self.driver = dynamic_step_driver.DynamicStepDriver(
+            tf_env, agent.collect_policy, observers=[self.replay.add_batch], num_steps=1)
+        self.initial_driver.run = common.function(self.initial_driver.run)
+        self.driver.run = common.function(self.driver.run)
+        self.train = common.function(agent.train)
+        self.time_step, self.policy_state = None, agent.collect_policy.get_initial_state(
+            tf_env.batch_size)
+        self.iterator = None
+        self.experience = None
+
+    def prepare(self, trace_steps: int) -> None:
+        self.initial_driver.run()
+        dataset = self.replay.as_dataset(num_parallel_calls=3, sample_batch_size=BATCH_SIZE,
+                                         num_steps=2).prefetch(3)
+        self.iterator = iter(dataset)
+        self.run(trace_steps)
+        self.experience, _ = next(self.iterator)
+
+    def run(self, steps: int) -> float:
+        time_step, policy_state = self.time_step, self.policy_state
+        start = time.perf_counter()
+        for _ in range(steps):
+            time_step, policy_state = self.driver.run(time_step=time_step, policy_state=policy_state)
+            experience, _ = next(self.iterator)
+            self.train(experience)
+        elapsed = time.perf_counter() - start
+        self.time_step, self.policy_state = time_step, policy_state
+        return elapsed
+
+    def ceiling(self, calls: int) -> float:
+        experience = self.experience
+        start = time.perf_counter()
+        for _ in range(calls):
+            loss = self.train(experience)
+        loss.loss.numpy()
+        return time.perf_counter() - start
+
+    def describe(self) -> dict:
+        return {"replay": "TFUniformReplayBuffer", "driver": "DynamicStepDriver(num_steps=1)",
+                "dataset": "as_dataset(num_parallel_calls=3, sample_batch_size=256, num_steps=2)"
+                           ".prefetch(3)"}
+
+
+def make_loop(name: str, env_id: str, warmup_steps: int, seed: int):
+    spec = LOOPS[name]
+    if spec is None:
+        return TFAgentsLoop(env_id, warmup_steps, seed)
+    num_levels, cg_lambda = spec
+    return OurLoop(env_id, num_levels, cg_lambda, warmup_steps, seed)
+
+
+# --------------------------------------------------------------------------------------------------
+# Measurement and report.
+
+def measure(loops: Dict[str, object], steps: int, ceiling_calls: int, repeats: int,
+            log: Callable[[str], None] = print) -> Dict[str, Dict[str, List[float]]]:
+    """Interleaved repeats; per loop the lists of loop steps/s and ceiling calls/s."""
+    results = {name: {"loop": [], "ceiling": []} for name in loops}
+    for r in range(repeats):
+        for name, loop in loops.items():
+            results[name]["loop"].append(steps / loop.run(steps))
+            results[name]["ceiling"].append(ceiling_calls / loop.ceiling(ceiling_calls))
+        log(f"repeat {r + 1}/{repeats}: " + ", ".join(
+            f"{n} {v['loop'][-1]:.0f}/{v['ceiling'][-1]:.0f}" for n, v in results.items()))
+    return results
+
+
+def summarize(results: Dict[str, Dict[str, List[float]]]) -> dict:
+    """Medians and the ratios the benchmark reports."""
+    med = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in results.items()}
+    ratios = {}
+    for n, m in med.items():
+        ratios[f"{n} loop / own ceiling"] = m["loop"] / m["ceiling"]
+    if "tf_agents" in med:
+        for n in med:
+            if n != "tf_agents":
+                ratios[f"{n} loop / tf_agents loop"] = med[n]["loop"] / med["tf_agents"]["loop"]
+        if "flat" in med:
+            ratios["flat ceiling / tf_agents ceiling"] = (med["flat"]["ceiling"]
+                                                          / med["tf_agents"]["ceiling"])
+    if "flat" in med:
+        for n in ("hrl2", "hrl_cg2", "hrl_cg3"):
+            if n in med:
+                ratios[f"{n} loop / flat loop"] = med[n]["loop"] / med["flat"]["loop"]
+    return {"medians": med, "ratios": ratios}
+
+
+TARGETS = {  # (ratio key, minimum) from the project's goals, for information
+    "flat loop / tf_agents loop": 1.5,
+    "flat loop / own ceiling": 0.85,
+    "hrl_cg2 loop / flat loop": 0.85,
+}
+
+
+def markdown(summary: dict, results: dict, config: dict) -> str:
+    med, ratios = summary["medians"], summary["ratios"]
+    lines = [
+        "# Training-loop throughput",
+        "",
+        f"Environment `{config['env']}`, networks {HIDDEN[0]}x{HIDDEN[1]}, batch {BATCH_SIZE}; "
+        f"{config['steps']} timed learning steps per repeat after {config['warmup_steps']} random "
+        f"warm-up steps; {config['ceiling_calls']} ceiling calls; {config['repeats']} interleaved "
+        f"repeats, medians. {config['when']}, {config['machine']}.",
+        "",
+        "| loop | what | loop steps/s | min-max | update ceiling calls/s | min-max | loop / ceiling |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for n, m in med.items():
+        lo, ce = results[n]["loop"], results[n]["ceiling"]
+        lines.append(f"| {n} | {DESCRIPTIONS.get(n, n)} | {m['loop']:.0f} | {min(lo):.0f}-{max(lo):.0f} "
+                     f"| {m['ceiling']:.0f} | {min(ce):.0f}-{max(ce):.0f} "
+                     f"| {m['loop'] / m['ceiling']:.2f} |")
+    lines += ["", "| ratio | value | target |", "|---|---:|---:|"]
+    for k, v in ratios.items():
+        target = TARGETS.get(k)
+        mark = "" if target is None else f">= {target}" + (" (met)" if v >= target else " (NOT met)")
+        lines.append(f"| {k} | {v:.2f} | {mark} |")
+    lines += ["", "Per-step cost (1 / median steps/s, ms): " + ", ".join(
+        f"{n} loop {1e3 / m['loop']:.2f}, ceiling {1e3 / m['ceiling']:.2f}" for n, m in med.items())]
+    return "\n".join(lines) + "\n"
+
+
+def profile(loop, steps: int, out_path: pathlib.Path | None, top: int = 30) -> str:
+    """cProfile of `steps` loop steps; returns (and writes) the top functions by total time."""
+    prof = cProfile.Profile()
+    prof.enable()
+    loop.run(steps)
+    prof.disable()
+    text = io.StringIO()
+    stats = pstats.Stats(prof, stream=text)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    report = text.getvalue()
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(report)
+    return report
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--env", default="Ant-v5", help="Ant-v5 (default) or an id with a task_spec")
+    p.add_argument("--loops", default=",".join(LOOPS), help="comma-separated subset of " + ",".join(LOOPS))
+    p.add_argument("--warmup_steps", type=int, default=2000, help="random steps filling the buffers")
+    p.add_argument("--trace_steps", type=int, default=200, help="untimed learning steps (tracing)")
+    p.add_argument("--steps", type=int, default=2000, help="timed learning steps per repeat")
+    p.add_argument("--ceiling_calls", type=int, default=1000, help="update calls per ceiling repeat")
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 300 warm-up, 20 trace, 100 steps, 60 ceiling calls, 2 repeats")
+    p.add_argument("--profile", default="", help="cProfile this loop (e.g. flat) for --steps and exit")
+    p.add_argument("--out_dir", default=str(ROOT / "benchmarks" / "results"))
+    p.add_argument("--no_write", action="store_true", help="print only, write no files")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.warmup_steps, args.trace_steps, args.steps = 300, 20, 100
+        args.ceiling_calls, args.repeats = 60, 2
+    names = [n.strip() for n in args.loops.split(",") if n.strip()]
+    unknown = [n for n in names if n not in LOOPS]
+    if unknown:
+        p.error(f"unknown loops {unknown}; choose from {list(LOOPS)}")
+    args.loops = names
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    out_dir = pathlib.Path(args.out_dir)
+    if args.profile:
+        loop = make_loop(args.profile, args.env, args.warmup_steps, args.seed)
+        loop.prepare(args.trace_steps)
+        path = None if args.no_write else out_dir / f"profile_{args.profile}.txt"
+        print(profile(loop, args.steps, path))
+        return {}
+
+    loops = {}
+    for name in args.loops:
+        t0 = time.perf_counter()
+        loops[name] = make_loop(name, args.env, args.warmup_steps, args.seed)
+        loops[name].prepare(args.trace_steps)
+        print(f"prepared {name} in {time.perf_counter() - t0:.1f} s", flush=True)
+    results = measure(loops, args.steps, args.ceiling_calls, args.repeats,
+                      log=lambda s: print(s, flush=True))
+    summary = summarize(results)
+    config = {"env": args.env, "warmup_steps": args.warmup_steps, "trace_steps": args.trace_steps,
+              "steps": args.steps, "ceiling_calls": args.ceiling_calls, "repeats": args.repeats,
+              "seed": args.seed, "quick": args.quick, "hidden": list(HIDDEN), "batch_size": BATCH_SIZE,
+              "when": time.strftime("%Y-%m-%d %H:%M"),
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}"}
+    text = markdown(summary, results, config)
+    print(text)
+    record = {"config": config, "loops": {n: loop.describe() for n, loop in loops.items()},
+              "results": results, **summary}
+    if not args.no_write:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        suffix = "_quick" if args.quick else ""
+        (out_dir / f"throughput{suffix}.md").write_text(text)
+        (out_dir / f"throughput{suffix}.json").write_text(json.dumps(record, indent=1))
+    return record
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+r"""Evaluates a trained run: its config.gin and newest (or a given) checkpoint.
+
+  python -m hierarchy.bin.evaluate --root_dir=runs/demo [--num_episodes=10] [--video=runs/demo/eval.gif]
+
+Runs N episodes per evaluation context of the task, prints the results and writes
+root_dir/evaluation.json. `--gin_file`/`--gin_bindings` are applied on top of the run's config.gin.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+flags.DEFINE_string("root_dir", None, "Directory of a run written by hierarchy.bin.train.")
+flags.DEFINE_multi_string("gin_file", [], "Extra gin file, applied after the run's config.gin.")
+flags.DEFINE_multi_string("gin_bindings", [], "Extra gin binding, applied after the run's config.gin.")
+flags.DEFINE_integer("num_episodes", None, "Episodes per evaluation context (default: the run's "
+                     "train.eval_episodes_per_context).")
+flags.DEFINE_string("video", None, "Render the first episode of every context into this file "
+                    "(.gif; .mp4 needs imageio-ffmpeg).")
+flags.DEFINE_string("checkpoint", None, "A checkpoint directory (default: the newest of the run).")
+flags.mark_flag_as_required("root_dir")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from hierarchy import train_loop
+
+    config = os.path.join(FLAGS.root_dir, train_loop.CONFIG_FILE)
+    if not os.path.isfile(config):
+        logging.error("%s not found: is %s a run directory?", config, FLAGS.root_dir)
+        sys.exit(2)
+    try:
+        train_loop.parse_gin([config, *FLAGS.gin_file], FLAGS.gin_bindings)
+    except (ValueError, FileNotFoundError) as e:
+        logging.error("Invalid gin configuration, nothing was run:\n%s", e)
+        sys.exit(2)
+    try:
+        result = train_loop.evaluate_run(FLAGS.root_dir, episodes_per_context=FLAGS.num_episodes,
+                                         checkpoint=FLAGS.checkpoint, video_path=FLAGS.video)
+    except FileNotFoundError as e:
+        logging.error("%s", e)
+        sys.exit(1)
+    print(json.dumps(result, indent=1))
+
+
+def run():
+    """Console-script entry point (`hierarchy-evaluate`)."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,142 @@
+"""Crash-safe checkpoints of an `Agent` and of the training loop's own state.
+
+A checkpoint is a directory `root/checkpoints/ckpt-<step>/` holding
+  tf/ckpt*           `agent.tf_checkpoint()`: every variable, optimizer slots included;
+  agent_state.npz    `agent.numpy_state()`: replay buffers, counters, the agent's random generator;
+  loop_state.json    what the training loop needs to continue (step, episodes, environment RNG, ...).
+It is written into a temporary directory first; every file is fsync'ed, then the directory is renamed
+into place (`os.replace`, atomic on POSIX) and the `latest` pointer file is replaced atomically. A
+process killed at any moment therefore leaves the previous checkpoint and pointer intact; leftover
+temporary directories are removed by the next `Checkpointer`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+
+_NAME = re.compile(r"^ckpt-(\d+)$")
+LOOP_STATE = "loop_state.json"
+AGENT_STATE = "agent_state.npz"
+TF_PREFIX = os.path.join("tf", "ckpt")
+POINTER = "latest"
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Writes `text` to `path` so that readers see either the old or the whole new content."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+def _fsync_tree(path: str) -> None:
+    for dirpath, _, filenames in os.walk(path):
+        for name in filenames:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                os.fsync(f.fileno())
+        _fsync_dir(dirpath)
+
+
+class Checkpointer:
+    """Saves and restores checkpoints under `directory`, keeping the newest `keep`.
+
+    Args:
+      directory: where the `ckpt-<step>` directories live (created if missing).
+      keep: how many complete checkpoints to keep (>= 1).
+    """
+
+    def __init__(self, directory: str, keep: int = 2):
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
+        self.directory = directory
+        self.keep = int(keep)
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.startswith(".tmp-"):   # left by a process killed while writing
+                shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+
+    def _complete(self) -> List[Tuple[int, str]]:
+        """(step, path) of every complete checkpoint, oldest first."""
+        out = []
+        for name in os.listdir(self.directory):
+            m = _NAME.match(name)
+            path = os.path.join(self.directory, name)
+            if m and os.path.isfile(os.path.join(path, LOOP_STATE)):
+                out.append((int(m.group(1)), path))
+        return sorted(out)
+
+    def latest(self) -> str | None:
+        """The path of the newest complete checkpoint, or None."""
+        pointer = os.path.join(self.directory, POINTER)
+        if os.path.isfile(pointer):
+            with open(pointer) as f:
+                path = os.path.join(self.directory, f.read().strip())
+            if os.path.isfile(os.path.join(path, LOOP_STATE)):
+                return path
+        complete = self._complete()
+        return complete[-1][1] if complete else None
+
+    def save(self, step: int, agent, loop_state: Dict[str, Any]) -> str:
+        """Writes a checkpoint of `agent` and `loop_state` (JSON-serialisable) at `step`."""
+        final = os.path.join(self.directory, f"ckpt-{int(step)}")
+        tmp = os.path.join(self.directory, f".tmp-ckpt-{int(step)}-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(os.path.join(tmp, "tf"))
+        agent.tf_checkpoint().write(os.path.join(tmp, TF_PREFIX))
+        with open(os.path.join(tmp, AGENT_STATE), "wb") as f:
+            np.savez(f, **agent.numpy_state())
+        with open(os.path.join(tmp, LOOP_STATE), "w") as f:   # written last: marks completeness
+            json.dump(loop_state, f, indent=1)
+        _fsync_tree(tmp)
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(self.directory)
+        atomic_write_text(os.path.join(self.directory, POINTER), os.path.basename(final) + "\n")
+        for _, old in self._complete()[:-self.keep]:
+            if old != final:
+                shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    @staticmethod
+    def read_loop_state(path: str) -> Dict[str, Any]:
+        with open(os.path.join(path, LOOP_STATE)) as f:
+            return json.load(f)
+
+    @staticmethod
+    def restore(path: str, agent, *, weights_only: bool = False) -> Dict[str, Any]:
+        """Restores `agent` from the checkpoint at `path`; returns its loop state.
+
+        With `weights_only`, restores only the variables (enough to act; optimizer slots may be
+        missing from the object graph of an evaluation-only agent) and not the replay buffers.
+        """
+        status = agent.tf_checkpoint().read(os.path.join(path, TF_PREFIX))
+        if weights_only:
+            status.expect_partial()
+        else:
+            status.assert_consumed()
+            with np.load(os.path.join(path, AGENT_STATE)) as data:
+                agent.load_numpy_state({k: data[k] for k in data.files})
+        return Checkpointer.read_loop_state(path)

@@ -1,0 +1,106 @@
+"""Evaluation of an `Agent`: N deterministic episodes per evaluation context.
+
+Evaluation episodes use `agent.begin_episode(..., training=False)`: no exploration noise, no updates,
+nothing stored, and the agent's random generator is not touched, so evaluating never changes
+training. Episode j of context i resets the environment with seed `seed + 1000 * i + j`, so an
+evaluation is reproducible and independent of what the environment did before.
+
+Success is `info["is_success"]` at an episode's final step (the paper's metric for AntMaze: within
+distance 5 of the target at the final step); tasks whose info has no "is_success" report None.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Sequence
+
+import numpy as np
+
+
+def eval_contexts(env) -> List[Any]:
+    """The contexts to evaluate on: the task's `eval_contexts`, or [None] (reset without a context)
+    for an environment without a task spec or with no evaluation contexts."""
+    task = getattr(env.unwrapped, "task_spec", None)
+    if task is None or not task.eval_contexts:
+        return [None]
+    return [tuple(c) for c in task.eval_contexts]
+
+
+def run_episode(agent, env, *, context=None, seed: int | None = None, frames: list | None = None):
+    """One evaluation episode; returns (return, success or None, length). Appends rendered frames
+    to `frames` if given (the environment must have render_mode="rgb_array")."""
+    options = None if context is None else {"context": np.asarray(context, np.float32)}
+    obs, info = env.reset(seed=seed, options=options)
+    episode = agent.begin_episode(obs["observation"], obs["context"], training=False)
+    if frames is not None:
+        frames.append(env.render())
+    length = 0
+    while True:
+        action = agent.act(episode)
+        obs, reward, terminated, truncated, info = env.step(action)
+        agent.observe(episode, reward, obs["observation"], terminated, truncated)
+        length += 1
+        if frames is not None:
+            frames.append(env.render())
+        if terminated or truncated:
+            break
+    success = info.get("is_success")
+    return episode.env_return, (None if success is None else bool(success)), length
+
+
+def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None = None,
+             seed: int = 0, video_path: str | None = None, video_fps: int = 30) -> Dict[str, Any]:
+    """Evaluates `agent` on `env` for `episodes_per_context` episodes per context.
+
+    Args:
+      agent: a `hierarchy.Agent`.
+      env: the evaluation environment (dict observations, as for training).
+      episodes_per_context: N >= 1.
+      contexts: the contexts (None entries: no context); default `eval_contexts(env)`.
+      seed: base seed of the episodes' resets.
+      video_path: if given, the first episode of every context is rendered into this file (.gif, or
+        .mp4 where imageio's ffmpeg plugin is installed); needs render_mode="rgb_array".
+      video_fps: frames per second of the video.
+
+    Returns:
+      {"mean_return", "success_rate" (None without success info), "num_episodes",
+       "per_context": [{"context", "mean_return", "success_rate", "returns"}]}.
+    """
+    if episodes_per_context < 1:
+        raise ValueError(f"episodes_per_context must be >= 1, got {episodes_per_context}")
+    contexts = eval_contexts(env) if contexts is None else list(contexts)
+    frames = [] if video_path else None
+    per_context, all_returns, all_success = [], [], []
+    for i, context in enumerate(contexts):
+        returns, successes = [], []
+        for j in range(episodes_per_context):
+            record = frames if (frames is not None and j == 0) else None
+            ret, success, _ = run_episode(agent, env, context=context, seed=seed + 1000 * i + j,
+                                          frames=record)
+            returns.append(ret)
+            if success is not None:
+                successes.append(success)
+        per_context.append({
+            "context": None if context is None else [float(c) for c in context],
+            "mean_return": float(np.mean(returns)),
+            "success_rate": float(np.mean(successes)) if successes else None,
+            "returns": [float(r) for r in returns]})
+        all_returns += returns
+        all_success += successes
+    if frames:
+        save_video(frames, video_path, fps=video_fps)
+    return {"mean_return": float(np.mean(all_returns)),
+            "success_rate": float(np.mean(all_success)) if all_success else None,
+            "num_episodes": len(all_returns),
+            "per_context": per_context}
+
+
+def save_video(frames: Sequence[np.ndarray], path: str, fps: int = 30) -> None:
+    """Writes RGB frames [H, W, 3] to `path` with imageio (format from the extension)."""
+    import imageio.v2 as imageio
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if path.lower().endswith(".gif"):
+        imageio.mimsave(path, list(frames), duration=1000.0 / fps, loop=0)
+    else:
+        imageio.mimsave(path, list(frames), fps=fps)

@@ -1,0 +1,175 @@
+"""Metrics of a training run: JSON-lines files, TensorBoard summaries, the learning-curve plot.
+
+Two JSON-lines files live in the run's root directory, one JSON object per line:
+
+`train_metrics.jsonl`, one row per finished training episode:
+  step               environment steps taken when the episode ended (training steps only)
+  episode            1-based index of the training episode
+  episode_return     sum of the environment rewards
+  episode_length     environment steps of the episode
+  success            info["is_success"] at the final step (bool), or null if the task has none
+  intrinsic_returns  {level name: sum of its intrinsic rewards (reward_scale included)} for every
+                     level below the top
+  losses             {level name: {"critic", "actor", "cg", "lambda"}}: the level's last losses
+                     (`Agent.last_losses`; zeros before its first update)
+  time               seconds of training wall time (summed over restarts) when the episode ended
+
+`eval_metrics.jsonl`, one row per evaluation (see `hierarchy.evaluation.evaluate`):
+  step, mean_return, success_rate (null if the task has no success), num_episodes, time, and
+  per_context: a list of {"context", "mean_return", "success_rate", "returns"}.
+
+Non-finite floats are written as null (JSON has no NaN). On resume the training loop drops every row
+with a step beyond the restored checkpoint (`truncate_jsonl`), so a curve has each row exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, Dict, Iterable, List, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from hierarchy.checkpointing import atomic_write_text
+
+LOSS_NAMES = ("critic", "actor", "cg", "lambda")
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with numpy scalars/arrays as Python values and NaN/inf floats as None."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return value
+
+
+def read_jsonl(path: str) -> List[Dict[str, Any]]:
+    """The rows of a JSON-lines file ([] if missing); an unfinished last line is ignored."""
+    if not os.path.exists(path):
+        return []
+    rows = []
+    with open(path) as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break          # cut off by a crash while writing
+            if line.strip():
+                rows.append(json.loads(line))
+    return rows
+
+
+def truncate_jsonl(path: str, max_step: int) -> int:
+    """Keeps the rows with `step <= max_step` (atomically); returns how many were dropped."""
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        total = sum(1 for line in f if line.strip())
+    rows = [r for r in read_jsonl(path) if r["step"] <= max_step]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+    return total - len(rows)
+
+
+class JsonlWriter:
+    """Appends rows to a JSON-lines file, flushing after each row."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._file = open(path, "a")
+
+    def write(self, row: Dict[str, Any]) -> None:
+        self._file.write(json.dumps(jsonable(row)) + "\n")
+        self._file.flush()
+
+    def sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+def episode_row(*, step: int, episode: int, env_return: float, length: int, success,
+                intrinsic_returns: Sequence[float], losses: np.ndarray, level_names: Sequence[str],
+                time: float) -> Dict[str, Any]:
+    """A `train_metrics.jsonl` row (see the module docstring)."""
+    return jsonable({
+        "step": step, "episode": episode, "episode_return": env_return, "episode_length": length,
+        "success": None if success is None else bool(success),
+        "intrinsic_returns": {name: r for name, r in zip(level_names[1:], intrinsic_returns[1:])},
+        "losses": {name: dict(zip(LOSS_NAMES, losses[i].tolist()))
+                   for i, name in enumerate(level_names)},
+        "time": time,
+    })
+
+
+def write_train_summaries(row: Dict[str, Any], step: int) -> None:
+    """TensorBoard scalars of a `train_metrics.jsonl` row (under the default summary writer)."""
+    tf.summary.scalar("train/episode_return", row["episode_return"], step=step)
+    if row["success"] is not None:
+        tf.summary.scalar("train/success", float(row["success"]), step=step)
+    for name, value in row["intrinsic_returns"].items():
+        tf.summary.scalar(f"intrinsic_return/{name}", _nan(value), step=step)
+    for name, losses in row["losses"].items():
+        for key, value in losses.items():
+            tag = f"cg_lambda/{name}" if key == "lambda" else f"loss/{name}/{key}"
+            tf.summary.scalar(tag, _nan(value), step=step)
+
+
+def write_eval_summaries(row: Dict[str, Any], step: int) -> None:
+    """TensorBoard scalars of an `eval_metrics.jsonl` row."""
+    tf.summary.scalar("eval/mean_return", row["mean_return"], step=step)
+    if row["success_rate"] is not None:
+        tf.summary.scalar("eval/success_rate", row["success_rate"], step=step)
+    for i, ctx in enumerate(row["per_context"]):
+        tf.summary.scalar(f"eval/context_{i}/mean_return", ctx["mean_return"], step=step)
+        if ctx["success_rate"] is not None:
+            tf.summary.scalar(f"eval/context_{i}/success_rate", ctx["success_rate"], step=step)
+
+
+def _nan(value) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def plot_learning_curve(eval_rows: Iterable[Dict[str, Any]], path: str, title: str = "") -> None:
+    """Saves a PNG of the evaluation return (and success rate, where defined) against steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted(eval_rows, key=lambda r: r["step"])
+    steps = [r["step"] for r in rows]
+    has_success = any(r["success_rate"] is not None for r in rows)
+    fig, axes = plt.subplots(1, 2 if has_success else 1, figsize=(10 if has_success else 5, 3.6),
+                             squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(steps, [_nan(r["mean_return"]) for r in rows], marker="o")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("mean evaluation return")
+    ax.grid(alpha=0.3)
+    if has_success:
+        ax = axes[0, 1]
+        ax.plot(steps, [_nan(r["success_rate"]) for r in rows], marker="o", color="tab:green")
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("evaluation success rate")
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    tmp = f"{path}.tmp-{os.getpid()}.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
