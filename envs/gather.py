@@ -56,11 +56,11 @@ def sensor_readings(
     The sensor span is centered on the ant's heading and split into `n_bins` equal bins: bin k
     covers relative angles [-span/2 + k * span/n_bins, -span/2 + (k+1) * span/n_bins), angles
     measured counter-clockwise from the heading and wrapped to [-pi, pi). Objects farther than
-    `sensor_range` or outside the span are not seen. Objects are visited from nearest to
-    farthest (ties: apples before bombs, then in the given order); the first object to fall in
-    a bin fills it and occludes every farther object in that bin, whichever its type. A filled
-    bin reads intensity 1 - d / sensor_range in the array of the object's type; the other
-    type's entry of that bin stays 0.
+    `sensor_range` or outside the span are not seen. Occlusion follows rllab's gather
+    environment (the one the paper's AntGather used): within each object type, the nearest
+    object in a bin occludes the farther ones of that type; apples and bombs have separate
+    sensors, so an apple does not hide a bomb behind it. A filled bin reads intensity
+    1 - d / sensor_range.
 
     Args:
       ant_xy: ant position, shape [2].
@@ -87,15 +87,15 @@ def sensor_readings(
     in_range.sort(key=lambda item: item[0])  # nearest first; stable, so ties keep input order
     half_span = sensor_span / 2
     bin_width = sensor_span / n_bins
-    filled = [False] * n_bins
+    filled = [[False] * n_bins, [False] * n_bins]  # per object type
     for distance, kind, dx, dy in in_range:
         angle = (math.atan2(dy, dx) - ant_yaw + math.pi) % (2 * math.pi) - math.pi  # [-pi, pi)
         if abs(angle) > half_span:
             continue
         # min(): an angle of exactly +span/2 (possible for spans < 2*pi) goes to the last bin.
         b = min(int((angle + half_span) // bin_width), n_bins - 1)
-        if not filled[b]:
-            filled[b] = True
+        if not filled[kind][b]:
+            filled[kind][b] = True
             readings[kind, b] = 1.0 - distance / sensor_range
     return readings.reshape(-1)
 

@@ -427,9 +427,19 @@ class Hierarchy(tf.Module):
         self._act_fn = tf.function(
             lambda a, f: self._step(None, None, a, f, train=False),
             input_signature=[act, flags], autograph=False)
+        self._train_and_act_concrete = None
+        self._act_concrete = None
 
     def step(self, rows, draws, act, flags, *, train: bool) -> np.ndarray:
-        """Runs the compiled step on numpy inputs; returns the packed output row (numpy)."""
+        """Runs the compiled step on numpy inputs; returns the packed output row (numpy).
+
+        The concrete functions are traced on first use and called directly: that skips
+        tf.function's per-call signature matching, about half of its dispatch cost.
+        """
         if train:
-            return self._train_and_act_fn(tuple(rows), tuple(draws), act, flags).numpy()
-        return self._act_fn(act, flags).numpy()
+            if self._train_and_act_concrete is None:
+                self._train_and_act_concrete = self._train_and_act_fn.get_concrete_function()
+            return self._train_and_act_concrete(tuple(rows), tuple(draws), act, flags).numpy()
+        if self._act_concrete is None:
+            self._act_concrete = self._act_fn.get_concrete_function()
+        return self._act_concrete(act, flags).numpy()

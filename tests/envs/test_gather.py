@@ -41,13 +41,17 @@ def test_bins_are_relative_to_heading():
     assert np.count_nonzero(apples) == 2
 
 
-def test_nearer_object_occludes_farther_of_either_type():
+def test_nearer_object_occludes_farther_of_the_same_type():
+    # rllab semantics: each type has its own sensor; an apple does not hide a bomb behind it.
     apples, bombs = _bins(sensor_readings([0, 0], 0.0, [[2, 0]], [[4, 0]]))
-    assert apples[5] == pytest.approx(1 - 2 / 6) and bombs[5] == 0.0
+    assert apples[5] == pytest.approx(1 - 2 / 6) and bombs[5] == pytest.approx(1 - 4 / 6)
     apples, bombs = _bins(sensor_readings([0, 0], 0.0, [[4, 0]], [[2, 0]]))
-    assert apples[5] == 0.0 and bombs[5] == pytest.approx(1 - 2 / 6)
+    assert apples[5] == pytest.approx(1 - 4 / 6) and bombs[5] == pytest.approx(1 - 2 / 6)
+    # Within a type the nearer object wins, whatever the order given.
     apples, _ = _bins(sensor_readings([0, 0], 0.0, [[4, 0.1], [2, 0]], NONE))
     assert apples[5] == pytest.approx(1 - 2 / 6)
+    _, bombs = _bins(sensor_readings([0, 0], 0.0, NONE, [[1.5, 0.2], [5, 0.1], [3, 0]]))
+    assert bombs[5] == pytest.approx(1 - np.hypot(1.5, 0.2) / 6)
     # Different bins do not occlude each other.
     apples, bombs = _bins(sensor_readings([0, 0], 0.0, [[2, 0]], [[-4, 0]]))
     assert apples[5] > 0 and bombs[0] == pytest.approx(1 - 4 / 6)
