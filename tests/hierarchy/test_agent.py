@@ -198,3 +198,14 @@ def test_intrinsic_returns():
                          for t in range(3))
     returns = agent.intrinsic_returns(ep)
     assert np.isnan(returns[0]) and returns[1] == pytest.approx(expected, rel=1e-5)
+
+
+def test_fast_and_public_call_paths_agree():
+    """`Hierarchy.step` calls the traced graph directly; it must equal the public tf.function call."""
+    h = make_hierarchy(2, periods=3)
+    rng = np.random.default_rng(0)
+    act = rng.normal(size=h.act_layout.width).astype(np.float32)
+    flags = np.zeros(h.num_flags, bool)
+    flags[4:6] = True     # both levels start a step
+    np.testing.assert_array_equal(h.step(None, None, act, flags, train=False),
+                                  h.step_public(None, None, act, flags, train=False))
