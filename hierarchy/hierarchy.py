@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 import gin
-from hierarchy import connected, goals
+from hierarchy import connected, goals, optimizers
 from hierarchy.level import Level
 from hierarchy.replay import RowLayout
 
@@ -147,11 +147,11 @@ class Hierarchy(tf.Module):
                 tf.Variable(np.log(lam) if lam > 0 else 0.0, dtype=tf.float32,
                             trainable=self.learn_cg_lambda, name=f"log_cg_lambda_{i}")
                 for i, lam in enumerate(self.cg_lambda)]
-            self.lambda_optimizer = None
+            self.lambda_optimizers = []
             if self.learn_cg_lambda:
-                self.lambda_optimizer = tf.keras.optimizers.Adam(
-                    learning_rate=cg_lambda_learning_rate)
-                self.lambda_optimizer.build(self.log_cg_lambda)
+                self.lambda_optimizers = [
+                    optimizers.Adam([w], learning_rate=cg_lambda_learning_rate, name=f"lambda_adam_{i}")
+                    for i, w in enumerate(self.log_cg_lambda)]
         self._build_layouts()
         self._compile()
 
@@ -296,7 +296,7 @@ class Hierarchy(tf.Module):
             w = self.log_cg_lambda[i]
             with tf.GradientTape() as tape:
                 lam_loss = connected.lagrangian_lambda_loss(w, objective, self.cg_delta)
-            self.lambda_optimizer.apply_gradients([(tape.gradient(lam_loss, w), w)])
+            self.lambda_optimizers[i].apply_gradients([tape.gradient(lam_loss, w)])
         return actor_loss, cg_loss
 
     def train(self, batches: Sequence[Dict[str, tf.Tensor]], due: tf.Tensor) -> tf.Tensor:

@@ -17,7 +17,7 @@ import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
 import gin
-from hierarchy import networks
+from hierarchy import networks, optimizers
 
 CRITIC_LOSSES = ("huber", "squared")
 
@@ -56,7 +56,7 @@ class Level(tf.Module):
       action_spec: `BoundedTensorSpec([action_dim])`; the actor's tanh output is scaled to its bounds.
       actor_hidden_sizes: hidden ReLU layers of the actor.
       critic_hidden_sizes: hidden ReLU layers of each critic (input: [obs, goal, action]).
-      actor_learning_rate: Adam learning rate of the actor.
+      actor_learning_rate: Adam learning rate of the actor (Adam as Keras', see `optimizers`).
       critic_learning_rate: Adam learning rate of the twin critics.
       gamma: discount per step of this level.
       tau: soft target update rate.
@@ -155,11 +155,12 @@ class Level(tf.Module):
             self.target_critics = mlp(input_dim=in_critic, hidden_sizes=critic_hidden_sizes,
                                       output_dim=1, ensemble_size=2, seed=seed + 1,
                                       name="target_critics")
-            self.actor_optimizer = tf.keras.optimizers.Adam(learning_rate=actor_learning_rate)
-            self.critic_optimizer = tf.keras.optimizers.Adam(learning_rate=critic_learning_rate)
-        # Build the optimizers' slots now, so that compiled steps create no variables.
-        self.actor_optimizer.build(self.actor.trainable_variables)
-        self.critic_optimizer.build(self.critics.trainable_variables)
+            self.actor_optimizer = optimizers.Adam(self.actor.trainable_variables,
+                                                   learning_rate=actor_learning_rate,
+                                                   name="actor_adam")
+            self.critic_optimizer = optimizers.Adam(self.critics.trainable_variables,
+                                                    learning_rate=critic_learning_rate,
+                                                    name="critic_adam")
 
     # ----------------------------------------------------------------------------------------------
     # Forward passes.
@@ -238,7 +239,7 @@ class Level(tf.Module):
             tape.watch(variables)
             loss = self.critic_loss(observation, goal, action, reward, discount, next_observation,
                                     next_goal, noise)
-        self.critic_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        self.critic_optimizer.apply_gradients(tape.gradient(loss, variables))
         return loss
 
     def actor_gradients(self, observation, goal,
@@ -265,8 +266,7 @@ class Level(tf.Module):
 
     def apply_actor_gradients(self, gradients) -> None:
         """One Adam step on the actor, then a soft update of all targets (TD3's delayed update)."""
-        variables = self.actor.trainable_variables
-        self.actor_optimizer.apply_gradients(zip(gradients, variables))
+        self.actor_optimizer.apply_gradients(gradients)
         self.update_targets()
 
     def train_actor(self, observation, goal,

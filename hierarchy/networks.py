@@ -82,10 +82,15 @@ class MLP(tf.Module):
         Returns:
           `[B, output_dim]`, or `[E, B, output_dim]` for an ensemble called without `member`.
         """
-        n = len(self.kernels)
-        for i, (w, b) in enumerate(zip(self.kernels, self.biases)):
-            if member is not None:
-                w, b = w[member], b[member]
+        if member is not None:
+            return self._forward(x, [w[member] for w in self.kernels],
+                                 [b[member] for b in self.biases])
+        return self._forward(x, self.kernels, self.biases)
+
+    @staticmethod
+    def _forward(x, kernels, biases):
+        n = len(kernels)
+        for i, (w, b) in enumerate(zip(kernels, biases)):
             x = tf.matmul(x, w) + b
             if i < n - 1:
                 x = tf.nn.relu(x)
