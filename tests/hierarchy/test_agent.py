@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+from helpers import GOAL_INDICES, make_hierarchy
 
 from hierarchy import Agent, goals
-
-from helpers import GOAL_INDICES, make_hierarchy
 
 I = list(GOAL_INDICES)
 
@@ -84,7 +83,7 @@ def test_three_levels_store_child_step_states():
     agent = Agent(hierarchy=h, warmup_steps=1000, seed=0)
     traj = states(8)
     run_episode(agent, traj, np.ones(8))
-    top, mid, low = rows(agent, 0), rows(agent, 1), rows(agent, 2)
+    top, mid = rows(agent, 0), rows(agent, 1)
     # Top: children are mid steps (3 env steps each): s_0, s_3, s_6; then s_6, s_8 (partial child).
     np.testing.assert_array_equal(top["num_steps"], [2, 1])
     np.testing.assert_allclose(top["observations"][0], traj[[0, 3, 6]])

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import GOAL_INDICES, make_hierarchy, make_levels, random_batch, variables_snapshot
 from tf_agents.specs import tensor_spec
 
 from hierarchy import Hierarchy, Level, level_names
-
-from helpers import GOAL_INDICES, make_hierarchy, make_levels, random_batch, variables_snapshot
 
 
 def test_level_names():
