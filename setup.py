@@ -12,4 +12,6 @@ setup(
     # Exact pins live in requirements.txt; these are the direct dependencies.
     install_requires=["tensorflow", "tf-agents", "gymnasium", "mujoco", "gin-config", "absl-py",
                       "numpy", "matplotlib"],
+    entry_points={"console_scripts": ["hierarchy-train = hierarchy.bin.train:run",
+                                      "hierarchy-evaluate = hierarchy.bin.evaluate:run"]},
 )

@@ -39,6 +39,7 @@ import os
 import pathlib
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -222,6 +223,25 @@ def run_cells(cells: Sequence[Cell], root_dir: pathlib.Path, *, command: Sequenc
         f"{sum(s == 'resume' for _, s in pending)} to resume, {sum(s == 'new' for _, s in pending)} new")
     env = _cell_env(threads)
     running = {}   # cell_id -> (Popen, log file, start time)
+    try:
+        _run_loop(pending, running, results, root_dir, command, max_parallel, env, poll_s, log)
+    finally:
+        # Interrupted (Ctrl-C, SIGTERM): stop the cells still running; a later sweep resumes them.
+        for proc, _, _ in running.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for cell_id, (proc, logf, _) in running.items():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            logf.close()
+            log(f"stopped {cell_id} (interrupted; re-run the sweep to resume it)")
+    return results
+
+
+def _run_loop(pending, running, results, root_dir, command, max_parallel, env, poll_s, log) -> None:
     total = len(pending)
     done = 0
     while pending or running:
@@ -253,7 +273,10 @@ def run_cells(cells: Sequence[Cell], root_dir: pathlib.Path, *, command: Sequenc
             tail = "" if ok else f" (see {root_dir / cell_id / LOG_FILE})"
             log(f"{'done' if ok else 'FAILED'} {cell_id}: rc {rc}, {time.time() - start:.0f} s "
                 f"[{done}/{total}]{tail}")
-    return results
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def parse_args(argv=None):
@@ -285,11 +308,16 @@ def main(argv=None) -> int:
         print(f"{len(cells)} cells")
         return 0
     root_dir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _terminate)
     (root_dir / "sweep.json").write_text(json.dumps(
         {"config": config, "config_path": str(args.config),
          "cells": [c.cell_id for c in cells]}, indent=1) + "\n")
-    results = run_cells(cells, root_dir, command=command, max_parallel=args.max_parallel,
-                        threads=args.threads_per_cell, log=lambda s: print(s, flush=True))
+    try:
+        results = run_cells(cells, root_dir, command=command, max_parallel=args.max_parallel,
+                            threads=args.threads_per_cell, log=lambda s: print(s, flush=True))
+    except KeyboardInterrupt:
+        print("interrupted; re-run the same command to resume", flush=True)
+        return 130
     failed = sorted(k for k, v in results.items() if v["status"] == "failed")
     print(f"{sum(v['status'] == 'ok' for v in results.values())} ran, "
           f"{sum(v['status'] == 'skipped' for v in results.values())} skipped, {len(failed)} failed"

@@ -131,13 +131,14 @@ def goal_space(env: gym.Env):
 class OurLoop:
     """Our training loop (`Agent.act` / `env.step` / `Agent.observe`) on one environment."""
 
-    def __init__(self, env_id: str, num_levels: int, cg_lambda: float, warmup_steps: int, seed: int):
+    def __init__(self, env_id: str, num_levels: int, cg_lambda: float, warmup_steps: int, seed: int,
+                 hidden=HIDDEN, batch_size: int = BATCH_SIZE):
         import hierarchy
 
         gin.clear_config()
-        gin.bind_parameter("Level.batch_size", BATCH_SIZE)
-        gin.bind_parameter("Level.actor_hidden_sizes", HIDDEN)
-        gin.bind_parameter("Level.critic_hidden_sizes", HIDDEN)
+        gin.bind_parameter("Level.batch_size", batch_size)
+        gin.bind_parameter("Level.actor_hidden_sizes", tuple(hidden))
+        gin.bind_parameter("Level.critic_hidden_sizes", tuple(hidden))
         gin.bind_parameter("Level.replay_capacity", REPLAY_CAPACITY)
         self.env = make_env(env_id)
         obs_spec, ctx_spec, act_spec = hierarchy.specs_from_env(self.env)
@@ -171,6 +172,44 @@ class OurLoop:
         elapsed = time.perf_counter() - start
         self.episode = episode
         return elapsed
+
+    def breakdown(self, steps: int) -> Dict[str, float]:
+        """Milliseconds per step of each part of the loop over `steps` steps: the compiled call
+        (`Hierarchy.step`), the rest of `Agent.act` (replay sampling, draws, packing, bookkeeping),
+        `env.step` (with resets) and `Agent.observe`."""
+        env, agent, h = self.env, self.agent, self.hierarchy
+        acc = {"compiled call": 0.0, "rest of Agent.act": 0.0, "env.step": 0.0, "Agent.observe": 0.0}
+        step = h.step
+
+        def timed_step(*args, **kwargs):
+            t = time.perf_counter()
+            out = step(*args, **kwargs)
+            acc["compiled call"] += time.perf_counter() - t
+            return out
+
+        h.step = timed_step
+        episode = self.episode
+        try:
+            for _ in range(steps):
+                t0, c0 = time.perf_counter(), acc["compiled call"]
+                action = agent.act(episode)
+                t1 = time.perf_counter()
+                acc["rest of Agent.act"] += (t1 - t0) - (acc["compiled call"] - c0)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                if terminated or truncated:
+                    agent.observe(episode, reward, obs["observation"], terminated, truncated)
+                    obs, _ = env.reset()
+                    t2 = time.perf_counter()
+                    episode = agent.begin_episode(obs["observation"], obs["context"])
+                else:
+                    t2 = time.perf_counter()
+                    agent.observe(episode, reward, obs["observation"], terminated, truncated)
+                acc["env.step"] += t2 - t1
+                acc["Agent.observe"] += time.perf_counter() - t2
+        finally:
+            del h.step   # back to the class's method
+        self.episode = episode
+        return {k: v / steps * 1e3 for k, v in acc.items()}
 
     def prepare(self, trace_steps: int) -> None:
         """Fills the replay buffers with the random warm-up, then traces with a few learning steps."""
@@ -256,7 +295,8 @@ def _flat_py_env(env: gym.Env):
 class TFAgentsLoop:
     """tf-agents' TD3 training loop as its TD3 example (agents/td3/examples/v2/train_eval.py) runs it."""
 
-    def __init__(self, env_id: str, warmup_steps: int, seed: int):
+    def __init__(self, env_id: str, warmup_steps: int, seed: int, hidden=HIDDEN,
+                 batch_size: int = BATCH_SIZE):
         from tf_agents.agents.ddpg import actor_network, critic_network
         from tf_agents.agents.td3 import td3_agent
         from tf_agents.drivers import dynamic_step_driver
@@ -270,8 +310,10 @@ class TFAgentsLoop:
         self.env.reset(seed=seed)
         self.tf_env = tf_env = tf_py_environment.TFPyEnvironment(_flat_py_env(self.env))
         obs_spec, act_spec = tf_env.observation_spec(), tf_env.action_spec()
-        actor_net = actor_network.ActorNetwork(obs_spec, act_spec, fc_layer_params=HIDDEN)
-        critic_net = critic_network.CriticNetwork((obs_spec, act_spec), joint_fc_layer_params=HIDDEN)
+        actor_net = actor_network.ActorNetwork(obs_spec, act_spec, fc_layer_params=tuple(hidden))
+        critic_net = critic_network.CriticNetwork((obs_spec, act_spec),
+                                                  joint_fc_layer_params=tuple(hidden))
+        self.batch_size = batch_size
         self.agent = agent = td3_agent.Td3Agent(
             tf_env.time_step_spec(), act_spec, actor_network=actor_net, critic_network=critic_net,
             actor_optimizer=tf.keras.optimizers.Adam(learning_rate=3e-4),
@@ -297,7 +339,7 @@ class TFAgentsLoop:
 
     def prepare(self, trace_steps: int) -> None:
         self.initial_driver.run()
-        dataset = self.replay.as_dataset(num_parallel_calls=3, sample_batch_size=BATCH_SIZE,
+        dataset = self.replay.as_dataset(num_parallel_calls=3, sample_batch_size=self.batch_size,
                                          num_steps=2).prefetch(3)
         self.iterator = iter(dataset)
         self.run(trace_steps)
@@ -328,12 +370,13 @@ class TFAgentsLoop:
                            ".prefetch(3)"}
 
 
-def make_loop(name: str, env_id: str, warmup_steps: int, seed: int):
+def make_loop(name: str, env_id: str, warmup_steps: int, seed: int, hidden=HIDDEN,
+              batch_size: int = BATCH_SIZE):
     spec = LOOPS[name]
     if spec is None:
-        return TFAgentsLoop(env_id, warmup_steps, seed)
+        return TFAgentsLoop(env_id, warmup_steps, seed, hidden, batch_size)
     num_levels, cg_lambda = spec
-    return OurLoop(env_id, num_levels, cg_lambda, warmup_steps, seed)
+    return OurLoop(env_id, num_levels, cg_lambda, warmup_steps, seed, hidden, batch_size)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -384,7 +427,8 @@ def markdown(summary: dict, results: dict, config: dict) -> str:
     lines = [
         "# Training-loop throughput",
         "",
-        f"Environment `{config['env']}`, networks {HIDDEN[0]}x{HIDDEN[1]}, batch {BATCH_SIZE}; "
+        f"Environment `{config['env']}`, networks {'x'.join(map(str, config['hidden']))}, batch "
+        f"{config['batch_size']}; "
         f"{config['steps']} timed learning steps per repeat after {config['warmup_steps']} random "
         f"warm-up steps; {config['ceiling_calls']} ceiling calls; {config['repeats']} interleaved "
         f"repeats, medians. {config['when']}, {config['machine']}.",
@@ -434,6 +478,10 @@ def parse_args(argv=None):
     p.add_argument("--ceiling_calls", type=int, default=1000, help="update calls per ceiling repeat")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hidden", type=int, nargs="+", default=list(HIDDEN),
+                   help="hidden layer sizes of every network (the comparison uses 256 256; tiny "
+                        "networks isolate the loops' fixed per-step overhead)")
+    p.add_argument("--batch_size", type=int, default=BATCH_SIZE)
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 300 warm-up, 20 trace, 100 steps, 60 ceiling calls, 2 repeats")
     p.add_argument("--profile", default="", help="cProfile this loop (e.g. flat) for --steps and exit")
@@ -455,7 +503,8 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     out_dir = pathlib.Path(args.out_dir)
     if args.profile:
-        loop = make_loop(args.profile, args.env, args.warmup_steps, args.seed)
+        loop = make_loop(args.profile, args.env, args.warmup_steps, args.seed, args.hidden,
+                         args.batch_size)
         loop.prepare(args.trace_steps)
         path = None if args.no_write else out_dir / f"profile_{args.profile}.txt"
         print(profile(loop, args.steps, path))
@@ -464,7 +513,8 @@ def main(argv=None) -> dict:
     loops = {}
     for name in args.loops:
         t0 = time.perf_counter()
-        loops[name] = make_loop(name, args.env, args.warmup_steps, args.seed)
+        loops[name] = make_loop(name, args.env, args.warmup_steps, args.seed, args.hidden,
+                                args.batch_size)
         loops[name].prepare(args.trace_steps)
         print(f"prepared {name} in {time.perf_counter() - t0:.1f} s", flush=True)
     results = measure(loops, args.steps, args.ceiling_calls, args.repeats,
@@ -472,7 +522,8 @@ def main(argv=None) -> dict:
     summary = summarize(results)
     config = {"env": args.env, "warmup_steps": args.warmup_steps, "trace_steps": args.trace_steps,
               "steps": args.steps, "ceiling_calls": args.ceiling_calls, "repeats": args.repeats,
-              "seed": args.seed, "quick": args.quick, "hidden": list(HIDDEN), "batch_size": BATCH_SIZE,
+              "seed": args.seed, "quick": args.quick, "hidden": list(args.hidden),
+              "batch_size": args.batch_size,
               "when": time.strftime("%Y-%m-%d %H:%M"),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}"}
     text = markdown(summary, results, config)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import gin
 import numpy as np
 from tf_agents.specs import tensor_spec
 
-import gin
 from hierarchy.hierarchy import Hierarchy, level_names
 from hierarchy.level import Level
 
@@ -44,7 +44,10 @@ def specs_from_env(env):
             _vector_spec(env.action_space, "action", bounded=True))
 
 
-@gin.configurable
+# The allowlist makes gin reject a misspelled binding such as `build_hierarchy.num_level` when the
+# config is parsed (a **kwargs function would otherwise accept any name); bind `Hierarchy.*` for
+# the pair settings.
+@gin.configurable(allowlist=["goal_indices", "goal_low", "goal_high", "num_levels", "seed"])
 def build_hierarchy(
     *,
     observation_spec,
@@ -85,20 +88,20 @@ def build_hierarchy(
     return Hierarchy(levels=levels, goal_indices=goal_indices, **hierarchy_kwargs)
 
 
-def build_for_env(env, *, num_levels: int = 2, seed: int = 0, **hierarchy_kwargs) -> Hierarchy:
-    """`build_hierarchy` from an environment that publishes `task_spec` (goal indices and bounds)."""
+def build_for_env(env, *, num_levels: int | None = None, seed: int | None = None,
+                  **hierarchy_kwargs) -> Hierarchy:
+    """`build_hierarchy` from an environment that publishes `task_spec` (goal indices and bounds).
+
+    `num_levels` and `seed` left as None take `build_hierarchy`'s (possibly gin-bound) values.
+    """
     observation_spec, context_spec, action_spec = specs_from_env(env)
     task = getattr(env.unwrapped, "task_spec", None)
-    kwargs = {}
+    kwargs = {k: v for k, v in (("num_levels", num_levels), ("seed", seed)) if v is not None}
     if task is not None:
-        kwargs = dict(goal_indices=task.goal_indices, goal_low=task.goal_low,
+        kwargs.update(goal_indices=task.goal_indices, goal_low=task.goal_low,
                       goal_high=task.goal_high)
-    elif num_levels > 1:
-        raise ValueError(f"{env.unwrapped!r} publishes no task_spec (goal indices and bounds); a "
-                         f"hierarchy of {num_levels} levels needs one")
     hierarchy = build_hierarchy(observation_spec=observation_spec, context_spec=context_spec,
-                                action_spec=action_spec, num_levels=num_levels, seed=seed,
-                                **kwargs, **hierarchy_kwargs)
+                                action_spec=action_spec, **kwargs, **hierarchy_kwargs)
     hierarchy.check_environment(observation_spec=observation_spec, context_spec=context_spec,
                                 action_spec=action_spec)
     return hierarchy

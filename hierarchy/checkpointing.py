@@ -65,21 +65,27 @@ class Checkpointer:
     Args:
       directory: where the `ckpt-<step>` directories live (created if missing).
       keep: how many complete checkpoints to keep (>= 1).
+      writer: whether this process writes checkpoints (the training loop): creates the directory
+        and removes temporary directories left by a killed writer. Readers (evaluation, possibly
+        while training runs) leave everything as it is.
     """
 
-    def __init__(self, directory: str, keep: int = 2):
+    def __init__(self, directory: str, keep: int = 2, *, writer: bool = False):
         if keep < 1:
             raise ValueError(f"keep must be >= 1, got {keep}")
         self.directory = directory
         self.keep = int(keep)
-        os.makedirs(directory, exist_ok=True)
-        for name in os.listdir(directory):
-            if name.startswith(".tmp-"):   # left by a process killed while writing
-                shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+        if writer:
+            os.makedirs(directory, exist_ok=True)
+            for name in os.listdir(directory):
+                if name.startswith(".tmp-"):   # left by a process killed while writing
+                    shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
 
     def _complete(self) -> List[Tuple[int, str]]:
         """(step, path) of every complete checkpoint, oldest first."""
         out = []
+        if not os.path.isdir(self.directory):
+            return out
         for name in os.listdir(self.directory):
             m = _NAME.match(name)
             path = os.path.join(self.directory, name)

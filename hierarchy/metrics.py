@@ -27,6 +27,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
+import time
 from typing import Any, Dict, Iterable, List, Sequence
 
 import numpy as np
@@ -136,6 +138,28 @@ def write_eval_summaries(row: Dict[str, Any], step: int) -> None:
         tf.summary.scalar(f"eval/context_{i}/mean_return", ctx["mean_return"], step=step)
         if ctx["success_rate"] is not None:
             tf.summary.scalar(f"eval/context_{i}/success_rate", ctx["success_rate"], step=step)
+
+
+def mark_start(log_dir: str, step: int) -> str:
+    """Marks in TensorBoard that a run (re)starts after `step`: writes an event file holding a
+    SessionLog START at step + 1. TensorBoard's event accumulator treats every START after the first
+    as a restart and drops the earlier events of later steps: those the run that died wrote after
+    its checkpoint, which the resumed run writes again.
+
+    Call at every start, before creating the run's summary writer (the file sorts before its file).
+    """
+    from tensorflow.core.util import event_pb2
+
+    os.makedirs(log_dir, exist_ok=True)
+    now = time.time()
+    # Same name pattern as TensorFlow's writers; "0start" sorts before their "<pid>..." suffix.
+    path = os.path.join(log_dir, f"events.out.tfevents.{int(now)}.{socket.gethostname()}.0start")
+    start = event_pb2.SessionLog(status=event_pb2.SessionLog.START)
+    with tf.io.TFRecordWriter(path) as writer:
+        writer.write(event_pb2.Event(wall_time=now, file_version="brain.Event:2").SerializeToString())
+        writer.write(event_pb2.Event(wall_time=now, step=int(step) + 1,
+                                     session_log=start).SerializeToString())
+    return path
 
 
 def _nan(value) -> float:

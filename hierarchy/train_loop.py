@@ -9,7 +9,8 @@ What a run writes into `root_dir`:
   operative_config.gin   the parameters actually used, defaults included
   train_metrics.jsonl    one row per training episode   } formats: `hierarchy.metrics`
   eval_metrics.jsonl     one row per evaluation         }
-  tensorboard/           TensorBoard event files (the same metrics)
+  tensorboard/           TensorBoard event files: the same metrics, plus steps/s; a restart marker
+                         per (re)start makes TensorBoard drop the dead run's events after its checkpoint
   checkpoints/           crash-safe checkpoints (`hierarchy.checkpointing`), the newest `keep_checkpoints`
   learning_curve.png     evaluation return and success rate against steps (at the end)
   finished.json          the final metrics; its presence makes a re-run a no-op
@@ -27,6 +28,7 @@ import collections
 import difflib
 import inspect
 import json
+import logging as std_logging
 import math
 import os
 import time
@@ -98,7 +100,14 @@ def parse_gin(gin_files: Sequence[str] = (), gin_bindings: Sequence[str] = ()) -
         gin.add_config_file_search_path(GIN_DIR)
         _SEARCH_PATH_ADDED = True
     files = [resolve_gin_file(f) for f in gin_files]
-    gin.parse_config_files_and_bindings(files, list(gin_bindings), finalize_config=False)
+    # gin looks for an include relative to the working directory first and logs an error (on the
+    # root Python logger) for each miss before finding it in GIN_DIR; those errors are noise.
+    previous = std_logging.root.manager.disable
+    std_logging.disable(std_logging.ERROR)
+    try:
+        gin.parse_config_files_and_bindings(files, list(gin_bindings), finalize_config=False)
+    finally:
+        std_logging.disable(previous)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -213,6 +222,8 @@ def train(
         if int(value) < 1:
             raise ValueError(f"train.{name} must be >= 1, got {value}")
     os.makedirs(root_dir, exist_ok=True)
+    config_text = gin.config_str()
+    _check_config(root_dir, config_text)
     finished_path = os.path.join(root_dir, FINISHED)
     if os.path.exists(finished_path):
         with open(finished_path) as f:
@@ -220,8 +231,6 @@ def train(
         logging.info("%s already holds a finished run (step %s); nothing to do.", root_dir,
                      final.get("step"))
         return final
-    config_text = gin.config_str()
-    _check_config(root_dir, config_text)
 
     # Build everything before writing anything: configuration errors surface here.
     env = make_env(env_id, max_episode_steps=max_episode_steps)
@@ -233,7 +242,8 @@ def train(
                                     gin.operative_config_str())
 
     train_path, eval_path = (os.path.join(root_dir, n) for n in (TRAIN_METRICS, EVAL_METRICS))
-    ckpt = checkpointing.Checkpointer(os.path.join(root_dir, CHECKPOINTS), keep=keep_checkpoints)
+    ckpt = checkpointing.Checkpointer(os.path.join(root_dir, CHECKPOINTS), keep=keep_checkpoints,
+                                       writer=True)
     env.reset(seed=seed)   # seeds the environment's generator; each episode then resets unseeded
     latest = ckpt.latest()
     episodes, elapsed_before = 0, 0.0
@@ -257,6 +267,7 @@ def train(
     last_eval_step = eval_rows[-1]["step"] if eval_rows else 0
     last_saved = agent.env_steps if latest is not None else None
     train_writer, eval_writer = metrics.JsonlWriter(train_path), metrics.JsonlWriter(eval_path)
+    metrics.mark_start(os.path.join(root_dir, TENSORBOARD), agent.env_steps)
     summary_writer = tf.summary.create_file_writer(os.path.join(root_dir, TENSORBOARD))
     start = time.time()
 
@@ -333,7 +344,6 @@ def train(
                  "intact" if good else "no checkpoint had been written yet")
         msg = (f"Training diverged and was stopped: {e}. Nothing was saved after the failure; {where}. "
                "Lower the learning rates or the reward scale, or check the environment's rewards.")
-        logging.error(msg)
         raise TrainingDivergedError(msg) from e
     finally:
         train_writer.close()

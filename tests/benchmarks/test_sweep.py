@@ -1,0 +1,184 @@
+"""benchmarks/sweep.py: grid expansion, skip/resume logic and parallel runs with a fake binary."""
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+CONFIG = {
+    "envs": {"maze": "envs/point_maze.gin", "reach": "envs/point_reach.gin"},
+    "methods": ["flat", "hrl", "hrl_cg"],
+    "num_levels": [2, 3],
+    "cg_lambda": [0.01, 0.005],
+    "seeds": 2,
+    "gin_bindings": ["train.total_steps = 100"],
+    "env_gin_bindings": {"reach": ["train.eval_interval = 10"]},
+}
+
+# A stand-in for `python -m hierarchy.bin.train`: records its arguments, sleeps a little, and writes
+# finished.json unless the env of the cell is "fail".
+FAKE_TRAIN = textwrap.dedent("""
+    import json, os, sys, time
+    args = sys.argv[1:]
+    root = args[args.index("--root_dir") + 1]
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "calls.jsonl"), "a") as f:
+        f.write(json.dumps({"args": args, "start": time.time()}) + "\\n")
+    time.sleep(0.2)
+    with open(os.path.join(root, "calls.jsonl"), "a") as f:
+        f.write(json.dumps({"end": time.time()}) + "\\n")
+    if "/fail/" in root:
+        sys.exit(3)
+    with open(os.path.join(root, "eval_metrics.jsonl"), "a") as f:
+        f.write(json.dumps({"step": 0, "mean_return": 0.0, "success_rate": None}) + "\\n")
+    with open(os.path.join(root, "finished.json"), "w") as f:
+        f.write(json.dumps({"end": time.time()}))
+""")
+
+
+@pytest.fixture
+def fake_command(tmp_path):
+    script = tmp_path / "fake_train.py"
+    script.write_text(FAKE_TRAIN)
+    return [sys.executable, str(script)]
+
+
+def test_expand_grid_counts_and_names(sweep):
+    cells = sweep.expand_grid(CONFIG)
+    # Per env: flat 1 x 2 seeds, hrl 2 levels x 2 seeds, hrl_cg 2 levels x 2 lambdas x 2 seeds.
+    assert len(cells) == 2 * (2 + 4 + 8)
+    ids = [c.cell_id for c in cells]
+    assert len(set(ids)) == len(ids)
+    assert ids[:4] == ["maze/flat_L1/seed0", "maze/flat_L1/seed1", "maze/hrl_L2/seed0",
+                       "maze/hrl_L2/seed1"]
+    assert "reach/hrl_cg_L3_lam0.005/seed1" in ids
+    assert {c.cg_lambda for c in cells if c.method == "hrl"} == {0.0}
+    assert {c.cg_lambda for c in cells if c.method == "flat"} == {None}
+    assert {c.num_levels for c in cells if c.method == "flat"} == {1}
+
+
+def test_cell_arguments(sweep, tmp_path):
+    cells = {c.cell_id: c for c in sweep.expand_grid(CONFIG)}
+    args = cells["reach/hrl_cg_L3_lam0.005/seed1"].args(tmp_path)
+    assert args[:2] == ["--root_dir", str(tmp_path / "reach/hrl_cg_L3_lam0.005/seed1")]
+    files = [args[i + 1] for i, a in enumerate(args) if a == "--gin_file"]
+    bindings = [args[i + 1] for i, a in enumerate(args) if a == "--gin_bindings"]
+    assert files == ["envs/point_reach.gin", "methods/hrl_cg.gin"]
+    # The grid's bindings come before the config's extras, which therefore win in gin.
+    assert bindings == ["build_hierarchy.num_levels = 3", "Hierarchy.cg_lambda = 0.005",
+                        "train.seed = 1", "train.eval_interval = 10", "train.total_steps = 100"]
+    flat = cells["maze/flat_L1/seed0"].args(tmp_path)
+    assert "methods/flat.gin" in flat
+    assert not any("cg_lambda" in a for a in flat)
+
+
+def test_levels_and_lambda_per_env(sweep):
+    config = dict(CONFIG, num_levels=[1, 2], cg_lambda={"maze": [0.005], "reach": [0.01, 0.02]},
+                  methods=["hrl", "hrl_cg"], seeds=[7])
+    ids = [c.cell_id for c in sweep.expand_grid(config)]
+    assert ids == ["maze/hrl_L2/seed7", "maze/hrl_cg_L2_lam0.005/seed7", "reach/hrl_L2/seed7",
+                   "reach/hrl_cg_L2_lam0.01/seed7", "reach/hrl_cg_L2_lam0.02/seed7"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"methods": ["hiro"]}, "methods"),
+    ({"cg_lambda": [0.0]}, "cg_lambda"),
+    ({"num_levels": [1], "methods": ["hrl"]}, "num_levels >= 2"),
+    ({"seeds": 0}, "seeds"),
+    ({"colour": "red"}, "unknown config keys"),
+    ({"envs": {}}, "envs"),
+    ({"env_gin_bindings": {"gather": []}}, "unknown envs"),
+    ({"cg_lambda": {"maze": [0.01]}}, "one entry per env"),
+])
+def test_config_errors(sweep, change, message):
+    with pytest.raises(ValueError, match=message):
+        sweep.expand_grid(dict(CONFIG, **change))
+
+
+def test_cell_status(sweep, tmp_path):
+    cell = tmp_path / "cell"
+    assert sweep.cell_status(cell) == "new"
+    cell.mkdir()
+    (cell / "cell.json").write_text("{}")
+    (cell / "train.log").write_text("crashed before writing anything")
+    assert sweep.cell_status(cell) == "new"
+    (cell / "checkpoints").mkdir()
+    assert sweep.cell_status(cell) == "resume"
+    (cell / "finished.json").write_text("{}")
+    assert sweep.cell_status(cell) == "finished"
+
+
+def test_run_skips_finished_resumes_unfinished(sweep, tmp_path, fake_command):
+    config = dict(CONFIG, envs={"maze": "envs/point_maze.gin"}, methods=["flat", "hrl"],
+                  num_levels=[2], env_gin_bindings={})
+    cells = sweep.expand_grid(config)             # 4 cells
+    root = tmp_path / "sweep"
+    (root / "maze/flat_L1/seed0").mkdir(parents=True)
+    (root / "maze/flat_L1/seed0/finished.json").write_text("{}")
+    (root / "maze/hrl_L2/seed1/checkpoints").mkdir(parents=True)   # an interrupted run
+    logs = []
+    results = sweep.run_cells(cells, root, command=fake_command, max_parallel=2, poll_s=0.05,
+                              log=logs.append)
+    assert results["maze/flat_L1/seed0"]["status"] == "skipped"
+    assert {k: v["status"] for k, v in results.items() if k != "maze/flat_L1/seed0"} == {
+        "maze/flat_L1/seed1": "ok", "maze/hrl_L2/seed0": "ok", "maze/hrl_L2/seed1": "ok"}
+    assert logs[0] == "4 cells: 1 finished (skipped), 1 to resume, 2 new"
+    assert not (root / "maze/flat_L1/seed0/calls.jsonl").exists()
+    call = json.loads((root / "maze/hrl_L2/seed1/calls.jsonl").read_text().splitlines()[0])
+    assert "train.seed = 1" in call["args"] and "methods/hrl.gin" in call["args"]
+    meta = json.loads((root / "maze/hrl_L2/seed1/cell.json").read_text())
+    assert (meta["method"], meta["num_levels"], meta["cg_lambda"], meta["seed"]) == ("hrl", 2, 0.0, 1)
+    assert "fake_train.py" in meta["command"]
+    # A second run of the same sweep launches nothing.
+    again = sweep.run_cells(cells, root, command=fake_command, max_parallel=2, poll_s=0.05,
+                            log=lambda s: None)
+    assert all(v["status"] == "skipped" for v in again.values())
+    assert len((root / "maze/hrl_L2/seed0/calls.jsonl").read_text().splitlines()) == 2
+
+
+def test_parallel_limit_and_failures(sweep, tmp_path, fake_command):
+    config = dict(CONFIG, envs={"maze": "m.gin", "fail": "f.gin"}, methods=["flat"], seeds=3,
+                  env_gin_bindings={})
+    cells = sweep.expand_grid(config)             # 6 cells, 3 of them fail
+    root = tmp_path / "sweep"
+    results = sweep.run_cells(cells, root, command=fake_command, max_parallel=2, poll_s=0.02,
+                              log=lambda s: None)
+    assert sorted(k for k, v in results.items() if v["status"] == "failed") == [
+        f"fail/flat_L1/seed{s}" for s in range(3)]
+    assert all(v["returncode"] == 3 for k, v in results.items() if k.startswith("fail"))
+    # Never more than 2 runs at once.
+    spans = []
+    for cell in cells:
+        lines = (root / cell.cell_id / "calls.jsonl").read_text().splitlines()
+        spans.append((json.loads(lines[0])["start"], json.loads(lines[1])["end"]))
+    assert len(spans) == 6
+    for start, _ in spans:
+        assert sum(s <= start < e for s, e in spans) <= 2
+    for cell in cells:
+        assert (root / cell.cell_id / "train.log").exists()
+
+
+def test_main_dry_run_and_exit_code(sweep, tmp_path, fake_command, capsys):
+    config_path = tmp_path / "grid.json"
+    config_path.write_text(json.dumps(dict(CONFIG, envs={"fail": "f.gin"}, methods=["flat"],
+                                           seeds=1, env_gin_bindings={})))
+    root = tmp_path / "sweep"
+    assert sweep.main(["--config", str(config_path), "--root_dir", str(root), "--dry_run"]) == 0
+    out = capsys.readouterr().out
+    assert "[new]" in out and "--gin_file f.gin" in out and "1 cells" in out
+    assert not root.exists()
+    command = " ".join(fake_command)
+    code = sweep.main(["--config", str(config_path), "--root_dir", str(root),
+                       "--train_command", command])
+    assert code == 1
+    assert json.loads((root / "sweep.json").read_text())["cells"] == ["fail/flat_L1/seed0"]
+
+
+def test_shipped_configs_expand(sweep):
+    import pathlib
+
+    configs = sorted((pathlib.Path(sweep.__file__).parent / "configs").glob("*.json"))
+    assert configs
+    for path in configs:
+        assert sweep.expand_grid(sweep.load_config(path))

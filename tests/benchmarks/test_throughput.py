@@ -1,0 +1,53 @@
+"""benchmarks/throughput.py: the report arithmetic (fast) and a --quick run (slow: 1-2 minutes)."""
+
+import json
+
+import pytest
+
+RESULTS = {
+    "flat": {"loop": [300.0, 100.0, 200.0], "ceiling": [400.0, 250.0, 300.0]},
+    "hrl_cg2": {"loop": [170.0, 180.0, 190.0], "ceiling": [200.0, 200.0, 200.0]},
+    "tf_agents": {"loop": [100.0, 80.0, 150.0], "ceiling": [500.0, 500.0, 400.0]},
+}
+
+
+def test_summary_medians_and_ratios(throughput):
+    s = throughput.summarize(RESULTS)
+    assert s["medians"]["flat"] == {"loop": 200.0, "ceiling": 300.0}
+    r = s["ratios"]
+    assert r["flat loop / own ceiling"] == pytest.approx(200 / 300)
+    assert r["flat loop / tf_agents loop"] == pytest.approx(2.0)
+    assert r["hrl_cg2 loop / flat loop"] == pytest.approx(180 / 200)
+    assert r["flat ceiling / tf_agents ceiling"] == pytest.approx(300 / 500)
+    assert r["tf_agents loop / own ceiling"] == pytest.approx(100 / 500)
+
+
+def test_markdown_table(throughput):
+    config = dict(env="Ant-v5", steps=10, warmup_steps=5, ceiling_calls=3, repeats=3, when="now",
+                  hidden=[256, 256], batch_size=256,
+                  machine="here")
+    text = throughput.markdown(throughput.summarize(RESULTS), RESULTS, config)
+    assert "| flat | ours, flat TD3 (1 level) | 200 | 100-300 | 300 | 250-400 | 0.67 |" in text
+    assert "| flat loop / tf_agents loop | 2.00 | >= 1.5 (met) |" in text
+    assert "| flat loop / own ceiling | 0.67 | >= 0.85 (NOT met) |" in text
+
+
+def test_unknown_loop_is_an_error(throughput):
+    with pytest.raises(SystemExit):
+        throughput.parse_args(["--loops", "flat,sac"])
+
+
+@pytest.mark.slow
+def test_quick_run(throughput, tmp_path, request):
+    # Runs only when slow tests are selected (`pytest -m slow`): the project's pytest options do not
+    # exclude the marker by themselves.
+    markexpr = request.config.getoption("markexpr") or ""
+    if "slow" not in markexpr or "not slow" in markexpr:
+        pytest.skip("slow (~1-2 minutes); run with -m slow")
+    record = throughput.main(["--quick", "--out_dir", str(tmp_path)])
+    assert set(record["medians"]) == set(throughput.LOOPS)
+    for name, m in record["medians"].items():
+        assert m["loop"] > 0 and m["ceiling"] > 0, name
+    saved = json.loads((tmp_path / "throughput_quick.json").read_text())
+    assert saved["ratios"] == pytest.approx(record["ratios"])
+    assert "| flat loop / tf_agents loop |" in (tmp_path / "throughput_quick.md").read_text()

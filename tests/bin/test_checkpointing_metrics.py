@@ -1,0 +1,72 @@
+"""Checkpoint directories and metric files under crashes (no training involved)."""
+
+import json
+import math
+import os
+
+import numpy as np
+
+from hierarchy import checkpointing, metrics
+
+
+class FakeAgent:
+    """Enough of an Agent for the Checkpointer: one variable and some numpy state."""
+
+    def __init__(self, value):
+        import tensorflow as tf
+
+        self.var = tf.Variable(float(value))
+        self.state = {"env_steps": np.asarray(int(value)), "replay0/x": np.arange(3.0) * value}
+
+    def tf_checkpoint(self):
+        import tensorflow as tf
+
+        return tf.train.Checkpoint(var=self.var)
+
+    def numpy_state(self):
+        return dict(self.state)
+
+    def load_numpy_state(self, state):
+        self.state = dict(state)
+
+
+def test_checkpointer_keeps_newest_and_ignores_incomplete(tmp_path):
+    directory = str(tmp_path / "checkpoints")
+    ckpt = checkpointing.Checkpointer(directory, keep=2, writer=True)
+    for step in (10, 20, 30):
+        ckpt.save(step, FakeAgent(step), {"step": step})
+    assert sorted(os.listdir(directory)) == ["ckpt-20", "ckpt-30", "latest"]
+    # A writer killed mid-save leaves a temporary directory; one killed after the rename but before
+    # the pointer update leaves a complete directory the pointer does not name yet. Both are safe.
+    os.makedirs(os.path.join(directory, ".tmp-ckpt-40-123", "tf"))
+    os.makedirs(os.path.join(directory, "ckpt-50"))            # incomplete: no loop_state.json
+    reader = checkpointing.Checkpointer(directory)
+    assert os.path.basename(reader.latest()) == "ckpt-30"
+    assert os.path.exists(os.path.join(directory, ".tmp-ckpt-40-123"))   # readers touch nothing
+    os.remove(os.path.join(directory, "latest"))                # lost pointer: newest complete one
+    assert os.path.basename(reader.latest()) == "ckpt-30"
+    checkpointing.Checkpointer(directory, writer=True)
+    assert not os.path.exists(os.path.join(directory, ".tmp-ckpt-40-123"))
+    agent = FakeAgent(0)
+    state = reader.restore(reader.latest(), agent)
+    assert state == {"step": 30} and float(agent.var.numpy()) == 30.0
+    np.testing.assert_array_equal(agent.state["replay0/x"], [0.0, 30.0, 60.0])
+
+
+def test_truncate_jsonl_drops_newer_rows_and_a_cut_off_line(tmp_path):
+    path = str(tmp_path / "m.jsonl")
+    with open(path, "w") as f:
+        for step in (50, 100, 150, 200):
+            f.write(json.dumps({"step": step}) + "\n")
+        f.write('{"step": 25')                                   # killed while writing
+    assert [r["step"] for r in metrics.read_jsonl(path)] == [50, 100, 150, 200]
+    assert metrics.truncate_jsonl(path, 100) == 3
+    assert [r["step"] for r in metrics.read_jsonl(path)] == [50, 100]
+    assert open(path).read().endswith("\n")
+
+
+def test_jsonable_writes_non_finite_as_null():
+    row = metrics.jsonable({"a": np.float32(np.nan), "b": [np.inf, 1.5], "c": np.int64(3),
+                            "d": np.bool_(True), "e": np.arange(2)})
+    assert json.loads(json.dumps(row)) == {"a": None, "b": [None, 1.5], "c": 3, "d": True, "e": [0, 1]}
+    assert not any(isinstance(v, float) and math.isnan(v) for v in row["b"])
