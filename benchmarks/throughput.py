@@ -69,9 +69,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `hierarchy` and `envs` importable
     sys.path.insert(0, str(ROOT))
 
-import tensorflow as tf  # noqa: E402
-
 import gin  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 # Goal space on Ant-v5's observation (see the module docstring).
 ANT_GOAL_INDICES = tuple(range(13))
@@ -176,7 +175,7 @@ class OurLoop:
     def breakdown(self, steps: int) -> Dict[str, float]:
         """Milliseconds per step of each part of the loop over `steps` steps: the compiled call
         (`Hierarchy.step`), the rest of `Agent.act` (replay sampling, draws, packing, bookkeeping),
-        `env.step` (with resets) and `Agent.observe`."""
+        `env.step` (with resets and new episodes) and `Agent.observe`."""
         env, agent, h = self.env, self.agent, self.hierarchy
         acc = {"compiled call": 0.0, "rest of Agent.act": 0.0, "env.step": 0.0, "Agent.observe": 0.0}
         step = h.step
@@ -196,16 +195,14 @@ class OurLoop:
                 t1 = time.perf_counter()
                 acc["rest of Agent.act"] += (t1 - t0) - (acc["compiled call"] - c0)
                 obs, reward, terminated, truncated, _ = env.step(action)
+                t2 = time.perf_counter()
+                agent.observe(episode, reward, obs["observation"], terminated, truncated)
+                t3 = time.perf_counter()
                 if terminated or truncated:
-                    agent.observe(episode, reward, obs["observation"], terminated, truncated)
                     obs, _ = env.reset()
-                    t2 = time.perf_counter()
                     episode = agent.begin_episode(obs["observation"], obs["context"])
-                else:
-                    t2 = time.perf_counter()
-                    agent.observe(episode, reward, obs["observation"], terminated, truncated)
-                acc["env.step"] += t2 - t1
-                acc["Agent.observe"] += time.perf_counter() - t2
+                acc["env.step"] += (t2 - t1) + (time.perf_counter() - t3)
+                acc["Agent.observe"] += t3 - t2
         finally:
             del h.step   # back to the class's method
         self.episode = episode
@@ -356,6 +353,25 @@ class TFAgentsLoop:
         self.time_step, self.policy_state = time_step, policy_state
         return elapsed
 
+    def breakdown(self, steps: int) -> Dict[str, float]:
+        """Milliseconds per step of the driver (acting, env step, storing), the dataset iterator and
+        the update."""
+        acc = {"driver.run": 0.0, "next(iterator)": 0.0, "agent.train": 0.0}
+        time_step, policy_state = self.time_step, self.policy_state
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            time_step, policy_state = self.driver.run(time_step=time_step, policy_state=policy_state)
+            t1 = time.perf_counter()
+            experience, _ = next(self.iterator)
+            t2 = time.perf_counter()
+            self.train(experience)
+            t3 = time.perf_counter()
+            acc["driver.run"] += t1 - t0
+            acc["next(iterator)"] += t2 - t1
+            acc["agent.train"] += t3 - t2
+        self.time_step, self.policy_state = time_step, policy_state
+        return {k: v / steps * 1e3 for k, v in acc.items()}
+
     def ceiling(self, calls: int) -> float:
         experience = self.experience
         start = time.perf_counter()
@@ -448,6 +464,12 @@ def markdown(summary: dict, results: dict, config: dict) -> str:
         lines.append(f"| {k} | {v:.2f} | {mark} |")
     lines += ["", "Per-step cost (1 / median steps/s, ms): " + ", ".join(
         f"{n} loop {1e3 / m['loop']:.2f}, ceiling {1e3 / m['ceiling']:.2f}" for n, m in med.items())]
+    if summary.get("breakdown_ms"):
+        lines += ["", "Where a loop step's time goes (one instrumented pass after the repeats, ms per "
+                  "step; timers add a few us):", "", "| loop | parts | total |", "|---|---|---:|"]
+        for n, parts in summary["breakdown_ms"].items():
+            text = ", ".join(f"{k} {v:.3f}" for k, v in parts.items())
+            lines.append(f"| {n} | {text} | {sum(parts.values()):.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -478,6 +500,9 @@ def parse_args(argv=None):
     p.add_argument("--ceiling_calls", type=int, default=1000, help="update calls per ceiling repeat")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--breakdown_steps", type=int, default=1000,
+                   help="after the repeats, steps of one instrumented pass per loop that splits the "
+                        "per-step time into its parts (0: none)")
     p.add_argument("--hidden", type=int, nargs="+", default=list(HIDDEN),
                    help="hidden layer sizes of every network (the comparison uses 256 256; tiny "
                         "networks isolate the loops' fixed per-step overhead)")
@@ -490,7 +515,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.quick:
         args.warmup_steps, args.trace_steps, args.steps = 300, 20, 100
-        args.ceiling_calls, args.repeats = 60, 2
+        args.ceiling_calls, args.repeats, args.breakdown_steps = 60, 2, 50
     names = [n.strip() for n in args.loops.split(",") if n.strip()]
     unknown = [n for n in names if n not in LOOPS]
     if unknown:
@@ -520,6 +545,8 @@ def main(argv=None) -> dict:
     results = measure(loops, args.steps, args.ceiling_calls, args.repeats,
                       log=lambda s: print(s, flush=True))
     summary = summarize(results)
+    if args.breakdown_steps > 0:
+        summary["breakdown_ms"] = {n: loop.breakdown(args.breakdown_steps) for n, loop in loops.items()}
     config = {"env": args.env, "warmup_steps": args.warmup_steps, "trace_steps": args.trace_steps,
               "steps": args.steps, "ceiling_calls": args.ceiling_calls, "repeats": args.repeats,
               "seed": args.seed, "quick": args.quick, "hidden": list(args.hidden),
