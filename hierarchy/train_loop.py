@@ -34,17 +34,17 @@ import os
 import time
 from typing import Any, Dict, List, Sequence
 
+import gin
 import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
 import envs  # noqa: F401  (registers the hierarchy/ environments)
-import gin
 from envs.wrappers import NoContext
 from hierarchy import checkpointing, evaluation, metrics
 from hierarchy.agent import Agent
-from hierarchy.builder import build_hierarchy, specs_from_env
+from hierarchy.builder import build_for_env
 
 GIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gin")
 CONFIG_FILE = "config.gin"
@@ -127,17 +127,7 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, render_mode: 
 def build_agent(env, *, seed: int) -> Agent:
     """A gin-configured `Agent` for `env`; depth and hyperparameters come from gin
     (`build_hierarchy.num_levels`, `Hierarchy.*`, `top/Level.*`, ..., `Agent.warmup_steps`)."""
-    observation_spec, context_spec, action_spec = specs_from_env(env)
-    task = getattr(env.unwrapped, "task_spec", None)
-    goal_space = {}
-    if task is not None:
-        goal_space = dict(goal_indices=task.goal_indices, goal_low=task.goal_low,
-                          goal_high=task.goal_high)
-    hierarchy = build_hierarchy(observation_spec=observation_spec, context_spec=context_spec,
-                                action_spec=action_spec, seed=seed, **goal_space)
-    hierarchy.check_environment(observation_spec=observation_spec, context_spec=context_spec,
-                                action_spec=action_spec)
-    return Agent(hierarchy=hierarchy, seed=seed)
+    return Agent(hierarchy=build_for_env(env, seed=seed), seed=seed)
 
 
 def _check_config(root_dir: str, config_text: str) -> None:
