@@ -90,3 +90,12 @@ def parse_context(options, spec: TaskSpec, env_name: str) -> np.ndarray | None:
             f"[{low}, {high}]"
         )
     return c
+
+
+def episode_context(options, spec: TaskSpec, env_name: str, rng: np.random.Generator) -> np.ndarray:
+    """The context of a new episode: the one fixed by ``options`` (see `parse_context`), else a
+    training context drawn uniformly in [context_low, context_high] from ``rng``. float64 [context_dim]."""
+    context = parse_context(options, spec, env_name)
+    if context is None:
+        context = rng.uniform(spec.context_low, spec.context_high)
+    return np.asarray(context, np.float64)

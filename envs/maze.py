@@ -21,7 +21,7 @@ import math
 import mujoco
 import numpy as np
 
-from envs._common import observation_space, parse_context
+from envs._common import episode_context, observation_space
 from envs.ant import ANT_GOAL_HIGH, ANT_GOAL_INDICES, ANT_GOAL_LOW, ANT_OBS_DIM, AntEnv
 from envs.task import TaskSpec
 
@@ -174,10 +174,7 @@ class AntMaze(AntEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        context = parse_context(options, self.task_spec, "AntMaze")
-        if context is None:
-            context = self.np_random.uniform(MAZE_CONTEXT_LOW, MAZE_CONTEXT_HIGH)
-        self._context = np.asarray(context, np.float64)
+        self._context = episode_context(options, self.task_spec, "AntMaze", self.np_random)
         self._reset_ant()
         return self._obs(), self._info()
 

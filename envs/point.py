@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs import maze
-from envs._common import check_action, observation_space, parse_context
+from envs._common import check_action, episode_context, observation_space
 from envs._mujoco import MujocoEnv
 from envs.task import TaskSpec
 
@@ -77,11 +77,7 @@ class PointReach(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        context = parse_context(options, self.task_spec, "PointReach")
-        if context is None:
-            spec = self.task_spec
-            context = self.np_random.uniform(spec.context_low, spec.context_high)
-        self._context = np.asarray(context, np.float64)
+        self._context = episode_context(options, self.task_spec, "PointReach", self.np_random)
         self._pos = self.np_random.uniform(-self.RESET_NOISE, self.RESET_NOISE, size=2)
         distance = math.dist(self._pos, self._context)
         return self._obs(), {"distance": distance, "is_success": distance < self._threshold}
@@ -181,11 +177,7 @@ class PointMaze(MujocoEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        context = parse_context(options, self.task_spec, "PointMaze")
-        if context is None:
-            spec = self.task_spec
-            context = self.np_random.uniform(spec.context_low, spec.context_high)
-        self._context = np.asarray(context, np.float64)
+        self._context = episode_context(options, self.task_spec, "PointMaze", self.np_random)
         qpos = self.np_random.uniform(-self.RESET_NOISE, self.RESET_NOISE, size=self.model.nq)
         self._set_state(qpos, np.zeros(self.model.nv))
         return self._obs(), self._info()
