@@ -22,10 +22,10 @@ import dataclasses
 import json
 from typing import Dict, List
 
+import gin
 import numpy as np
 import tensorflow as tf
 
-import gin
 from hierarchy import goals
 from hierarchy.hierarchy import Hierarchy
 from hierarchy.replay import ReplayBuffer

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence, Union
 
+import gin
 import numpy as np
 import tensorflow as tf
 
-import gin
 from hierarchy import connected, goals, optimizers
 from hierarchy.level import Level
 from hierarchy.replay import RowLayout

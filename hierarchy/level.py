@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import gin
 import numpy as np
 import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
-import gin
 from hierarchy import networks, optimizers
 
 CRITIC_LOSSES = ("huber", "squared")

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
 export TF_CPP_MIN_LOG_LEVEL=2 MUJOCO_GL=egl
-.venv/bin/ruff check .
+.venv/bin/ruff check --no-cache .
 if [ "$#" -eq 0 ]; then
   set -- -m "not slow"
 fi

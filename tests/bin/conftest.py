@@ -3,9 +3,8 @@
 import os
 import sys
 
-import pytest
-
 import gin
+import pytest
 
 # Lets the test modules `import bin_helpers` (pytest runs with --import-mode=importlib).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -2,9 +2,9 @@
 
 import math
 
+import gin
 import pytest
 
-import gin
 from hierarchy import train_loop
 
 GIN_FILES = train_loop.available_gin_files()

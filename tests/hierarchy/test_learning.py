@@ -8,13 +8,13 @@
   than -120 and a final-step success rate of at least 0.5 within 8k steps.
 """
 
+import gin
 import gymnasium as gym
 import numpy as np
 import pytest
 from learning import evaluate, train
 
 import envs
-import gin
 import hierarchy as H
 from envs.wrappers import NoContext
 
