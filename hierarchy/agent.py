@@ -70,10 +70,11 @@ class Agent:
         self.env_steps = 0
         self.critic_updates = [0] * h.num_levels
         self.last_losses = np.zeros((h.num_levels, 4), np.float32)
-        # Levels with nothing due pass their last batch: the compiled step's inputs keep one shape.
-        self._rows = [np.zeros((lvl.batch_size, h.row_layouts[i].width), np.float32)
+        # Levels with nothing due pass their last batch (kept as tensors, so it is not copied again
+        # at every step): the compiled step's inputs keep one shape.
+        self._rows = [tf.zeros((lvl.batch_size, h.row_layouts[i].width), tf.float32)
                       for i, lvl in enumerate(h.levels)]
-        self._draws = [np.zeros((lvl.batch_size, h.draw_layouts[i].width), np.float32)
+        self._draws = [tf.zeros((lvl.batch_size, h.draw_layouts[i].width), tf.float32)
                        for i, lvl in enumerate(h.levels)]
 
     # ----------------------------------------------------------------------------------------------
@@ -137,8 +138,9 @@ class Agent:
         act = h.act_layout.pack(act)
         if due.any():
             for i in np.flatnonzero(due[:, 0]):
-                self._rows[i] = self.buffers[i].sample(self.rng, h.levels[i].batch_size)
-                self._draws[i] = self.sample_draws(i, self._rows[i])
+                rows = self.buffers[i].sample(self.rng, h.levels[i].batch_size)
+                self._rows[i] = tf.constant(rows)
+                self._draws[i] = tf.constant(self.sample_draws(i, rows))
             out = h.step(self._rows, self._draws, act, flags, train=True)
         else:
             out = h.step(None, None, act, flags, train=False)

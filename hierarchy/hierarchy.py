@@ -446,7 +446,7 @@ class Hierarchy(tf.Module):
             if self._act_concrete is None:
                 self._act_concrete = self._act_fn.get_concrete_function()
             fn, args = self._act_concrete, [act, flags]
-        tensors = [tf.constant(x) for x in args]
+        tensors = [tf.convert_to_tensor(x) for x in args]   # no copy for what is a tensor already
         return fn._call_flat(tensors, fn.captured_inputs).numpy()
 
     def step_public(self, rows, draws, act, flags, *, train: bool) -> np.ndarray:
