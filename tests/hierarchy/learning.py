@@ -1,8 +1,6 @@
 """A minimal training/evaluation loop over `Agent`, for the learning tests."""
 
-import time
-
-import numpy as np
+from hierarchy import evaluation
 
 
 def train(agent, env, steps, seed=0):
@@ -20,29 +18,10 @@ def train(agent, env, steps, seed=0):
     return returns
 
 
-def evaluate(agent, env, contexts=(None,), episodes=1, seed=1000):
-    """Mean return and final-step success rate over `episodes` per context."""
-    returns, successes = [], []
-    for c, context in enumerate(contexts):
-        for e in range(episodes):
-            options = None if context is None else {"context": context}
-            obs, _ = env.reset(seed=seed + 100 * c + e, options=options)
-            ep = agent.begin_episode(obs["observation"], obs["context"], training=False)
-            info = {}
-            while True:
-                obs, reward, term, trunc, info = env.step(agent.act(ep))
-                agent.observe(ep, reward, obs["observation"], term, trunc)
-                if term or trunc:
-                    break
-            returns.append(ep.env_return)
-            successes.append(float(info.get("is_success", np.nan)))
-    return float(np.mean(returns)), float(np.mean(successes))
-
-
-class Timer:
-    def __enter__(self):
-        self.start = time.time()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.time() - self.start
+def evaluate(agent, env, contexts=None, episodes=1, seed=1000):
+    """Mean return and final-step success rate (NaN without success info), by the library's own
+    evaluation (`hierarchy.evaluation.evaluate`)."""
+    result = evaluation.evaluate(agent, env, episodes_per_context=episodes, contexts=contexts,
+                                 seed=seed)
+    success = result["success_rate"]
+    return result["mean_return"], float("nan") if success is None else success
