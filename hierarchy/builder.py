@@ -73,8 +73,9 @@ def build_hierarchy(
     goal_spec = None
     if num_levels > 1:
         if goal_low is None or goal_high is None:
-            raise ValueError("a hierarchy with more than one level needs the goal space "
-                             "(goal_indices, goal_low, goal_high)")
+            raise ValueError(f"a hierarchy of {num_levels} levels needs a goal space (goal_indices, "
+                             "goal_low, goal_high); the environment publishes no task_spec, so "
+                             "give them to build_hierarchy")
         goal_spec = tensor_spec.BoundedTensorSpec(
             (len(goal_indices),), np.float32, np.asarray(goal_low, np.float32),
             np.asarray(goal_high, np.float32), name="goal")

@@ -431,7 +431,7 @@ class Hierarchy(tf.Module):
         self._act_concrete = None
 
     def step(self, rows, draws, act, flags, *, train: bool) -> np.ndarray:
-        """Runs the compiled step on numpy inputs; returns the packed output row (numpy).
+        """Runs the compiled step on numpy arrays or tensors; returns the packed output row (numpy).
 
         The concrete functions are traced on first use and their graphs called directly with flat
         tensors (`_call_flat`, stable in the pinned TensorFlow 2.15): that skips the per-call

@@ -159,3 +159,15 @@ def test_learned_lambda_moves():
     # r_c + Q_c is far above delta = -100: the constraint holds, lambda decreases.
     assert after < before
     np.testing.assert_allclose(losses[0, 3], np.exp(after), rtol=1e-5)
+
+
+def test_building_levels_without_a_goal_space_says_why():
+    import gymnasium as gym
+
+    from envs.wrappers import NoContext
+    from hierarchy import build_for_env
+
+    env = NoContext(gym.make("Pendulum-v1"))
+    assert build_for_env(env, num_levels=1).num_levels == 1
+    with pytest.raises(ValueError, match="2 levels needs a goal space .* no task_spec"):
+        build_for_env(env, num_levels=2)
