@@ -226,7 +226,7 @@ class OurLoop:
             act[f"noise_{i}"] = np.zeros(lvl.action_dim, np.float32)
             act[f"random_{i}"] = np.zeros(lvl.action_dim, np.float32)
         act = h.act_layout.pack(act)
-        flags = []
+        schedule = []
         critic_updates = [0] * h.num_levels
         cycle = h.env_steps_per_step[0] * max(lvl.actor_update_period for lvl in h.levels)
         for s in range(cycle):
@@ -237,16 +237,19 @@ class OurLoop:
                     new_step[i] = due[i, 0] = True
                     due[i, 1] = critic_updates[i] % lvl.actor_update_period == 0
                     critic_updates[i] += 1
-            flags.append(np.concatenate([due.reshape(-1), new_step, [True, False]]))
-        self._fixed = rows, draws, act, flags
+            trained = h.trained_levels(due)
+            schedule.append((due, [rows[i] for i in trained], [draws[i] for i in trained],
+                             np.concatenate([new_step, [True, False]])))
+        self._fixed = act, schedule
 
     def ceiling(self, calls: int) -> float:
         """Seconds for `calls` compiled steps (updates due + acting) on the fixed inputs."""
-        rows, draws, act, flags = self._fixed
+        act, schedule = self._fixed
         h = self.hierarchy
         start = time.perf_counter()
         for c in range(calls):
-            h.step(rows, draws, act, flags[c % len(flags)], train=True)
+            due, rows, draws, flags = schedule[c % len(schedule)]
+            h.step(due, rows, draws, act, flags)
         return time.perf_counter() - start
 
     def describe(self) -> dict:

@@ -70,12 +70,6 @@ class Agent:
         self.env_steps = 0
         self.critic_updates = [0] * h.num_levels
         self.last_losses = np.zeros((h.num_levels, 4), np.float32)
-        # Levels with nothing due pass their last batch (kept as tensors, so it is not copied again
-        # at every step): the compiled step's inputs keep one shape.
-        self._rows = [tf.zeros((lvl.batch_size, h.row_layouts[i].width), tf.float32)
-                      for i, lvl in enumerate(h.levels)]
-        self._draws = [tf.zeros((lvl.batch_size, h.draw_layouts[i].width), tf.float32)
-                       for i, lvl in enumerate(h.levels)]
 
     # ----------------------------------------------------------------------------------------------
     # Batches.
@@ -134,16 +128,13 @@ class Agent:
             act[f"random_{i}"] = (lvl.random_action(self.rng) if random_phase
                                   else np.zeros(lvl.action_dim))
         due = self._due() if training else np.zeros((n, 2), bool)
-        flags = np.concatenate([due.reshape(-1), new_step, [training, random_phase]])
+        flags = np.concatenate([new_step, [training, random_phase]])
         act = h.act_layout.pack(act)
-        if due.any():
-            for i in np.flatnonzero(due[:, 0]):
-                rows = self.buffers[i].sample(self.rng, h.levels[i].batch_size)
-                self._rows[i] = tf.constant(rows)
-                self._draws[i] = tf.constant(self.sample_draws(i, rows))
-            out = h.step(self._rows, self._draws, act, flags, train=True)
-        else:
-            out = h.step(None, None, act, flags, train=False)
+        rows, draws = [], []
+        for i in h.trained_levels(due):
+            rows.append(self.buffers[i].sample(self.rng, h.levels[i].batch_size))
+            draws.append(self.sample_draws(i, rows[-1]))
+        out = h.step(due, rows, draws, act, flags)
         out_slices = h.out_layout.slices
         if due.any():
             losses = out[out_slices["losses"]].reshape(n, 4)

@@ -6,7 +6,8 @@ goal is carried by the goal transition (`goals.goal_at`). The bottom level acts 
 every step, so level i acts every `K_i = periods[i] * ... * periods[N - 2]` environment steps.
 
 This module holds the compiled pieces: acting for all levels in one call, and every update that is
-due in the same call. Replay, schedules and episode bookkeeping live in `hierarchy.agent`.
+due in the same call (one graph per pattern of due updates). Replay, schedules and episode
+bookkeeping live in `hierarchy.agent`.
 
 A transition of level i (one of its own steps) is stored as
   observations `[k_i + 1, obs_dim]`: the states at its child's step boundaries s_t, ..., s_{t+k_i}
@@ -66,6 +67,14 @@ def _spec_bounds(spec):
     lo = np.broadcast_to(np.asarray(getattr(spec, "minimum", -np.inf), np.float32), shape)
     hi = np.broadcast_to(np.asarray(getattr(spec, "maximum", np.inf), np.float32), shape)
     return shape, lo, hi
+
+
+class _StepFunctions:
+    """due pattern (bytes) -> [tf.function, its concrete function once traced]. A plain object, so
+    that the module's checkpoint tracking leaves the functions alone."""
+
+    def __init__(self):
+        self.by_pattern: Dict[bytes, list] = {}
 
 
 @gin.configurable
@@ -299,31 +308,37 @@ class Hierarchy(tf.Module):
             self.lambda_optimizers[i].apply_gradients([tape.gradient(lam_loss, w)])
         return actor_loss, cg_loss
 
-    def train(self, batches: Sequence[Dict[str, tf.Tensor]], due: tf.Tensor) -> tf.Tensor:
-        """All updates that are due, in graph.
+    def train(self, batches: Sequence[Dict[str, tf.Tensor] | None], due) -> tf.Tensor:
+        """The updates that are due (graph or eager).
 
         Args:
           batches: per level, its replay rows plus "noise" `[B, A]` (standard normal, target
-            smoothing) and, for a parent with connected gradients, "child_step" `[B]` int.
-          due: `[N, 2]` bool: (critic update due, actor + target update due) per level.
+            smoothing) and, for a parent with connected gradients, "child_step" `[B]` int; None (or
+            anything) for a level with nothing due.
+          due: `[N, 2]` bools known when the graph is built (numpy, lists or an eager tensor):
+            (critic update due, actor + target update due) per level. Only the updates due are
+            built: the compiled step has one graph per pattern, with no conditionals in it.
 
         Returns:
           `[N, 4]`: critic loss, actor loss, connected-gradient loss (unweighted), lambda; zeros
           where no update ran.
         """
+        due = self._static_due(due)
         zero = tf.constant(0.0)
-        critic_losses = []
-        for i in range(self.num_levels):
-            critic_losses.append(tf.cond(
-                due[i, 0], lambda i=i: self._train_level_critic(i, batches[i]), lambda: zero))
         rows = []
         for i in range(self.num_levels):
-            actor_loss, cg_loss = tf.cond(
-                due[i, 1], lambda i=i: self._train_level_actor(i, batches[i]),
-                lambda: (zero, zero))
+            critic_loss = self._train_level_critic(i, batches[i]) if due[i, 0] else zero
+            actor_loss, cg_loss = (self._train_level_actor(i, batches[i]) if due[i, 1]
+                                   else (zero, zero))
             lam = self.cg_lambda_value(i) if i < self.num_levels - 1 else zero
-            rows.append(tf.stack([critic_losses[i], actor_loss, cg_loss, lam]))
+            rows.append(tf.stack([critic_loss, actor_loss, cg_loss, lam]))
         return tf.stack(rows)
+
+    def _static_due(self, due) -> np.ndarray:
+        due = np.asarray(due, bool)
+        if due.shape != (self.num_levels, 2):
+            raise ValueError(f"due must have shape ({self.num_levels}, 2), got {due.shape}")
+        return due
 
     def act(self, observation, context, origin_states, origin_goals, new_step, explore, use_random,
             noise, random_actions):
@@ -386,71 +401,85 @@ class Hierarchy(tf.Module):
         out.update({f"goal_{i}": ((lvl.goal_dim,), np.float32) for i, lvl in enumerate(levels)})
         out["losses"] = ((n, 4), np.float32)
         self.out_layout = RowLayout(out)
-        self.num_flags = 3 * n + 2
+        self.num_flags = n + 2
 
-    def _step(self, rows, draws, act, flags, train: bool) -> tf.Tensor:
-        """Updates (if `train`) then acting, on packed inputs; returns the packed output row.
+    @staticmethod
+    def trained_levels(due) -> List[int]:
+        """The levels with any update in a `[N, 2]` due pattern: those whose batch a step needs."""
+        return [int(i) for i in np.flatnonzero(np.asarray(due, bool).any(axis=1))]
+
+    def _step(self, due: np.ndarray, rows, draws, act, flags) -> tf.Tensor:
+        """The updates in `due`, then acting, on packed inputs; returns the packed output row.
 
         Args:
-          rows: per level `[B_i, row width]` replay rows; draws: per level `[B_i, draw width]`.
+          due: `[N, 2]` numpy bools (static).
+          rows, draws: `[B_i, row width]` replay rows and `[B_i, draw width]` draws of each level in
+            `trained_levels(due)`, in that order.
           act: `[act width]` (see `act_layout`).
-          flags: `[3N + 2]` bool: due (N x 2, row-major), new_step (N), explore, use_random.
+          flags: `[N + 2]` bool: new_step (N), explore, use_random.
         """
         n = self.num_levels
-        if train:
-            batches = [dict(self.row_layouts[i].unpack(rows[i]),
-                            **self.draw_layouts[i].unpack(draws[i])) for i in range(n)]
-            losses = self.train(batches, tf.reshape(flags[: 2 * n], [n, 2]))
-        else:
-            losses = tf.zeros([n, 4])
+        batches = [None] * n
+        for k, i in enumerate(self.trained_levels(due)):
+            batches[i] = dict(self.row_layouts[i].unpack(rows[k]), **self.draw_layouts[i].unpack(draws[k]))
+        losses = self.train(batches, due) if due.any() else tf.zeros([n, 4])
         inputs = {k: v[0] for k, v in self.act_layout.unpack(act[None]).items()}
         with tf.control_dependencies([losses]):
             actions, goal_inputs = self.act(
                 observation=inputs["observation"], context=inputs["context"],
                 origin_states=inputs["origin_states"], origin_goals=inputs["origin_goals"],
-                new_step=flags[2 * n: 3 * n], explore=flags[3 * n], use_random=flags[3 * n + 1],
+                new_step=flags[:n], explore=flags[n], use_random=flags[n + 1],
                 noise=[inputs[f"noise_{i}"] for i in range(n)],
                 random_actions=[inputs[f"random_{i}"] for i in range(n)])
         return tf.concat([*actions, *goal_inputs, tf.reshape(losses, [-1])], axis=0)
 
     def _compile(self) -> None:
-        """Compiled functions with fixed input signatures (no retracing, one graph each)."""
-        rows = tuple(tf.TensorSpec([lvl.batch_size, self.row_layouts[i].width], tf.float32)
-                     for i, lvl in enumerate(self.levels))
-        draws = tuple(tf.TensorSpec([lvl.batch_size, self.draw_layouts[i].width], tf.float32)
-                      for i, lvl in enumerate(self.levels))
-        act = tf.TensorSpec([self.act_layout.width], tf.float32)
-        flags = tf.TensorSpec([self.num_flags], tf.bool)
-        self._train_and_act_fn = tf.function(
-            lambda r, d, a, f: self._step(r, d, a, f, train=True),
-            input_signature=[rows, draws, act, flags], autograph=False)
-        self._act_fn = tf.function(
-            lambda a, f: self._step(None, None, a, f, train=False),
-            input_signature=[act, flags], autograph=False)
-        self._train_and_act_concrete = None
-        self._act_concrete = None
+        self._step_functions = _StepFunctions()
 
-    def step(self, rows, draws, act, flags, *, train: bool) -> np.ndarray:
-        """Runs the compiled step on numpy arrays or tensors; returns the packed output row (numpy).
+    def step_function(self, due) -> tf.types.experimental.GenericFunction:
+        """The compiled step (updates in `due`, then acting) for one due pattern.
 
-        The concrete functions are traced on first use and their graphs called directly with flat
-        tensors (`_call_flat`, stable in the pinned TensorFlow 2.15): that skips the per-call
-        signature binding of `tf.function`, which costs more than half a millisecond per step on
-        a 2-core CPU. `step_public` is the same through the public API.
+        Each pattern gets its own graph with a fixed input signature, built on first use: no
+        conditionals and no retracing. A schedule visits few patterns, so few graphs are built (flat
+        TD3 with the paper's schedule: critic, and critic + actor; two levels: four, plus acting
+        alone during the warm-up).
         """
-        if train:
-            if self._train_and_act_concrete is None:
-                self._train_and_act_concrete = self._train_and_act_fn.get_concrete_function()
-            fn, args = self._train_and_act_concrete, [*rows, *draws, act, flags]
-        else:
-            if self._act_concrete is None:
-                self._act_concrete = self._act_fn.get_concrete_function()
-            fn, args = self._act_concrete, [act, flags]
-        tensors = [tf.convert_to_tensor(x) for x in args]   # no copy for what is a tensor already
+        due = self._static_due(due)
+        key = due.tobytes()
+        entry = self._step_functions.by_pattern.get(key)
+        if entry is None:
+            trained = self.trained_levels(due)
+            rows = tuple(tf.TensorSpec([self.levels[i].batch_size, self.row_layouts[i].width],
+                                       tf.float32) for i in trained)
+            draws = tuple(tf.TensorSpec([self.levels[i].batch_size, self.draw_layouts[i].width],
+                                        tf.float32) for i in trained)
+            signature = [rows, draws, tf.TensorSpec([self.act_layout.width], tf.float32),
+                         tf.TensorSpec([self.num_flags], tf.bool)]
+            fn = tf.function(lambda r, d, a, f: self._step(due, r, d, a, f),
+                             input_signature=signature, autograph=False)
+            entry = self._step_functions.by_pattern[key] = [fn, None]
+        return entry
+
+    def step(self, due, rows, draws, act, flags) -> np.ndarray:
+        """Runs the compiled step of `due` on numpy arrays or tensors; returns the output row (numpy).
+
+        Args:
+          due: `[N, 2]` bools: (critic, actor + targets) update due per level.
+          rows, draws: for the levels in `trained_levels(due)`, in order (empty when nothing is due).
+          act: `[act width]`; flags: `[N + 2]` bools (see `_step`).
+
+        The concrete function is traced on first use and its graph called directly with flat tensors
+        (`_call_flat`, stable in the pinned TensorFlow 2.15): that skips the per-call signature
+        binding of `tf.function`, which costs more than half a millisecond per step on a 2-core CPU.
+        `step_public` is the same through the public API.
+        """
+        entry = self.step_function(due)
+        if entry[1] is None:
+            entry[1] = entry[0].get_concrete_function()
+        fn = entry[1]
+        tensors = [tf.convert_to_tensor(x) for x in (*rows, *draws, act, flags)]
         return fn._call_flat(tensors, fn.captured_inputs).numpy()
 
-    def step_public(self, rows, draws, act, flags, *, train: bool) -> np.ndarray:
+    def step_public(self, due, rows, draws, act, flags) -> np.ndarray:
         """`step` through tf.function's public call path (a reference for tests)."""
-        if train:
-            return self._train_and_act_fn(tuple(rows), tuple(draws), act, flags).numpy()
-        return self._act_fn(act, flags).numpy()
+        return self.step_function(due)[0](tuple(rows), tuple(draws), act, flags).numpy()

@@ -145,16 +145,15 @@ class Level(tf.Module):
         in_actor = self.obs_dim + self.goal_dim
         in_critic = in_actor + self.action_dim
         with self.name_scope:
-            mlp = networks.MLP
+            mlp, twin = networks.MLP, networks.Ensemble
             self.actor = mlp(input_dim=in_actor, hidden_sizes=actor_hidden_sizes,
                              output_dim=self.action_dim, seed=seed, name="actor")
-            self.critics = mlp(input_dim=in_critic, hidden_sizes=critic_hidden_sizes,
-                               output_dim=1, ensemble_size=2, seed=seed + 1, name="critics")
+            self.critics = twin(size=2, input_dim=in_critic, hidden_sizes=critic_hidden_sizes,
+                                output_dim=1, seed=seed + 1, name="critics")
             self.target_actor = mlp(input_dim=in_actor, hidden_sizes=actor_hidden_sizes,
                                     output_dim=self.action_dim, seed=seed, name="target_actor")
-            self.target_critics = mlp(input_dim=in_critic, hidden_sizes=critic_hidden_sizes,
-                                      output_dim=1, ensemble_size=2, seed=seed + 1,
-                                      name="target_critics")
+            self.target_critics = twin(size=2, input_dim=in_critic, hidden_sizes=critic_hidden_sizes,
+                                       output_dim=1, seed=seed + 1, name="target_critics")
             self.actor_optimizer = optimizers.Adam(self.actor.trainable_variables,
                                                    learning_rate=actor_learning_rate,
                                                    name="actor_adam")

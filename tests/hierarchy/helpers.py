@@ -37,7 +37,8 @@ def make_hierarchy(num_levels=2, periods=3, hidden=(8, 8), batch_size=16, level_
 
 def randomize_last_layers(level, rng, scale=0.5):
     """Larger output layers than the +/-3e-3 initialisation, so every gradient path is visible."""
-    for mlp in (level.actor, level.critics, level.target_actor, level.target_critics):
+    mlps = [level.actor, level.target_actor, *level.critics.members, *level.target_critics.members]
+    for mlp in mlps:
         for var in (mlp.kernels[-1], mlp.biases[-1]):
             var.assign(rng.normal(scale=scale, size=var.shape).astype(np.float32))
 
@@ -67,3 +68,10 @@ def random_batch(hierarchy, level, rng, batch_size=16, partial=True):
 
 def variables_snapshot(module_vars):
     return [v.numpy().copy() for v in module_vars]
+
+
+def pack_rows(layout, batch):
+    """The packed `[B, width]` rows of the fields of `layout` taken from an unpacked batch."""
+    arrays = {k: np.asarray(batch[k]) for k in layout.fields}
+    size = len(next(iter(arrays.values())))
+    return np.stack([layout.pack({k: v[b] for k, v in arrays.items()}) for b in range(size)])

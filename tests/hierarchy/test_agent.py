@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import GOAL_INDICES, make_hierarchy
+from helpers import GOAL_INDICES, make_hierarchy, pack_rows, random_batch, variables_snapshot
 
 from hierarchy import Agent, goals
 
@@ -200,11 +200,42 @@ def test_intrinsic_returns():
 
 
 def test_fast_and_public_call_paths_agree():
-    """`Hierarchy.step` calls the traced graph directly; it must equal the public tf.function call."""
-    h = make_hierarchy(2, periods=3)
+    """`Hierarchy.step` calls the traced graph directly; it must equal the public tf.function call,
+    for acting alone and with updates."""
     rng = np.random.default_rng(0)
-    act = rng.normal(size=h.act_layout.width).astype(np.float32)
-    flags = np.zeros(h.num_flags, bool)
-    flags[4:6] = True     # both levels start a step
-    np.testing.assert_array_equal(h.step(None, None, act, flags, train=False),
-                                  h.step_public(None, None, act, flags, train=False))
+    act = rng.normal(size=make_hierarchy(2, periods=3).act_layout.width).astype(np.float32)
+    flags = np.zeros(4, bool)
+    flags[:2] = True     # both levels start a step
+    for due in ([[False, False], [False, False]], [[True, True], [True, False]]):
+        fast, public = make_hierarchy(2, periods=3), make_hierarchy(2, periods=3)
+        trained = fast.trained_levels(due)
+        batches = [random_batch(fast, i, rng) for i in trained]
+        rows = [pack_rows(fast.row_layouts[i], b) for i, b in zip(trained, batches)]
+        draws = [pack_rows(fast.draw_layouts[i], b) for i, b in zip(trained, batches)]
+        np.testing.assert_array_equal(fast.step(due, rows, draws, act, flags),
+                                      public.step_public(due, rows, draws, act, flags))
+
+
+def test_one_graph_per_due_pattern():
+    """Only the updates due are built: a step with the low critic due leaves every other variable
+    untouched, and each pattern is traced once."""
+    h = make_hierarchy(2, periods=3)
+    agent = Agent(hierarchy=h, warmup_steps=0, seed=0)
+    traj = states(8)
+    for _ in range(4):
+        run_episode(agent, traj, np.ones(8))
+    # Low: critic, or critic + actor; top: nothing, critic, or critic + actor (its steps fall on
+    # alternate parities of the low's updates, so not every product occurs).
+    functions = h._step_functions.by_pattern
+    assert 2 <= len(functions) <= 6
+    assert all(fn.experimental_get_tracing_count() == 1 for fn, _ in functions.values())
+    rng = np.random.default_rng(1)
+    before = variables_snapshot(h.levels[0].critics.trainable_variables
+                                + h.levels[1].actor.trainable_variables)
+    due = [[False, False], [True, False]]
+    batch = random_batch(h, 1, rng)
+    h.step(due, [pack_rows(h.row_layouts[1], batch)], [pack_rows(h.draw_layouts[1], batch)],
+           np.zeros(h.act_layout.width, np.float32), np.zeros(4, bool))
+    for b, v in zip(before, h.levels[0].critics.trainable_variables
+                    + h.levels[1].actor.trainable_variables):
+        np.testing.assert_array_equal(b, v.numpy())

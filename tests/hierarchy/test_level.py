@@ -25,16 +25,10 @@ def make_level(**kw):
     return Level(**args)
 
 
-def set_constant_output(mlp, value, member=None):
+def set_constant_output(mlp, value):
     """Zero the last kernel and set the last bias so the network outputs `value`."""
-    k, b = mlp.kernels[-1], mlp.biases[-1]
-    k.assign(tf.zeros_like(k))
-    if member is None:
-        b.assign(tf.fill(b.shape, float(value)))
-    else:
-        new = b.numpy()
-        new[member] = value
-        b.assign(new)
+    mlp.kernels[-1].assign(tf.zeros_like(mlp.kernels[-1]))
+    mlp.biases[-1].assign(tf.fill(mlp.biases[-1].shape, float(value)))
 
 
 def test_huber_and_squared_losses_hand_computed():
@@ -57,10 +51,8 @@ def test_policy_is_scaled_tanh_within_bounds():
 def test_td_targets_hand_computed():
     """y = reward_scale * r + gamma * d * min(Q'_1, Q'_2) with constant target critics 3 and 5."""
     lvl = make_level(gamma=0.9, reward_scale=0.5)
-    set_constant_output(lvl.target_critics, 0.0)
-    b = lvl.target_critics.biases[-1].numpy()
-    b[0], b[1] = 3.0, 5.0
-    lvl.target_critics.biases[-1].assign(b)
+    set_constant_output(lvl.target_critics.members[0], 3.0)
+    set_constant_output(lvl.target_critics.members[1], 5.0)
     s1 = np.random.default_rng(0).normal(size=(2, OBS)).astype(np.float32)
     g1 = np.zeros((2, GOAL), np.float32)
     y = lvl.td_targets(reward=[2.0, 2.0], discount=[1.0, 0.0], next_observation=s1,
@@ -117,11 +109,8 @@ def _copy_into_tf_agents(lvl, agent):
     def actor_vars(mlp):
         return [v for k, b in zip(mlp.kernels, mlp.biases) for v in (k, b)]
 
-    def critic_vars(mlp, m):
-        out = []
-        for k, b in zip(mlp.kernels, mlp.biases):
-            out += [k[m], tf.reshape(b[m], [-1])]
-        return out
+    def critic_vars(ensemble, m):
+        return actor_vars(ensemble.members[m])
 
     pairs = [(agent._actor_network, actor_vars(lvl.actor)),
              (agent._target_actor_network, actor_vars(lvl.target_actor))]
@@ -183,7 +172,7 @@ def test_flat_level_matches_tf_agents_td3(critic_loss):
         return c, al
 
     initial_actor = lvl.actor.kernels[0].numpy().copy()
-    initial_critic = lvl.critics.kernels[0].numpy().copy()
+    initial_critic = lvl.critics.members[0].kernels[0].numpy().copy()
     for _ in range(3):
         c_ours, a_ours = ours()
         info = agent.train(exp)
@@ -191,13 +180,13 @@ def test_flat_level_matches_tf_agents_td3(critic_loss):
         np.testing.assert_allclose(a_ours, info.extra.actor_loss, rtol=1e-5)
     check = [(lvl.actor.kernels[-1], agent._actor_network.trainable_variables[-2]),
              (lvl.actor.kernels[0], agent._actor_network.trainable_variables[0]),
-             (lvl.critics.kernels[0][1], agent._critic_network_2.trainable_variables[0]),
-             (lvl.critics.kernels[-1][0], agent._critic_network_1.trainable_variables[-2]),
-             (lvl.target_critics.kernels[1][0],
+             (lvl.critics.members[1].kernels[0], agent._critic_network_2.trainable_variables[0]),
+             (lvl.critics.members[0].kernels[-1], agent._critic_network_1.trainable_variables[-2]),
+             (lvl.target_critics.members[0].kernels[1],
               agent._target_critic_network_1.trainable_variables[2]),
              (lvl.target_actor.kernels[1], agent._target_actor_network.trainable_variables[2])]
     # The updates moved the weights (the comparison below is not between untouched copies).
     assert np.abs(lvl.actor.kernels[0].numpy() - initial_actor).max() > 1e-4
-    assert np.abs(lvl.critics.kernels[0].numpy() - initial_critic).max() > 1e-4
+    assert np.abs(lvl.critics.members[0].kernels[0].numpy() - initial_critic).max() > 1e-4
     for ours_v, theirs in check:
         np.testing.assert_allclose(ours_v.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-6)

@@ -47,14 +47,21 @@ def test_ring_buffer_overwrites_oldest_and_restores():
 
 
 def test_ensemble_mlp_shapes_and_members():
-    mlp = networks.MLP(input_dim=5, hidden_sizes=(7, 7), output_dim=1, ensemble_size=2, seed=0)
+    ensemble = networks.Ensemble(size=2, input_dim=5, hidden_sizes=(7, 7), output_dim=1, seed=0)
     x = tf.random.normal([3, 5])
-    both = mlp(x)
+    both = ensemble(x)
     assert both.shape == (2, 3, 1)
-    np.testing.assert_allclose(mlp(x, member=1), both[1], rtol=1e-6)
+    np.testing.assert_allclose(ensemble(x, member=1), both[1], rtol=1e-6)
+    np.testing.assert_allclose(ensemble.members[0](x), both[0], rtol=1e-6)
+    # Independent members: different initial weights, four variables each.
+    a, b = (m.kernels[0].numpy() for m in ensemble.members)
+    assert np.abs(a - b).max() > 1e-3
+    assert len(ensemble.trainable_variables) == 2 * 2 * 3
     single = networks.MLP(input_dim=5, hidden_sizes=(7,), output_dim=2, seed=0)
     assert single(x).shape == (3, 2)
     assert np.abs(single.kernels[-1].numpy()).max() <= networks.LAST_LAYER_INIT
+    with pytest.raises(ValueError, match="size >= 1"):
+        networks.Ensemble(size=0, input_dim=5, hidden_sizes=(7,), output_dim=1)
 
 
 def test_fused_adam_matches_keras_adam():
