@@ -16,7 +16,9 @@ Runs of the same env and group (method, levels, lambda) are the seeds of one cur
   the first evaluation step whose value is >= the threshold, mean +/- std over the seeds that reach
   it, and how many reach it.
 
-Writes to --out_dir: `summary.md` (also printed), `summary.json`, and per environment `curves_<env>.png`.
+Writes to --out_dir: `summary.md` (also printed), `summary.json`, and per environment `curves_<env>.png`
+(a row of panels per number of levels, flat TD3 in each as the baseline) and `summary_<env>.png` (the
+table).
 
 Usage (repository root):
   python benchmarks/aggregate.py runs/paper --out_dir runs/paper/summary \
@@ -29,6 +31,7 @@ import argparse
 import json
 import math
 import pathlib
+import re
 import sys
 from typing import Dict, List, Sequence, Tuple
 
@@ -245,39 +248,93 @@ def markdown(summary: Dict[Tuple[str, str], dict]) -> str:
     return "\n".join(lines)
 
 
-def plot_curves(groups: Dict[Tuple[str, str], List[dict]], out_dir: pathlib.Path) -> List[str]:
-    """One PNG per environment: return (and success rate, where any) against steps, mean and 95%
-    band per group. Returns the paths written."""
+def _num_levels(group: str, runs: Sequence[dict]) -> int:
+    """The number of levels of a group: from cell.json, else the `_L<n>` of its name, else 0."""
+    levels = runs[0].get("num_levels")
+    if levels is None:
+        match = re.search(r"_L(\d+)", group)
+        levels = int(match.group(1)) if match else 0
+    return int(levels)
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
 
+
+def plot_curves(groups: Dict[Tuple[str, str], List[dict]], out_dir: pathlib.Path) -> List[str]:
+    """One PNG per environment: a row of panels per number of levels (the 1-level groups, flat TD3,
+    drawn in every row as the baseline), a column per metric (return, and success rate where any),
+    mean and 95% band per group; success bands are clipped to [0, 1]. Returns the paths written."""
+    plt = _pyplot()
     paths = []
     for env in sorted({env for env, _ in groups}):
         members = {g: runs for (e, g), runs in groups.items() if e == env}
         keys = ["return"] + (["success"] if any(np.isfinite(r["success"]).any()
                                                   for runs in members.values() for r in runs) else [])
-        fig, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 4), squeeze=False)
-        for ax, key in zip(axes[0], keys):
-            for group, runs in members.items():
-                c = curve(runs, key)
-                ok = np.isfinite(c["mean"])
-                if not ok.any():
-                    continue
-                line, = ax.plot(c["steps"][ok], c["mean"][ok], label=f"{group} (n={len(runs)})")
-                ax.fill_between(c["steps"][ok], c["low"][ok], c["high"][ok], alpha=0.2,
-                                color=line.get_color(), linewidth=0)
-            ax.set_xlabel("environment steps")
-            ax.set_ylabel("evaluation success rate" if key == "success" else "evaluation return")
-            if key == "success":
-                ax.set_ylim(-0.05, 1.05)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
+        levels = {g: _num_levels(g, runs) for g, runs in members.items()}
+        rows = sorted({n for n in levels.values() if n != 1}) or [1]
+        colors = {g: f"C{i % 10}" for i, g in enumerate(members)}
+        fig, axes = plt.subplots(len(rows), len(keys), figsize=(6 * len(keys) + 2.5, 3.6 * len(rows)),
+                                 squeeze=False)
+        for row, n_levels in zip(axes, rows):
+            shown = {g: runs for g, runs in members.items() if levels[g] in (1, n_levels)}
+            for ax, key in zip(row, keys):
+                for group, runs in shown.items():
+                    c = curve(runs, key)
+                    ok = np.isfinite(c["mean"])
+                    if not ok.any():
+                        continue
+                    low, high = c["low"][ok], c["high"][ok]
+                    if key == "success":
+                        low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
+                    ax.plot(c["steps"][ok], c["mean"][ok], color=colors[group],
+                            label=f"{group} (n={len(runs)})")
+                    ax.fill_between(c["steps"][ok], low, high, alpha=0.15, color=colors[group],
+                                    linewidth=0)
+                ax.set_xlabel("environment steps")
+                ax.set_ylabel("evaluation success rate" if key == "success" else "evaluation return")
+                if key == "success":
+                    ax.set_ylim(-0.05, 1.05)
+                ax.set_title(f"{n_levels} level(s)" if n_levels else "all groups", fontsize=10)
+                ax.grid(alpha=0.3)
+            row[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         fig.suptitle(f"{env}: mean and 95% confidence band across seeds")
         fig.tight_layout()
         path = out_dir / f"curves_{env}.png"
         fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(str(path))
+    return paths
+
+
+def plot_table(markdown_text: str, out_dir: pathlib.Path) -> List[str]:
+    """The Markdown summary's tables as one PNG per environment (`summary_<env>.png`)."""
+    plt = _pyplot()
+    paths = []
+    for section in markdown_text.split("\n## ")[1:]:
+        env, *lines = section.strip().splitlines()
+        table = [[c.strip() for c in line.strip().strip("|").split("|")]
+                 for line in lines if line.startswith("|") and not line.startswith("|---")]
+        if len(table) < 2:
+            continue
+        header, body = table[0], table[1:]
+        fig, ax = plt.subplots(figsize=(1.9 * len(header), 0.45 * (len(body) + 2)))
+        ax.axis("off")
+        t = ax.table(cellText=body, colLabels=header, loc="center", cellLoc="center")
+        t.auto_set_font_size(False)
+        t.set_fontsize(8)
+        t.scale(1.0, 1.4)
+        for (r, _), cell in t.get_celld().items():
+            if r == 0:
+                cell.set_text_props(weight="bold", wrap=True)
+        ax.set_title(f"{env}: mean +/- std across seeds", fontsize=10)
+        fig.tight_layout()
+        path = out_dir / f"summary_{env}.png"
+        fig.savefig(path, dpi=120)
         plt.close(fig)
         paths.append(str(path))
     return paths
@@ -317,7 +374,7 @@ def aggregate(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_thre
                                          .items()} for k in METRICS}}
                          for (env, group), s in summary.items()]}
     (out_dir / "summary.json").write_text(json.dumps(_jsonable(record), indent=1))
-    paths = plot_curves(groups, out_dir) if plot else []
+    paths = plot_curves(groups, out_dir) + plot_table(text, out_dir) if plot else []
     return {"summary": summary, "markdown": text, "plots": paths}
 
 

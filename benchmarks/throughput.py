@@ -8,10 +8,12 @@ because this machine's speed drifts by 15-25% over minutes. For each loop two nu
   storing the transition, every update that is due), after a warm-up of random steps that fills the
   replay buffers (excluded from timing) and a few untimed learning steps (tracing).
 - ceiling: the same number of compiled update calls on one fixed batch, with the loop's own update
-  schedule, and nothing else (no environment, no replay sampling, no bookkeeping): the loop's upper
-  bound. Ours: `Hierarchy.step` (the one compiled call per environment step: updates due + acting) on
-  fixed rows and draws. tf-agents: `agent.train` (wrapped in `common.function`) on one fixed
-  experience.
+  schedule, and nothing else (no acting, no environment, no replay sampling, no bookkeeping): the
+  loop's upper bound. Ours: `Hierarchy.update` (the updates due alone) on fixed rows and draws.
+  tf-agents: `agent.train` (wrapped in `common.function`) on one fixed experience.
+- fused (ours only): `Hierarchy.step`, the one compiled call per environment step of our loop (the
+  updates due, then acting for every level), on the same fixed inputs. tf-agents acts in its driver,
+  so it has no such number; its acting is part of its loop's overhead.
 
 The loops:
   flat        our `Agent` with one `Level` (TD3).
@@ -241,9 +243,22 @@ class OurLoop:
             schedule.append((due, [rows[i] for i in trained], [draws[i] for i in trained],
                              np.concatenate([new_step, [True, False]])))
         self._fixed = act, schedule
+        for due, rows, draws, flags in schedule:   # trace every graph the measurements call
+            h.update(due, rows, draws)
+            h.step(due, rows, draws, act, flags)
 
     def ceiling(self, calls: int) -> float:
-        """Seconds for `calls` compiled steps (updates due + acting) on the fixed inputs."""
+        """Seconds for `calls` compiled update calls (the updates due alone) on the fixed inputs."""
+        _, schedule = self._fixed
+        h = self.hierarchy
+        start = time.perf_counter()
+        for c in range(calls):
+            due, rows, draws, _ = schedule[c % len(schedule)]
+            h.update(due, rows, draws)
+        return time.perf_counter() - start
+
+    def fused(self, calls: int) -> float:
+        """Seconds for `calls` compiled steps (updates due, then acting) on the fixed inputs."""
         act, schedule = self._fixed
         h = self.hierarchy
         start = time.perf_counter()
@@ -403,15 +418,30 @@ def make_loop(name: str, env_id: str, warmup_steps: int, seed: int, hidden=HIDDE
 
 def measure(loops: Dict[str, object], steps: int, ceiling_calls: int, repeats: int,
             log: Callable[[str], None] = print) -> Dict[str, Dict[str, List[float]]]:
-    """Interleaved repeats; per loop the lists of loop steps/s and ceiling calls/s."""
+    """Interleaved repeats; per loop the lists of loop steps/s, ceiling calls/s and (ours) fused
+    calls/s."""
     results = {name: {"loop": [], "ceiling": []} for name in loops}
     for r in range(repeats):
         for name, loop in loops.items():
             results[name]["loop"].append(steps / loop.run(steps))
             results[name]["ceiling"].append(ceiling_calls / loop.ceiling(ceiling_calls))
+            if hasattr(loop, "fused"):
+                results[name].setdefault("fused", []).append(ceiling_calls / loop.fused(ceiling_calls))
         log(f"repeat {r + 1}/{repeats}: " + ", ".join(
             f"{n} {v['loop'][-1]:.0f}/{v['ceiling'][-1]:.0f}" for n, v in results.items()))
     return results
+
+
+def _ratio(results, a: str, b: str) -> Dict[str, float]:
+    """a / b from the medians, with the median and range of the per-repeat (paired) ratios.
+
+    a and b are "loop:quantity" keys, e.g. "flat:loop" / "tf_agents:loop"."""
+    (na, qa), (nb, qb) = a.split(":"), b.split(":")
+    xs, ys = results[na][qa], results[nb][qb]
+    paired = [x / y for x, y in zip(xs, ys)]
+    return {"value": statistics.median(xs) / statistics.median(ys),
+            "paired_median": statistics.median(paired), "paired_min": min(paired),
+            "paired_max": max(paired)}
 
 
 def summarize(results: Dict[str, Dict[str, List[float]]]) -> dict:
@@ -419,18 +449,20 @@ def summarize(results: Dict[str, Dict[str, List[float]]]) -> dict:
     med = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in results.items()}
     ratios = {}
     for n, m in med.items():
-        ratios[f"{n} loop / own ceiling"] = m["loop"] / m["ceiling"]
+        ratios[f"{n} loop / own ceiling"] = _ratio(results, f"{n}:loop", f"{n}:ceiling")
+        if "fused" in m:
+            ratios[f"{n} loop / own fused call"] = _ratio(results, f"{n}:loop", f"{n}:fused")
     if "tf_agents" in med:
         for n in med:
             if n != "tf_agents":
-                ratios[f"{n} loop / tf_agents loop"] = med[n]["loop"] / med["tf_agents"]["loop"]
+                ratios[f"{n} loop / tf_agents loop"] = _ratio(results, f"{n}:loop", "tf_agents:loop")
         if "flat" in med:
-            ratios["flat ceiling / tf_agents ceiling"] = (med["flat"]["ceiling"]
-                                                          / med["tf_agents"]["ceiling"])
+            ratios["flat ceiling / tf_agents ceiling"] = _ratio(results, "flat:ceiling",
+                                                                "tf_agents:ceiling")
     if "flat" in med:
         for n in ("hrl2", "hrl_cg2", "hrl_cg3"):
             if n in med:
-                ratios[f"{n} loop / flat loop"] = med[n]["loop"] / med["flat"]["loop"]
+                ratios[f"{n} loop / flat loop"] = _ratio(results, f"{n}:loop", "flat:loop")
     return {"medians": med, "ratios": ratios}
 
 
@@ -452,21 +484,29 @@ def markdown(summary: dict, results: dict, config: dict) -> str:
         f"warm-up steps; {config['ceiling_calls']} ceiling calls; {config['repeats']} interleaved "
         f"repeats, medians. {config['when']}, {config['machine']}.",
         "",
-        "| loop | what | loop steps/s | min-max | update ceiling calls/s | min-max | loop / ceiling |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        f"Command: `{config['command']}`",
+        "",
+        "| loop | what | loop steps/s | min-max | update ceiling calls/s | min-max | fused call/s "
+        "| loop / ceiling |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for n, m in med.items():
         lo, ce = results[n]["loop"], results[n]["ceiling"]
+        fused = f"{m['fused']:.0f}" if "fused" in m else "-"
         lines.append(f"| {n} | {DESCRIPTIONS.get(n, n)} | {m['loop']:.0f} | {min(lo):.0f}-{max(lo):.0f} "
-                     f"| {m['ceiling']:.0f} | {min(ce):.0f}-{max(ce):.0f} "
-                     f"| {m['loop'] / m['ceiling']:.2f} |")
-    lines += ["", "| ratio | value | target |", "|---|---:|---:|"]
-    for k, v in ratios.items():
+                     f"| {m['ceiling']:.0f} | {min(ce):.0f}-{max(ce):.0f} | {fused} "
+                     f"| {m['loop'] / m['ceiling']:.3f} |")
+    lines += ["", "Ratios: of the medians, and the median and range of the per-repeat (paired) ratios.",
+              "", "| ratio | of medians | paired median | paired min-max | target |",
+              "|---|---:|---:|---:|---|"]
+    for k, r in ratios.items():
         target = TARGETS.get(k)
-        mark = "" if target is None else f">= {target}" + (" (met)" if v >= target else " (NOT met)")
-        lines.append(f"| {k} | {v:.2f} | {mark} |")
-    lines += ["", "Per-step cost (1 / median steps/s, ms): " + ", ".join(
-        f"{n} loop {1e3 / m['loop']:.2f}, ceiling {1e3 / m['ceiling']:.2f}" for n, m in med.items())]
+        mark = "" if target is None else f">= {target}" + (" (met)" if r["value"] >= target
+                                                           else " (NOT met)")
+        lines.append(f"| {k} | {r['value']:.3f} | {r['paired_median']:.3f} "
+                     f"| {r['paired_min']:.3f}-{r['paired_max']:.3f} | {mark} |")
+    lines += ["", "Per-step cost (1 / median calls/s, ms): " + "; ".join(
+        f"{n}: " + ", ".join(f"{k} {1e3 / v:.2f}" for k, v in m.items()) for n, m in med.items())]
     if summary.get("breakdown_ms"):
         lines += ["", "Where a loop step's time goes (one instrumented pass after the repeats, ms per "
                   "step; timers add a few us):", "", "| loop | parts | total |", "|---|---|---:|"]
@@ -555,6 +595,8 @@ def main(argv=None) -> dict:
               "seed": args.seed, "quick": args.quick, "hidden": list(args.hidden),
               "batch_size": args.batch_size,
               "when": time.strftime("%Y-%m-%d %H:%M"),
+              "command": "python benchmarks/throughput.py " + " ".join(sys.argv[1:] if argv is None
+                                                                       else argv),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}"}
     text = markdown(summary, results, config)
     print(text)

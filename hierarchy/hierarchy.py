@@ -70,11 +70,11 @@ def _spec_bounds(spec):
 
 
 class _StepFunctions:
-    """due pattern (bytes) -> [tf.function, its concrete function once traced]. A plain object, so
-    that the module's checkpoint tracking leaves the functions alone."""
+    """(due pattern as bytes, acting) -> [tf.function, its concrete function once traced]. A plain
+    object, so that the module's checkpoint tracking leaves the functions alone."""
 
     def __init__(self):
-        self.by_pattern: Dict[bytes, list] = {}
+        self.by_pattern: Dict[tuple, list] = {}
 
 
 @gin.configurable
@@ -408,14 +408,15 @@ class Hierarchy(tf.Module):
         """The levels with any update in a `[N, 2]` due pattern: those whose batch a step needs."""
         return [int(i) for i in np.flatnonzero(np.asarray(due, bool).any(axis=1))]
 
-    def _step(self, due: np.ndarray, rows, draws, act, flags) -> tf.Tensor:
+    def _step(self, due: np.ndarray, rows, draws, act=None, flags=None) -> tf.Tensor:
         """The updates in `due`, then acting, on packed inputs; returns the packed output row.
 
         Args:
           due: `[N, 2]` numpy bools (static).
           rows, draws: `[B_i, row width]` replay rows and `[B_i, draw width]` draws of each level in
             `trained_levels(due)`, in that order.
-          act: `[act width]` (see `act_layout`).
+          act: `[act width]` (see `act_layout`), or None for the updates alone (then the output is
+            the `[N * 4]` losses).
           flags: `[N + 2]` bool: new_step (N), explore, use_random.
         """
         n = self.num_levels
@@ -423,6 +424,8 @@ class Hierarchy(tf.Module):
         for k, i in enumerate(self.trained_levels(due)):
             batches[i] = dict(self.row_layouts[i].unpack(rows[k]), **self.draw_layouts[i].unpack(draws[k]))
         losses = self.train(batches, due) if due.any() else tf.zeros([n, 4])
+        if act is None:
+            return tf.reshape(losses, [-1])
         inputs = {k: v[0] for k, v in self.act_layout.unpack(act[None]).items()}
         with tf.control_dependencies([losses]):
             actions, goal_inputs = self.act(
@@ -436,8 +439,9 @@ class Hierarchy(tf.Module):
     def _compile(self) -> None:
         self._step_functions = _StepFunctions()
 
-    def step_function(self, due) -> tf.types.experimental.GenericFunction:
-        """The compiled step (updates in `due`, then acting) for one due pattern.
+    def _function(self, due, acting: bool) -> list:
+        """[tf.function, its concrete function once traced] of one due pattern, with or without
+        acting.
 
         Each pattern gets its own graph with a fixed input signature, built on first use: no
         conditionals and no retracing. A schedule visits few patterns, so few graphs are built (flat
@@ -445,41 +449,52 @@ class Hierarchy(tf.Module):
         alone during the warm-up).
         """
         due = self._static_due(due)
-        key = due.tobytes()
+        key = (due.tobytes(), acting)
         entry = self._step_functions.by_pattern.get(key)
         if entry is None:
             trained = self.trained_levels(due)
-            rows = tuple(tf.TensorSpec([self.levels[i].batch_size, self.row_layouts[i].width],
-                                       tf.float32) for i in trained)
-            draws = tuple(tf.TensorSpec([self.levels[i].batch_size, self.draw_layouts[i].width],
-                                        tf.float32) for i in trained)
-            signature = [rows, draws, tf.TensorSpec([self.act_layout.width], tf.float32),
-                         tf.TensorSpec([self.num_flags], tf.bool)]
-            fn = tf.function(lambda r, d, a, f: self._step(due, r, d, a, f),
-                             input_signature=signature, autograph=False)
+            signature = [
+                tuple(tf.TensorSpec([self.levels[i].batch_size, self.row_layouts[i].width],
+                                    tf.float32) for i in trained),
+                tuple(tf.TensorSpec([self.levels[i].batch_size, self.draw_layouts[i].width],
+                                    tf.float32) for i in trained)]
+            if acting:
+                signature += [tf.TensorSpec([self.act_layout.width], tf.float32),
+                              tf.TensorSpec([self.num_flags], tf.bool)]
+            fn = tf.function(lambda *args: self._step(due, *args), input_signature=signature,
+                             autograph=False)
             entry = self._step_functions.by_pattern[key] = [fn, None]
         return entry
 
+    def _call(self, entry: list, args) -> np.ndarray:
+        """Calls a compiled function's graph directly with flat tensors (`_call_flat`, stable in the
+        pinned TensorFlow 2.15): that skips the per-call signature binding of `tf.function`, which
+        costs more than half a millisecond per step on a 2-core CPU."""
+        if entry[1] is None:
+            entry[1] = entry[0].get_concrete_function()
+        fn = entry[1]
+        tensors = [tf.convert_to_tensor(x) for x in args]   # no copy for what is a tensor already
+        return fn._call_flat(tensors, fn.captured_inputs).numpy()
+
     def step(self, due, rows, draws, act, flags) -> np.ndarray:
-        """Runs the compiled step of `due` on numpy arrays or tensors; returns the output row (numpy).
+        """The compiled step: the updates in `due`, then acting; returns the output row (numpy).
 
         Args:
           due: `[N, 2]` bools: (critic, actor + targets) update due per level.
           rows, draws: for the levels in `trained_levels(due)`, in order (empty when nothing is due).
           act: `[act width]`; flags: `[N + 2]` bools (see `_step`).
 
-        The concrete function is traced on first use and its graph called directly with flat tensors
-        (`_call_flat`, stable in the pinned TensorFlow 2.15): that skips the per-call signature
-        binding of `tf.function`, which costs more than half a millisecond per step on a 2-core CPU.
-        `step_public` is the same through the public API.
+        `step_public` is the same through tf.function's public call path.
         """
-        entry = self.step_function(due)
-        if entry[1] is None:
-            entry[1] = entry[0].get_concrete_function()
-        fn = entry[1]
-        tensors = [tf.convert_to_tensor(x) for x in (*rows, *draws, act, flags)]
-        return fn._call_flat(tensors, fn.captured_inputs).numpy()
+        return self._call(self._function(due, acting=True), (*rows, *draws, act, flags))
 
     def step_public(self, due, rows, draws, act, flags) -> np.ndarray:
         """`step` through tf.function's public call path (a reference for tests)."""
-        return self.step_function(due)[0](tuple(rows), tuple(draws), act, flags).numpy()
+        fn = self._function(due, acting=True)[0]
+        return fn(tuple(rows), tuple(draws), act, flags).numpy()
+
+    def update(self, due, rows, draws) -> np.ndarray:
+        """The updates in `due` alone, compiled (no acting): e.g. extra updates per environment
+        step, or training from a filled buffer. Returns the `[N, 4]` losses (see `train`)."""
+        out = self._call(self._function(due, acting=False), (*rows, *draws))
+        return out.reshape(self.num_levels, 4)

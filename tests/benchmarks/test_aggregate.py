@@ -141,11 +141,18 @@ def test_outputs(aggregate, sweep_root, tmp_path):
     assert "steps to return >= 1.5" in gather      # the bare threshold applies to other envs
     record = json.loads((out / "summary.json").read_text())
     assert {g["group"] for g in record["groups"]} == {"hrl_L2", "flat_L1", "hrl_cg_L2_lam0.01"}
-    assert sorted(p.rsplit("/", 1)[1] for p in result["plots"]) == ["curves_gather.png",
-                                                                    "curves_maze.png"]
+    assert sorted(p.rsplit("/", 1)[1] for p in result["plots"]) == [
+        "curves_gather.png", "curves_maze.png", "summary_gather.png", "summary_maze.png"]
     assert all((out / p.rsplit("/", 1)[1]).stat().st_size > 0 for p in result["plots"])
 
 
 def test_no_runs_raises(aggregate, tmp_path):
     with pytest.raises(FileNotFoundError):
         aggregate.aggregate([tmp_path], tmp_path / "out")
+
+
+def test_number_of_levels_of_a_group(aggregate):
+    """Curves are split into a row per number of levels: from cell.json, else the group's name."""
+    assert aggregate._num_levels("custom", [{"num_levels": 3}]) == 3
+    assert aggregate._num_levels("hrl_cg_L2_lam0.1", [{}]) == 2
+    assert aggregate._num_levels("my_group", [{}]) == 0

@@ -229,6 +229,7 @@ def test_one_graph_per_due_pattern():
     functions = h._step_functions.by_pattern
     assert 2 <= len(functions) <= 6
     assert all(fn.experimental_get_tracing_count() == 1 for fn, _ in functions.values())
+    assert all(acting for _, acting in functions)
     rng = np.random.default_rng(1)
     before = variables_snapshot(h.levels[0].critics.trainable_variables
                                 + h.levels[1].actor.trainable_variables)
@@ -239,3 +240,18 @@ def test_one_graph_per_due_pattern():
     for b, v in zip(before, h.levels[0].critics.trainable_variables
                     + h.levels[1].actor.trainable_variables):
         np.testing.assert_array_equal(b, v.numpy())
+
+
+def test_compiled_updates_alone_equal_the_eager_updates():
+    rng = np.random.default_rng(2)
+    due = [[True, True], [True, False]]
+    compiled, eager = make_hierarchy(2, periods=3, cg_lambda=0.3), make_hierarchy(2, periods=3,
+                                                                                  cg_lambda=0.3)
+    batches = [random_batch(compiled, i, rng) for i in range(2)]
+    rows = [pack_rows(compiled.row_layouts[i], b) for i, b in enumerate(batches)]
+    draws = [pack_rows(compiled.draw_layouts[i], b) for i, b in enumerate(batches)]
+    losses = compiled.update(due, rows, draws)
+    np.testing.assert_allclose(losses, eager.train(batches, due).numpy(), rtol=1e-5, atol=1e-6)
+    assert losses[0, 2] != 0 and losses[1, 1] == 0     # top: actor + CG ran; low: critic only
+    for a, b in zip(compiled.trainable_variables, eager.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
