@@ -4,6 +4,8 @@ Edits to gymnasium's model (DESIGN.md section 4, HIRO's ant definition):
   - every motor: gear 1, ctrlrange [-30, 30] (gymnasium: gear 150, ctrlrange [-1, 1]);
   - integrator RK4, timestep 0.02 (gymnasium: 0.01), frame skip 5, i.e. 0.1 s per env step.
 Reset: qpos = qpos0 + U(-0.1, 0.1), qvel = 0.1 * N(0, 1). The ant never terminates.
+The heading (`ant_yaw`, used by AntGather's sensors) is computed from the torso quaternion in
+qpos, so that it belongs to the same moment as the position qpos[:2] (see `quaternion_yaw`).
 Observation (float32 [30]): qpos[:15] (x, y, z, torso quaternion, 8 joint angles),
 qvel[:14], and a time feature t * 0.001 (t = env steps since reset).
 """
@@ -37,6 +39,24 @@ ANT_OBS_DIM = 30  # 15 qpos + 14 qvel + 1 time
 ANT_GOAL_INDICES = tuple(range(15))
 ANT_GOAL_HIGH = (10.0, 10.0, 0.5, 1.0, 1.0, 1.0, 1.0, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3)
 ANT_GOAL_LOW = tuple(-v for v in ANT_GOAL_HIGH)
+
+
+def quaternion_yaw(quat) -> float:
+    """Heading of a body with orientation quaternion `quat` = (w, x, y, z), in radians.
+
+    The heading is the angle of the body's x axis projected on the ground plane, measured
+    counter-clockwise from the world +x axis: atan2(R[1, 0], R[0, 0]) of the rotation matrix R of
+    the quaternion, i.e. for a unit quaternion atan2(2(wz + xy), 1 - 2(y^2 + z^2)) (the standard
+    quaternion -> rotation matrix formula). Written here as atan2(2(wz + xy), w^2 + x^2 - y^2 - z^2),
+    which equals it for a unit quaternion and, unlike it, does not change when the quaternion is
+    scaled: right after a reset the noised quaternion is not unit (see `AntEnv._reset_ant`) and
+    MuJoCo normalises it before use.
+
+    Args:
+      quat: array-like of 4 numbers (w, x, y, z), not all zero; need not be normalised.
+    """
+    w, x, y, z = (float(v) for v in quat)
+    return math.atan2(2.0 * (w * z + x * y), w * w + x * x - y * y - z * z)
 
 
 def ant_spec(add_world: Callable[[mujoco.MjSpec], None] | None = None) -> mujoco.MjSpec:
@@ -94,11 +114,17 @@ class AntEnv(MujocoEnv):
         low, high = self.model.actuator_ctrlrange.T
         self.action_space = spaces.Box(low.astype(np.float32), high.astype(np.float32),
                                        dtype=np.float32)
-        self._torso_id = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, "torso")
         self._t = 0
 
     def _reset_ant(self) -> None:
-        """Resets the ant with noise from self.np_random and the time feature to 0."""
+        """Resets the ant with noise from self.np_random and the time feature to 0.
+
+        The noise is added to every qpos entry, the torso quaternion qpos[3:7] included, without
+        renormalising it: HIRO's ant (tensorflow/models research/efficient-hrl/environments/ant.py,
+        `reset_model`) and gymnasium's Ant-v5 (`reset_model`) do the same. MuJoCo normalises the
+        quaternion wherever it uses it, and its integrator writes back a unit quaternion at the
+        first physics step; until then the observation shows the noised, non-unit quaternion.
+        """
         rng = self.np_random
         qpos = self.model.qpos0 + rng.uniform(
             -ANT_RESET_QPOS_NOISE, ANT_RESET_QPOS_NOISE, size=self.model.nq
@@ -127,6 +153,9 @@ class AntEnv(MujocoEnv):
 
     @property
     def ant_yaw(self) -> float:
-        """Heading of the torso: angle of its x axis projected on the ground plane (radians)."""
-        xmat = self.data.xmat[self._torso_id]  # row-major 3x3 rotation, body -> world
-        return math.atan2(xmat[3], xmat[0])
+        """Heading of the torso (radians), from its quaternion qpos[3:7] (see `quaternion_yaw`).
+
+        Read from qpos rather than data.xmat: after an RK4 mj_step, xmat still holds the
+        orientation computed at the start of the last physics step, while qpos holds its end.
+        """
+        return quaternion_yaw(self.data.qpos[3:7])

@@ -2,9 +2,10 @@
 
 World: 8 apples and 8 bombs on distinct even grid points of [-10, 8]^2 (coordinates in
 {-10, -8, ..., 8}), each at least 2 from the start (0, 0), drawn from the env RNG at reset; a
-20x20 area bounded by walls (rllab's gather env walls the activity area in at activity_range + 1;
-here at +-11). An object is collected when the torso's (x, y) comes strictly within the catch
-radius 1 of it after an env step (apple: reward +1, bomb: -1), and it is then removed.
+20x20 area bounded by four walls laid out as in rllab's gather env (centred at +-11, 0.5 thick
+on each side, so their inner faces are at +-10.5; see `_add_walls`). An object is collected
+when the torso's (x, y) comes strictly within the catch radius 1 of it after an env step
+(apple: reward +1, bomb: -1), and it is then removed.
 
 Observation {"observation": float32 [50], "context": float32 [0]}: the ant observation (30,
 see envs.ant) followed by 10 apple sensor bins and 10 bomb sensor bins (see `sensor_readings`).
@@ -38,7 +39,14 @@ GATHER_CATCH_RADIUS = 1.0  # rllab `catch_range`
 GATHER_N_BINS = 10
 GATHER_SENSOR_RANGE = 6.0
 GATHER_SENSOR_SPAN = 2 * math.pi
-GATHER_WALL_DISTANCE = 11.0  # half-width of the walled area: activity range 10 + 1
+# Walls: rllab's gather env (rllab/envs/mujoco/gather/gather_env.py, GatherEnv.__init__) puts
+# box geoms centred at walldist = activity_range + 1 from the origin, with half sizes
+# (walldist + 0.5, 0.5, 1). Activity range 10 is the one that puts objects on the grid
+# {-10, ..., 8} of DESIGN.md section 4 (rllab: randint(-range/2, range/2) * 2).
+GATHER_ACTIVITY_RANGE = 10.0
+GATHER_WALL_DISTANCE = GATHER_ACTIVITY_RANGE + 1  # wall centres at +-11
+GATHER_WALL_HALF_THICKNESS = 0.5  # inner faces at +-10.5, outer faces at +-11.5
+GATHER_WALL_HALF_HEIGHT = 1.0
 GATHER_MAX_EPISODE_STEPS = 500
 
 
@@ -109,13 +117,19 @@ def _candidate_points() -> np.ndarray:
 
 
 def _add_walls(spec: mujoco.MjSpec) -> None:
-    """Four thin walls around the square [-11, 11]^2."""
-    d, thickness, height = GATHER_WALL_DISTANCE, 0.5, 1.0  # half sizes of the wall boxes
+    """Four walls around the activity area, after rllab's gather env (see GATHER_WALL_DISTANCE).
+
+    Box centres at +-11 on each axis, half-thickness 0.5 (inner faces at +-10.5, so objects at
+    -10 and 8 lie inside) and half-length 11.5, so that the walls meet at the corners. rllab
+    centres them at z = 0, so half of each wall is below the floor and 1 above it; here they
+    stand on the floor, z in [0, 2] (same footprint, taller above the floor).
+    """
+    d, t, h = GATHER_WALL_DISTANCE, GATHER_WALL_HALF_THICKNESS, GATHER_WALL_HALF_HEIGHT
     for name, pos, size in (
-        ("wall_east", [d + thickness, 0, height], [thickness, d + 2 * thickness, height]),
-        ("wall_west", [-d - thickness, 0, height], [thickness, d + 2 * thickness, height]),
-        ("wall_north", [0, d + thickness, height], [d + 2 * thickness, thickness, height]),
-        ("wall_south", [0, -d - thickness, height], [d + 2 * thickness, thickness, height]),
+        ("wall_east", [d, 0, h], [t, d + t, h]),
+        ("wall_west", [-d, 0, h], [t, d + t, h]),
+        ("wall_north", [0, d, h], [d + t, t, h]),
+        ("wall_south", [0, -d, h], [d + t, t, h]),
     ):
         spec.worldbody.add_geom(
             name=name,

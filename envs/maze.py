@@ -46,6 +46,20 @@ MAZE_SUCCESS_THRESHOLD = 5.0
 MAZE_MAX_EPISODE_STEPS = 500
 
 
+def goal_info(xy, context, threshold: float = MAZE_SUCCESS_THRESHOLD) -> dict:
+    """The goal-reaching info of one step: {"distance": ||xy - context||_2, "is_success": bool}.
+
+    Success is strict: distance < threshold (DESIGN.md section 4: success = distance < 5).
+
+    Args:
+      xy: robot position (x, y), shape [2].
+      context: target (cx, cy), shape [2].
+      threshold: success distance.
+    """
+    distance = math.dist(xy, context)
+    return {"distance": distance, "is_success": distance < threshold}
+
+
 def start_cell(layout: tuple[str, ...] = U_MAZE) -> tuple[int, int]:
     """(row, col) of the unique "S" cell of `layout`."""
     cells = [(i, j) for i, row in enumerate(layout) for j, c in enumerate(row) if c == "S"]
@@ -169,8 +183,7 @@ class AntMaze(AntEnv):
         return {"observation": self._ant_obs(), "context": self._context.astype(np.float32)}
 
     def _info(self) -> dict:
-        distance = math.dist(self.data.qpos[:2], self._context)
-        return {"distance": distance, "is_success": distance < MAZE_SUCCESS_THRESHOLD}
+        return goal_info(self.data.qpos[:2], self._context)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

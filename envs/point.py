@@ -172,8 +172,7 @@ class PointMaze(MujocoEnv):
         return _goal_obs(np.concatenate([self.data.qpos, self.data.qvel]), self._context)
 
     def _info(self) -> dict:
-        distance = math.dist(self.data.qpos[:2], self._context)
-        return {"distance": distance, "is_success": distance < self.task_spec.success_threshold}
+        return maze.goal_info(self.data.qpos[:2], self._context, self.task_spec.success_threshold)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from envs import AntGather, sensor_readings, task_spec
+from envs.gather import GATHER_GRID
 
 NONE = np.zeros((0, 2))
 
@@ -122,3 +123,58 @@ def test_object_options_are_validated():
     with pytest.raises(ValueError, match="shape"):
         env.reset(options={"apples": [2, 0, 1], "bombs": []})
     env.reset(options={"context": [], "apples": [], "bombs": []})
+
+
+def test_sensors_after_a_step_use_the_heading_from_qpos():
+    env = AntGather()
+    env.reset(seed=0, options={"apples": [[2, 0], [0, 4], [-2, -2]], "bombs": [[-3, 0], [2, 2]]})
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        obs, *_ = env.step(rng.uniform(-30.0, 30.0, 8))
+    w, x, y, z = env.data.qpos[3:7]
+    yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+    expected = sensor_readings(env.data.qpos[:2], yaw, env.apples, env.bombs)
+    np.testing.assert_allclose(obs["observation"][30:], expected, atol=1e-6)
+
+
+def test_walls_follow_rllab():
+    # rllab gather env with activity range 10: boxes centred at +-11, half sizes (11.5, 0.5, 1).
+    env = AntGather()
+    for name, center, half in [
+        ("wall_east", (11, 0), (0.5, 11.5)),
+        ("wall_west", (-11, 0), (0.5, 11.5)),
+        ("wall_north", (0, 11), (11.5, 0.5)),
+        ("wall_south", (0, -11), (11.5, 0.5)),
+    ]:
+        gid = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_GEOM, name)
+        np.testing.assert_allclose(env.model.geom_pos[gid], (*center, 1.0))
+        np.testing.assert_allclose(env.model.geom_size[gid], (*half, 1.0))
+    # Objects lie inside the inner faces +-10.5, and the torso (radius 0.25) can come within
+    # the catch radius 1 of the outermost ones (x or y = -10: the torso reaches -10.25).
+    east = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_GEOM, "wall_east")
+    inner_face = env.model.geom_pos[east][0] - env.model.geom_size[east][0]
+    assert inner_face == 10.5
+    assert -inner_face + 0.25 < GATHER_GRID.min() + 1.0 and GATHER_GRID.max() < inner_face
+
+
+@pytest.mark.parametrize("axis, sign, name", [(0, 1, "wall_east"), (1, -1, "wall_south")])
+def test_walls_stop_the_pushed_ant(axis, sign, name):
+    env = AntGather()
+    env.reset(seed=0, options={"apples": [], "bombs": []})
+    start = np.zeros(2)
+    start[axis] = sign * 9.0
+    env.data.qpos[:2] = start
+    torso = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_BODY, "torso")
+    env.data.xfrc_applied[torso, axis] = sign * 10.0  # 10 N outwards, as in test_maze
+    mujoco.mj_forward(env.model, env.data)
+    reach = []
+    for _ in range(30):
+        env.step(np.zeros(8))
+        reach.append(sign * env.data.qpos[axis])
+    # The torso (radius 0.25) stops at the inner face 10.5, up to a little soft penetration.
+    assert max(reach) < 10.5 - 0.25 + 0.02
+    assert reach[-1] > 10.5 - 0.9  # it did reach the wall (legs reach about 0.9 sideways)
+    wall = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_GEOM, name)
+    ant_geoms = set(np.flatnonzero(env.model.body_rootid[env.model.geom_bodyid] == torso).tolist())
+    pairs = {(int(c.geom1), int(c.geom2)) for c in env.data.contact[: env.data.ncon]}
+    assert any(wall in pair and set(pair) & ant_geoms for pair in pairs)

@@ -6,7 +6,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from envs import AntMaze, maze, task_spec
+from envs import AntMaze, PointMaze, maze, task_spec
 
 
 def test_layout_open_cells_and_start():
@@ -70,11 +70,101 @@ def test_ant_maze_reward_is_raw_negative_distance():
     assert not terminated and not truncated and not info["is_success"]
 
 
-@pytest.mark.parametrize("offset, success", [(4.8, True), (5.2, False)])
-def test_ant_maze_success_threshold(offset, success):
+@pytest.mark.parametrize(
+    "xy, distance, success",
+    [
+        ((11.2, 0.0), 4.8, True),  # 4.8 west of the target
+        ((10.8, 0.0), 5.2, False),
+        ((13.0, 4.0), 5.0, False),  # 3-4-5 triangle: exactly the threshold is no success
+        ((13.6, 3.2), 4.0, True),  # (2.4, 3.2) = 0.8 * (3, 4)
+    ],
+)
+def test_goal_info_success_rule(xy, distance, success):
+    info = maze.goal_info(xy, (16.0, 0.0))
+    assert info["distance"] == pytest.approx(distance, abs=1e-12)
+    assert info["is_success"] is success
+
+
+@pytest.mark.parametrize("offset, success", [(4.0, True), (6.0, False)])
+def test_ant_maze_step_reports_success(offset, success):
+    # 1 unit of margin on each side of the threshold 5: with zero torques the hand-placed ant
+    # moves by centimetres in one 0.1 s step.
     env = AntMaze()
     env.reset(seed=0, options={"context": [16.0, 0.0]})
     env.data.qpos[:2] = [16.0 - offset, 0.0]  # place the ant by hand, west of the target
     mujoco.mj_forward(env.model, env.data)
     _, _, _, _, info = env.step(np.zeros(8))
+    assert info == maze.goal_info(env.data.qpos[:2], (16.0, 0.0))
     assert info["is_success"] is success
+
+
+# Walls block the robots. The start cell (0, 0) has wall cells west (block centre (-8, 0), face
+# x = -4) and north (block centre (0, 8), face y = 4); the corridor is open eastwards to x = 20.
+
+
+def _block_geom(model, center_xy):
+    """Geom id of the maze block centred at (x, y)."""
+    centers, _ = maze.wall_blocks()
+    (k,) = np.flatnonzero(np.all(centers[:, :2] == center_xy, axis=1))
+    return mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, f"block_{k}")
+
+
+def _touching(model, data, geom, body_root):
+    """Whether any current contact pairs `geom` with a geom of the body tree rooted at body_root."""
+    for contact in data.contact[: data.ncon]:
+        pair = (int(contact.geom1), int(contact.geom2))
+        if geom in pair:
+            other = pair[1] if pair[0] == geom else pair[0]
+            if model.body_rootid[model.geom_bodyid[other]] == body_root:
+                return True
+    return False
+
+
+def _push_ant(env, start_xy, force_xy, steps=30):
+    """Places the ant at start_xy and pushes its torso with a constant horizontal force (N).
+
+    Returns the torso's (x, y) after each step, float64 [steps, 2].
+    """
+    env.data.qpos[:2] = start_xy
+    torso = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_BODY, "torso")
+    env.data.xfrc_applied[torso, :2] = force_xy
+    mujoco.mj_forward(env.model, env.data)
+    path = []
+    for _ in range(steps):
+        env.step(np.zeros(8))
+        path.append(env.data.qpos[:2].copy())
+    return np.array(path)
+
+
+def test_walls_stop_the_pushed_ant():
+    env = AntMaze()
+    env.reset(seed=0, options={"context": [16.0, 0.0]})
+    torso = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_BODY, "torso")
+    # Control: 10 N east for 3 s carries the ant (mass 0.91) more than 10 units along the
+    # open corridor.
+    path = _push_ant(env, [0.0, 0.0], [10.0, 0.0])
+    assert path[-1, 0] > 10.0
+    # The same push west from x = -2 ends at the block face x = -4: the torso (a sphere of
+    # radius 0.25) stays outside the block, up to a few mm of soft-contact penetration.
+    env.reset(seed=0, options={"context": [16.0, 0.0]})
+    path = _push_ant(env, [-2.0, 0.0], [-10.0, 0.0])
+    assert path[:, 0].min() > -4.0 + 0.25 - 0.02
+    assert path[-1, 0] < -4.0 + 0.9  # it did reach the wall (legs reach about 0.9 sideways)
+    assert _touching(env.model, env.data, _block_geom(env.model, (-8.0, 0.0)), torso)
+
+
+def test_walls_stop_the_point():
+    env = PointMaze()
+    env.reset(seed=0)
+    point = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_BODY, "point")
+    block = _block_geom(env.model, (0.0, 8.0))
+    assert not _touching(env.model, env.data, block, point)
+    ys = []
+    for _ in range(20):  # full speed north (about 1 unit per step) from y ~ 0
+        obs, *_ = env.step(np.array([0.0, 1.0]))
+        ys.append(obs["observation"][1])
+    # The sphere (radius 0.5) stops at the face y = 4 and stays there while pushed. Soft
+    # contacts give way a little: about 0.08 at the 10 units/s impact, 0.03 while pushed.
+    assert max(ys) < 4.0 - 0.5 + 0.1
+    assert 4.0 - 0.5 - 0.05 < ys[-1] < 4.0 - 0.5 + 0.05
+    assert _touching(env.model, env.data, block, point)

@@ -48,3 +48,28 @@ def test_termination_discount_zero():
 def test_rejects_foreign_env():
     with pytest.raises(TypeError, match="Dict observation"):
         TFAgentsEnv(gym.make("Pendulum-v1"))
+
+
+def test_reset_options_apply_on_every_automatic_reset():
+    # PointReach draws training contexts uniformly in [-5, 5]^2, so a context of exactly
+    # (4, -3) at a reset comes from the options, not from chance.
+    env = TFAgentsEnv(gym.make("hierarchy/PointReach-v0", max_episode_steps=3), seed=0,
+                      reset_options={"context": [4.0, -3.0]})
+    time_step = env.reset()
+    firsts = [time_step]
+    for _ in range(4 * 4 - 1):  # 4 episodes: FIRST + 3 steps each, the last one LAST
+        time_step = env.step(np.zeros(2, np.float32))
+        if time_step.is_first():
+            firsts.append(time_step)
+    assert len(firsts) == 4
+    for first in firsts:
+        np.testing.assert_array_equal(first.observation["context"], np.float32([4.0, -3.0]))
+    starts = [tuple(first.observation["observation"]) for first in firsts]
+    assert len(set(starts)) == 4  # the seed applies once: later resets draw new start noise
+    # Changing reset_options takes effect at the next automatic reset.
+    env.reset_options = {"context": [-1.0, 2.0]}
+    while not time_step.is_last():
+        time_step = env.step(np.zeros(2, np.float32))
+    time_step = env.step(np.zeros(2, np.float32))
+    assert time_step.is_first()
+    np.testing.assert_array_equal(time_step.observation["context"], np.float32([-1.0, 2.0]))
