@@ -8,6 +8,10 @@ It is written into a temporary directory first; every file is fsync'ed, then the
 into place (`os.replace`, atomic on POSIX) and the `latest` pointer file is replaced atomically. A
 process killed at any moment therefore leaves the previous checkpoint and pointer intact; leftover
 temporary directories are removed by the next `Checkpointer`.
+
+A checkpoint is only written if every floating-point variable of the agent is finite: a NaN or inf
+weight (or optimizer slot) makes `Checkpointer.save` raise `NonFiniteVariablesError` naming the
+variables before anything is written, so the newest checkpoint on disk is always a usable one.
 """
 
 from __future__ import annotations
@@ -16,15 +20,69 @@ import json
 import os
 import re
 import shutil
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 
 import numpy as np
+import tensorflow as tf
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
 LOOP_STATE = "loop_state.json"
 AGENT_STATE = "agent_state.npz"
 TF_PREFIX = os.path.join("tf", "ckpt")
 POINTER = "latest"
+MAX_NAMED_VARIABLES = 10   # non-finite variables named in the error message; the rest are counted
+
+
+class NonFiniteVariablesError(FloatingPointError):
+    """A checkpoint was refused because some of the agent's variables hold NaN or inf values."""
+
+
+def _checkpointed_variables(root) -> Iterator[Tuple[str, tf.Variable]]:
+    """(path in the checkpoint's object graph, variable) for every variable reachable from `root`
+    (a `tf.train.Checkpoint`), each once; paths look like `hierarchy/levels/1/critic_optimizer/m/0`."""
+    view = tf.train.TrackableView(root)
+    seen = {id(root)}
+    stack = [("", root)]
+    while stack:
+        path, obj = stack.pop()
+        for name, child in view.children(obj).items():
+            if id(child) in seen:
+                continue
+            seen.add(id(child))
+            child_path = f"{path}/{name}" if path else name
+            if isinstance(child, tf.Variable):
+                yield child_path, child
+            else:
+                stack.append((child_path, child))
+
+
+def non_finite_variables(root) -> List[str]:
+    """Descriptions of the floating-point variables reachable from the checkpoint `root` that hold
+    a NaN or inf value, sorted by path, e.g. `hierarchy/levels/1/actor/kernel_0 (low/actor/kernel_0,
+    3 of 48 values non-finite)`; [] if every variable is finite."""
+    bad = []
+    for path, var in _checkpointed_variables(root):
+        if not var.dtype.is_floating:
+            continue
+        values = var.numpy()
+        finite = np.isfinite(values)
+        if not finite.all():
+            name = var.name[:-2] if var.name.endswith(":0") else var.name
+            bad.append(f"{path} ({name}, {values.size - int(finite.sum())} of {values.size} values "
+                       "non-finite)")
+    return sorted(bad)
+
+
+def check_finite(root, *, what: str) -> None:
+    """Raises `NonFiniteVariablesError` naming the non-finite variables of the checkpoint `root`;
+    `what` says what was refused (it starts the message)."""
+    bad = non_finite_variables(root)
+    if not bad:
+        return
+    named = bad[:MAX_NAMED_VARIABLES]
+    more = f" and {len(bad) - len(named)} more" if len(bad) > len(named) else ""
+    raise NonFiniteVariablesError(
+        f"{what}: {len(bad)} variable(s) of the agent hold NaN or inf values: {'; '.join(named)}{more}")
 
 
 def _fsync_dir(path: str) -> None:
@@ -105,12 +163,19 @@ class Checkpointer:
         return complete[-1][1] if complete else None
 
     def save(self, step: int, agent, loop_state: Dict[str, Any]) -> str:
-        """Writes a checkpoint of `agent` and `loop_state` (JSON-serialisable) at `step`."""
+        """Writes a checkpoint of `agent` and `loop_state` (JSON-serialisable) at `step`.
+
+        Raises:
+          NonFiniteVariablesError: a variable of `agent.tf_checkpoint()` holds a NaN or inf value;
+            nothing was written and the previous checkpoints and pointer are unchanged.
+        """
+        root = agent.tf_checkpoint()
+        check_finite(root, what=f"checkpoint ckpt-{int(step)} was not written")
         final = os.path.join(self.directory, f"ckpt-{int(step)}")
         tmp = os.path.join(self.directory, f".tmp-ckpt-{int(step)}-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(os.path.join(tmp, "tf"))
-        agent.tf_checkpoint().write(os.path.join(tmp, TF_PREFIX))
+        root.write(os.path.join(tmp, TF_PREFIX))
         with open(os.path.join(tmp, AGENT_STATE), "wb") as f:
             np.savez(f, **agent.numpy_state())
         with open(os.path.join(tmp, LOOP_STATE), "w") as f:   # written last: marks completeness

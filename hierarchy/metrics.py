@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import socket
 import time
 from typing import Any, Dict, Iterable, List, Sequence
@@ -37,6 +38,7 @@ import tensorflow as tf
 from hierarchy.checkpointing import atomic_write_text
 
 LOSS_NAMES = ("critic", "actor", "cg", "lambda")
+_EVENT_FILE_SECOND = re.compile(r"^events\.out\.tfevents\.(\d+)\.")
 
 
 def jsonable(value: Any) -> Any:
@@ -140,26 +142,39 @@ def write_eval_summaries(row: Dict[str, Any], step: int) -> None:
             tf.summary.scalar(f"eval/context_{i}/success_rate", ctx["success_rate"], step=step)
 
 
-def mark_start(log_dir: str, step: int) -> str:
-    """Marks in TensorBoard that a run (re)starts after `step`: writes an event file holding a
-    SessionLog START at step + 1. TensorBoard's event accumulator treats every START after the first
-    as a restart and drops the earlier events of later steps: those the run that died wrote after
-    its checkpoint, which the resumed run writes again.
+def mark_start(log_dir: str, first_step: int) -> str:
+    """Marks in TensorBoard that a run (re)starts writing at `first_step`: writes an event file
+    holding a SessionLog START at that step. TensorBoard's event accumulator treats every START
+    after the first as a restart and drops the earlier events at `first_step` and later: those a
+    run that died wrote after its checkpoint, which the resumed run writes again.
 
-    Call at every start, before creating the run's summary writer (the file sorts before its file).
+    Pass the checkpoint's step + 1 when resuming from a checkpoint, and 0 when (re)starting without
+    one (a run that died before its first checkpoint: its step-0 evaluation is written again, so it
+    must be dropped too). Call at every start, before creating the run's summary writer (the file
+    sorts before the writer's file).
     """
     from tensorflow.core.util import event_pb2
 
     os.makedirs(log_dir, exist_ok=True)
+    _wait_for_a_new_second(log_dir)
     now = time.time()
     # Same name pattern as TensorFlow's writers; "0start" sorts before their "<pid>..." suffix.
     path = os.path.join(log_dir, f"events.out.tfevents.{int(now)}.{socket.gethostname()}.0start")
     start = event_pb2.SessionLog(status=event_pb2.SessionLog.START)
     with tf.io.TFRecordWriter(path) as writer:
         writer.write(event_pb2.Event(wall_time=now, file_version="brain.Event:2").SerializeToString())
-        writer.write(event_pb2.Event(wall_time=now, step=int(step) + 1,
+        writer.write(event_pb2.Event(wall_time=now, step=int(first_step),
                                      session_log=start).SerializeToString())
     return path
+
+
+def _wait_for_a_new_second(log_dir: str) -> None:
+    """Event files are read in name order and named after the second they were created in; a marker
+    created in the same second as the previous run's files would sort before them (and not drop
+    their events), so this waits for that second to pass (at most a second; only for a quick restart)."""
+    seconds = [int(m.group(1)) for m in map(_EVENT_FILE_SECOND.match, os.listdir(log_dir)) if m]
+    if seconds and max(seconds) == int(time.time()):
+        time.sleep(max(0.0, max(seconds) + 1 - time.time()) + 0.01)
 
 
 def _nan(value) -> float:

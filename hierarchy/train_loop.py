@@ -14,6 +14,14 @@ What a run writes into `root_dir`:
   checkpoints/           crash-safe checkpoints (`hierarchy.checkpointing`), the newest `keep_checkpoints`
   learning_curve.png     evaluation return and success rate against steps (at the end)
   finished.json          the final metrics; its presence makes a re-run a no-op
+  evaluation_<step>.json written by `evaluate_run` (the evaluate binary): the evaluation of the
+                         checkpoint of that step; evaluating another checkpoint writes another file
+
+Nothing is written, and root_dir is not created, before the configuration has been built: a bad value
+(`Level.batch_size = 0`), an unknown environment id or a gin binding whose scope names no level raises
+`ConfigurationError` first. A checkpoint is only written if every variable of the agent is finite;
+otherwise the run stops with `TrainingDivergedError`, as for a non-finite loss, and the previous
+checkpoint stays the newest.
 
 Resuming: a run started in a root_dir that holds checkpoints continues from the newest one; metric rows
 written after it (by the run that died) are dropped and written again, so every curve has each step
@@ -31,6 +39,7 @@ import json
 import logging as std_logging
 import math
 import os
+import re
 import time
 from typing import Any, Dict, List, Sequence
 
@@ -44,7 +53,7 @@ import envs  # noqa: F401  (registers the hierarchy/ environments)
 from envs.wrappers import NoContext
 from hierarchy import checkpointing, evaluation, metrics
 from hierarchy.agent import Agent
-from hierarchy.builder import build_for_env
+from hierarchy.builder import build_for_env, check_gin_scopes
 
 GIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gin")
 CONFIG_FILE = "config.gin"
@@ -64,7 +73,25 @@ class ConfigMismatchError(ValueError):
 
 
 class TrainingDivergedError(FloatingPointError):
-    """A loss became NaN or infinite; nothing was saved after it."""
+    """A loss or a variable became NaN or infinite; nothing was saved after it."""
+
+
+class ConfigurationError(ValueError):
+    """The gin configuration cannot be built (a bad value, an unknown environment id, a binding whose
+    scope names no level); nothing was written.
+
+    `message` is the one-paragraph explanation; `str()` may have gin's "In call to configurable"
+    lines appended (gin adds them when the error passes through a configurable such as `train`).
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# Raised by the environment and the agent's constructors for a bad configured value; gin re-raises
+# them with the binding's configurable appended. gymnasium's errors cover unknown environment ids.
+_CONFIGURATION_ERRORS = (ValueError, TypeError, gym.error.Error)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -115,6 +142,9 @@ def parse_gin(gin_files: Sequence[str] = (), gin_bindings: Sequence[str] = ()) -
 
 def make_env(env_id: str, *, max_episode_steps: int | None = None, render_mode: str | None = None):
     """`gym.make(env_id)`; an environment without dict observations is wrapped in `NoContext`."""
+    if max_episode_steps is not None and not (isinstance(max_episode_steps, (int, float, np.number))
+                                              and max_episode_steps >= 1):
+        raise ValueError(f"max_episode_steps must be None or an integer >= 1, got {max_episode_steps!r}")
     kwargs = {} if max_episode_steps is None else {"max_episode_steps": int(max_episode_steps)}
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
@@ -126,8 +156,63 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, render_mode: 
 
 def build_agent(env, *, seed: int) -> Agent:
     """A gin-configured `Agent` for `env`; depth and hyperparameters come from gin
-    (`build_hierarchy.num_levels`, `Hierarchy.*`, `top/Level.*`, ..., `Agent.warmup_steps`)."""
-    return Agent(hierarchy=build_for_env(env, seed=seed), seed=seed)
+    (`build_hierarchy.num_levels`, `Hierarchy.*`, `top/Level.*`, ..., `Agent.warmup_steps`).
+
+    Raises ValueError for a scoped gin binding that no level of the built hierarchy would apply and
+    that is not a level's name at another depth either (`check_gin_scopes`, e.g. `tpo/Level.*`).
+    """
+    agent = Agent(hierarchy=build_for_env(env, seed=seed), seed=seed)
+    names = [lvl.level_name for lvl in agent.hierarchy.levels]
+    unused = check_gin_scopes(names)
+    if unused:
+        logging.info("Gin bindings scoped by the levels of other depths are not used by this %d-level "
+                     "hierarchy (scopes %s): %s.", len(names), ", ".join(n + "/" for n in names),
+                     "; ".join(unused))
+    return agent
+
+
+_GIN_OBJECT_REPR = re.compile(r" \(<(?:function|class) [^>]*>\)")
+
+
+def _one_paragraph(error: BaseException) -> str:
+    """The message of `error` on one line: its first line, then the context gin appends on lines of
+    their own ("In call to configurable 'Level' in scope 'top'") in parentheses."""
+    lines = [" ".join(line.split()) for line in _GIN_OBJECT_REPR.sub("", str(error)).splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return type(error).__name__
+    context = "; ".join(line[:1].lower() + line[1:] for line in lines[1:])
+    return f"{lines[0]} ({context})" if context else lines[0]
+
+
+def _build_for_run(env_id: str, *, max_episode_steps: int | None, seed: int, count: int,
+                   render_mode: str | None = None):
+    """`count` environments and an agent built on the first; a configuration error (bad value,
+    unknown environment id, misspelled scope) becomes `ConfigurationError`, with the environments
+    made so far closed."""
+    made = []
+    try:
+        for _ in range(count):
+            made.append(make_env(env_id, max_episode_steps=max_episode_steps, render_mode=render_mode))
+        agent = build_agent(made[0], seed=seed)
+    except BaseException as e:
+        for env in made:
+            env.close()
+        if isinstance(e, _CONFIGURATION_ERRORS):
+            raise ConfigurationError(f"the configuration cannot be built: {_one_paragraph(e)}") from e
+        raise
+    return made, agent
+
+
+def _check_train_settings(**settings) -> None:
+    """Raises `ConfigurationError` unless every setting (a `train` parameter) is a number >= 1."""
+    for name, value in settings.items():
+        try:
+            valid = int(value) >= 1
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:
+            raise ConfigurationError(f"train.{name} must be an integer >= 1, got {value!r}")
 
 
 def _check_config(root_dir: str, config_text: str) -> None:
@@ -186,7 +271,7 @@ def train(
 
     Args:
       root_dir: where everything is written (see the module docstring); resumes from it if it holds
-        an unfinished run of the same configuration.
+        an unfinished run of the same configuration. Created once the configuration has been built.
       env_id: gymnasium id; environments without dict observations get `NoContext` (flat TD3 only).
       max_episode_steps: horizon; None keeps the environment's registered one (its task's).
       total_steps: environment steps of training (warm-up included). An episode still running at
@@ -204,14 +289,17 @@ def train(
 
     Returns:
       The final metrics, as written to `finished.json`.
+
+    Raises:
+      ConfigurationError: the configuration cannot be built; nothing was written.
+      ConfigMismatchError: root_dir holds a run of another configuration.
+      TrainingDivergedError: a loss or a variable became NaN or infinite; the last good checkpoint
+        is intact.
     """
-    for name, value in (("total_steps", total_steps), ("eval_interval", eval_interval),
-                        ("checkpoint_interval", checkpoint_interval), ("log_interval", log_interval),
-                        ("eval_episodes_per_context", eval_episodes_per_context),
-                        ("recent_episodes", recent_episodes)):
-        if int(value) < 1:
-            raise ValueError(f"train.{name} must be >= 1, got {value}")
-    os.makedirs(root_dir, exist_ok=True)
+    _check_train_settings(total_steps=total_steps, eval_interval=eval_interval,
+                          checkpoint_interval=checkpoint_interval, log_interval=log_interval,
+                          eval_episodes_per_context=eval_episodes_per_context,
+                          recent_episodes=recent_episodes, keep_checkpoints=keep_checkpoints)
     config_text = gin.config_str()
     _check_config(root_dir, config_text)
     finished_path = os.path.join(root_dir, FINISHED)
@@ -222,11 +310,11 @@ def train(
                      final.get("step"))
         return final
 
-    # Build everything before writing anything: configuration errors surface here.
-    env = make_env(env_id, max_episode_steps=max_episode_steps)
-    eval_env = make_env(env_id, max_episode_steps=max_episode_steps)
-    agent = build_agent(env, seed=seed)
+    # Build everything before writing anything (root_dir included): configuration errors surface here.
+    (env, eval_env), agent = _build_for_run(env_id, max_episode_steps=max_episode_steps, seed=seed,
+                                            count=2)
     level_names = [lvl.level_name for lvl in agent.hierarchy.levels]
+    os.makedirs(root_dir, exist_ok=True)
     checkpointing.atomic_write_text(os.path.join(root_dir, CONFIG_FILE), config_text)
     checkpointing.atomic_write_text(os.path.join(root_dir, OPERATIVE_CONFIG_FILE),
                                     gin.operative_config_str())
@@ -257,7 +345,9 @@ def train(
     last_eval_step = eval_rows[-1]["step"] if eval_rows else 0
     last_saved = agent.env_steps if latest is not None else None
     train_writer, eval_writer = metrics.JsonlWriter(train_path), metrics.JsonlWriter(eval_path)
-    metrics.mark_start(os.path.join(root_dir, TENSORBOARD), agent.env_steps)
+    # Events at the checkpoint's step or before stay; without a checkpoint, none does (step 0 included).
+    metrics.mark_start(os.path.join(root_dir, TENSORBOARD),
+                       agent.env_steps + 1 if latest is not None else 0)
     summary_writer = tf.summary.create_file_writer(os.path.join(root_dir, TENSORBOARD))
     start = time.time()
 
@@ -388,26 +478,39 @@ def train_settings() -> Dict[str, Any]:
     return settings
 
 
+def evaluation_file(step: int) -> str:
+    """The name of the file `evaluate_run` writes for the checkpoint of `step`."""
+    return f"evaluation_{int(step)}.json"
+
+
 def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
                  checkpoint: str | None = None, video_path: str | None = None) -> Dict[str, Any]:
     """Evaluates a run's checkpoint (default: the newest) under the current gin configuration
-    (parse the run's `config.gin` first); writes and returns `root_dir/evaluation.json`."""
+    (parse the run's `config.gin` first); writes `root_dir/evaluation_<step>.json`, named after the
+    checkpoint's step (so evaluating several checkpoints keeps every result), and returns it.
+
+    Raises:
+      FileNotFoundError: no complete checkpoint at `checkpoint` (or in the run).
+      ConfigurationError: the configuration cannot be built.
+    """
     settings = train_settings()
     ckpt = checkpointing.Checkpointer(os.path.join(root_dir, CHECKPOINTS))
     path = checkpoint or ckpt.latest()
     if path is None or not os.path.isfile(os.path.join(path, checkpointing.LOOP_STATE)):
         raise FileNotFoundError(f"no complete checkpoint found at {path or ckpt.directory}")
-    env = make_env(settings["env_id"], max_episode_steps=settings["max_episode_steps"],
-                   render_mode="rgb_array" if video_path else None)
-    agent = build_agent(env, seed=settings["seed"])
-    state = ckpt.restore(path, agent, weights_only=True)
-    n = episodes_per_context or settings["eval_episodes_per_context"]
-    result = evaluation.evaluate(agent, env, episodes_per_context=n,
-                                 seed=settings["seed"] + EVAL_SEED_OFFSET, video_path=video_path)
-    env.close()
+    (env,), agent = _build_for_run(settings["env_id"], max_episode_steps=settings["max_episode_steps"],
+                                   seed=settings["seed"], count=1,
+                                   render_mode="rgb_array" if video_path else None)
+    try:
+        state = ckpt.restore(path, agent, weights_only=True)
+        n = episodes_per_context or settings["eval_episodes_per_context"]
+        result = evaluation.evaluate(agent, env, episodes_per_context=n,
+                                     seed=settings["seed"] + EVAL_SEED_OFFSET, video_path=video_path)
+    finally:
+        env.close()
     out = metrics.jsonable({"checkpoint": os.path.abspath(path), "step": state["step"],
                             "env_id": settings["env_id"], "episodes_per_context": n,
                             "video": video_path, **result})
-    checkpointing.atomic_write_text(os.path.join(root_dir, "evaluation.json"),
+    checkpointing.atomic_write_text(os.path.join(root_dir, evaluation_file(state["step"])),
                                     json.dumps(out, indent=1) + "\n")
     return out

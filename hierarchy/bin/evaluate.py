@@ -2,8 +2,13 @@ r"""Evaluates a trained run: its config.gin and newest (or a given) checkpoint.
 
   python -m hierarchy.bin.evaluate --root_dir=runs/demo [--num_episodes=10] [--video=runs/demo/eval.gif]
 
-Runs N episodes per evaluation context of the task, prints the results and writes
-root_dir/evaluation.json. `--gin_file`/`--gin_bindings` are applied on top of the run's config.gin.
+Runs N episodes per evaluation context of the task, prints the results and writes them to
+root_dir/evaluation_<step>.json, named after the step of the evaluated checkpoint (so evaluating
+several checkpoints, e.g. with `--checkpoint=runs/demo/checkpoints/ckpt-5000`, keeps every result).
+`--gin_file`/`--gin_bindings` are applied on top of the run's config.gin.
+
+Exit status: 0 on success; 2 for a configuration error (no config.gin in root_dir, a gin file or
+binding that does not parse or cannot be built); 1 when there is no complete checkpoint.
 """
 
 import json
@@ -25,6 +30,11 @@ flags.DEFINE_string("checkpoint", None, "A checkpoint directory (default: the ne
 flags.mark_flag_as_required("root_dir")
 FLAGS = flags.FLAGS
 
+# What gin raises for a file or binding it cannot parse or resolve.
+GIN_PARSE_ERRORS = (ValueError, FileNotFoundError, SyntaxError, ImportError)
+EXIT_FAILED = 1
+EXIT_CONFIGURATION = 2
+
 
 def main(argv):
     if len(argv) > 1:
@@ -34,18 +44,21 @@ def main(argv):
     config = os.path.join(FLAGS.root_dir, train_loop.CONFIG_FILE)
     if not os.path.isfile(config):
         logging.error("%s not found: is %s a run directory?", config, FLAGS.root_dir)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIGURATION)
     try:
         train_loop.parse_gin([config, *FLAGS.gin_file], FLAGS.gin_bindings)
-    except (ValueError, FileNotFoundError) as e:
+    except GIN_PARSE_ERRORS as e:
         logging.error("Invalid gin configuration, nothing was run:\n%s", e)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIGURATION)
     try:
         result = train_loop.evaluate_run(FLAGS.root_dir, episodes_per_context=FLAGS.num_episodes,
                                          checkpoint=FLAGS.checkpoint, video_path=FLAGS.video)
+    except train_loop.ConfigurationError as e:
+        logging.error("Invalid configuration, nothing was evaluated: %s", e.message)
+        sys.exit(EXIT_CONFIGURATION)
     except FileNotFoundError as e:
         logging.error("%s", e)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     print(json.dumps(result, indent=1))
 
 

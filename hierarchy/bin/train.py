@@ -5,6 +5,13 @@ r"""Trains a hierarchy. Every hyperparameter comes from gin; see hierarchy/gin/.
 
 Gin files are paths or names under hierarchy/gin/. Re-running with the same root_dir resumes an
 interrupted run (or does nothing for a finished one).
+
+Exit status: 0 when the run finished (or had finished before); 2 for a configuration error (a gin
+file that does not parse, an unknown or misspelled binding, a bad value such as
+`Level.batch_size = 0`, an unknown environment id, a scope that names no level), reported in one
+paragraph before anything is written (root_dir is not created); 1 when root_dir holds a run of
+another configuration, or training diverged (a NaN or inf loss or weight; the last good checkpoint
+is intact).
 """
 
 import os
@@ -20,6 +27,11 @@ flags.DEFINE_multi_string("gin_bindings", [], "Gin binding, e.g. 'train.total_st
 flags.mark_flag_as_required("root_dir")
 FLAGS = flags.FLAGS
 
+# What gin raises for a file or binding it cannot parse or resolve.
+GIN_PARSE_ERRORS = (ValueError, FileNotFoundError, SyntaxError, ImportError)
+EXIT_FAILED = 1
+EXIT_CONFIGURATION = 2
+
 
 def main(argv):
     if len(argv) > 1:
@@ -28,14 +40,18 @@ def main(argv):
 
     try:
         train_loop.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings)
-    except (ValueError, FileNotFoundError) as e:
+    except GIN_PARSE_ERRORS as e:
         logging.error("Invalid gin configuration, nothing was run:\n%s", e)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIGURATION)
     try:
         train_loop.train(FLAGS.root_dir)
+    except train_loop.ConfigurationError as e:
+        logging.error("Invalid configuration; nothing was run and nothing was written to %s: %s",
+                      FLAGS.root_dir, e.message)
+        sys.exit(EXIT_CONFIGURATION)
     except (train_loop.ConfigMismatchError, train_loop.TrainingDivergedError) as e:
         logging.error("%s", e)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
 
 
 def run():

@@ -5,6 +5,7 @@ import math
 import os
 
 import numpy as np
+import pytest
 
 from hierarchy import checkpointing, metrics
 
@@ -70,3 +71,48 @@ def test_jsonable_writes_non_finite_as_null():
                             "d": np.bool_(True), "e": np.arange(2)})
     assert json.loads(json.dumps(row)) == {"a": None, "b": [None, 1.5], "c": 3, "d": True, "e": [0, 1]}
     assert not any(isinstance(v, float) and math.isnan(v) for v in row["b"])
+
+
+def test_checkpointer_refuses_non_finite_variables_and_keeps_the_previous_checkpoint(tmp_path):
+    directory = str(tmp_path / "checkpoints")
+    ckpt = checkpointing.Checkpointer(directory, keep=2, writer=True)
+    ckpt.save(10, FakeAgent(10), {"step": 10})
+    for bad in (np.nan, np.inf, -np.inf):
+        agent = FakeAgent(20)
+        agent.var.assign(bad)
+        with pytest.raises(checkpointing.NonFiniteVariablesError,
+                           match=r"ckpt-20 was not written: 1 variable\(s\) .*NaN or inf.*var \("):
+            ckpt.save(20, agent, {"step": 20})
+        # Nothing was written: no directory, no temporary directory, the pointer unchanged.
+        assert sorted(os.listdir(directory)) == ["ckpt-10", "latest"]
+        assert os.path.basename(ckpt.latest()) == "ckpt-10"
+    assert isinstance(checkpointing.NonFiniteVariablesError("x"), FloatingPointError)
+
+
+def test_non_finite_variables_names_paths_and_counts():
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.weights = [tf.Variable([1.0, 2.0, 3.0]), tf.Variable([np.nan, 1.0, np.inf])]
+    module.steps = tf.Variable(7, dtype=tf.int64)          # not floating point: never non-finite
+    root = tf.train.Checkpoint(net=module, alias=module.weights[1])
+    bad = checkpointing.non_finite_variables(root)
+    assert len(bad) == 1, bad                               # reachable twice, reported once
+    assert ("2 of 3 values non-finite" in bad[0]
+            and bad[0].split(" ")[0] in ("alias", "net/weights/1")), bad
+    module.weights[1].assign([0.0, 1.0, 2.0])
+    assert checkpointing.non_finite_variables(root) == []
+
+
+def test_restart_marker_sorts_after_the_files_of_an_earlier_second(tmp_path):
+    # TensorBoard reads event files in name order; a marker named in the same second as the dead
+    # run's writer file would sort before it and drop nothing, so mark_start waits for a new second.
+    import time
+
+    log_dir = str(tmp_path / "tensorboard")
+    os.makedirs(log_dir)
+    dead = f"events.out.tfevents.{int(time.time())}.host.12345.1.v2"
+    open(os.path.join(log_dir, dead), "w").close()
+    marker = os.path.basename(metrics.mark_start(log_dir, 0))
+    assert int(marker.split(".")[3]) > int(dead.split(".")[3])
+    assert sorted(os.listdir(log_dir)) == [dead, marker]

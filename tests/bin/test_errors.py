@@ -2,12 +2,14 @@
 
 import json
 import os
+import re
 
 import gin
 import pytest
+import tensorflow as tf
 from bin_helpers import TINY, run_binary
 
-from hierarchy import checkpointing, metrics, train_loop
+from hierarchy import builder, checkpointing, metrics, train_loop
 from hierarchy.agent import Agent
 
 POINT = ["envs/point_reach.gin", "methods/hrl_cg.gin"]
@@ -103,3 +105,109 @@ def test_real_nan_loss_through_the_binary(tmp_path):
     state = json.load(open(os.path.join(ckpt.latest(), checkpointing.LOOP_STATE)))
     assert state["step"] == 100
     assert not os.path.exists(os.path.join(root, "finished.json"))
+
+
+def test_non_finite_weight_is_never_checkpointed(tmp_path, monkeypatch):
+    # A NaN written into an optimizer slot (no loss sees it: there are no updates) must still stop
+    # the run at the next checkpoint, with the previous checkpoint left as the newest.
+    root = str(tmp_path / "run")
+    observe = Agent.observe
+
+    def poisoning_observe(self, episode, *args, **kwargs):
+        observe(self, episode, *args, **kwargs)
+        if episode.training and self.env_steps == 150:
+            slot = self.hierarchy.levels[1].critic_optimizer.m[0]
+            slot.assign(tf.fill(slot.shape, float("nan")))
+
+    monkeypatch.setattr(Agent, "observe", poisoning_observe)
+    train_loop.parse_gin(POINT, NO_TRAINING + ["train.total_steps = 400", "train.eval_interval = 400",
+                                               "train.checkpoint_interval = 100"])
+    with pytest.raises(train_loop.TrainingDivergedError,
+                       match=r"diverged(.|\n)*ckpt-200 was not written(.|\n)*"
+                             r"hierarchy/levels/1/critic_optimizer/m/0 \(low/critic_adam/m(.|\n)*"
+                             r"ckpt-100 \(step 100\), is intact"):
+        train_loop.train(root)
+    ckpt = checkpointing.Checkpointer(os.path.join(root, "checkpoints"))
+    assert sorted(os.listdir(ckpt.directory)) == ["ckpt-100", "latest"]
+    assert not os.path.exists(os.path.join(root, "finished.json"))
+    env = train_loop.make_env("hierarchy/PointReach-v0")
+    agent = train_loop.build_agent(env, seed=0)
+    assert ckpt.restore(ckpt.latest(), agent)["step"] == 100
+    assert checkpointing.non_finite_variables(agent.tf_checkpoint()) == []
+    env.close()
+
+
+@pytest.mark.parametrize("binding, problem", [
+    ("Level.batch_size = 0", "Level 'top': batch_size must be >= 1, got 0"),
+    ("train.env_id = 'hierarchy/Nope-v0'", "Environment `Nope` doesn't exist in namespace hierarchy"),
+])
+def test_binary_reports_a_bad_value_in_one_paragraph_and_writes_nothing(tmp_path, binding, problem):
+    root = tmp_path / "run"
+    proc = run_binary("train", str(root), POINT, TINY + [binding])
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "Invalid configuration" in line]
+    assert len(lines) == 1 and problem in lines[0], proc.stderr[-3000:]
+    assert f"nothing was written to {root}" in lines[0]
+    assert not root.exists()
+
+
+def test_bad_train_setting_is_a_configuration_error_before_root_dir_exists(tmp_path):
+    root = tmp_path / "run"
+    train_loop.parse_gin(POINT, NO_TRAINING + ["train.total_steps = 0"])
+    with pytest.raises(train_loop.ConfigurationError, match="train.total_steps must be an integer >= 1"):
+        train_loop.train(str(root))
+    assert not root.exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# Gin scopes: a binding gin would silently ignore is an error; one for another depth is allowed.
+
+def test_misspelled_level_scope_stops_the_run_before_root_dir_exists(tmp_path):
+    root = tmp_path / "run"
+    train_loop.parse_gin(POINT, NO_TRAINING + ["tpo/Level.reward_scale = 5.0"])
+    with pytest.raises(train_loop.ConfigurationError,
+                       match=r"tpo/Level.reward_scale: 'tpo/' is not the name of a level \(did you "
+                             r"mean 'top/'\?\).*valid scopes of this 2-level hierarchy are top/, low/"):
+        train_loop.train(str(root))
+    assert not root.exists()
+
+
+@pytest.mark.parametrize("binding, problem", [
+    ("tpo/Level.reward_scale = 5.0", "'tpo/' is not the name of a level"),
+    ("top/low/Level.tau = 0.1", "'top/low/' is not the name of a level"),
+    ("lowest/Level.batch_size = 7", "'lowest/' is not the name of a level"),
+    ("top/Hierarchy.cg_lambda = 0.1", "Hierarchy is never built inside a scope"),
+    ("low/Agent.warmup_steps = 5", "Agent is never built inside a scope"),
+])
+def test_scopes_that_gin_would_ignore_are_named(binding, problem):
+    train_loop.parse_gin(POINT, [binding])
+    key = binding.split(" = ")[0]
+    with pytest.raises(ValueError, match=re.escape(f"{key}: {problem}")):
+        builder.check_gin_scopes(["top", "low"])
+
+
+def test_scopes_of_levels_at_other_depths_are_allowed_but_unused(tmp_path):
+    # The environment files bind `top/` and `flat/`; `mid/` is the middle level of a 3-level run.
+    train_loop.parse_gin(POINT, TINY + ["mid/Level.batch_size = 7", "mid3/Level.tau = 0.5"])
+    env = train_loop.make_env("hierarchy/PointReach-v0")
+    agent = train_loop.build_agent(env, seed=0)
+    assert [lvl.batch_size for lvl in agent.hierarchy.levels] == [16, 16]
+    assert builder.check_gin_scopes(["top", "low"]) == [
+        "flat/Level.reward_scale", "mid/Level.batch_size", "mid3/Level.tau"]
+    env.close()
+    gin.clear_config()
+    train_loop.parse_gin(["envs/point_reach.gin", "methods/three_level_cg.gin"],
+                         TINY + ["mid/Level.batch_size = 7"])
+    env = train_loop.make_env("hierarchy/PointReach-v0")
+    agent = train_loop.build_agent(env, seed=0)
+    assert [lvl.batch_size for lvl in agent.hierarchy.levels] == [16, 7, 16]
+    assert builder.check_gin_scopes(["top", "mid", "low"]) == ["flat/Level.reward_scale"]
+    env.close()
+
+
+def test_level_names_of_every_depth():
+    for name in ["flat", "top", "mid", "low", "mid1", "mid2", "mid17"]:
+        assert builder.is_level_name(name), name
+    for name in ["tpo", "mid0", "mid01", "middle", "Top", "top/low", ""]:
+        assert not builder.is_level_name(name), name

@@ -4,8 +4,10 @@ import math
 
 import gin
 import pytest
+import tensorflow as tf
 
 from hierarchy import train_loop
+from hierarchy.level import td_loss
 
 GIN_FILES = train_loop.available_gin_files()
 
@@ -42,7 +44,40 @@ def test_gin_file_parses_and_builds(name):
             assert math.isclose(top.reward_scale, 10.0)
             assert h.cg_lambda == pytest.approx([0.01 if "hrl_cg" in name else 0.0])
         assert h.levels[1].reward_scale == 1.0
+        check_paper_td3_settings(agent)
     env.close()
+
+
+def check_paper_td3_settings(agent):
+    """The TD3 constants of base.gin (paper section 6.2) reach every built level and its buffer."""
+    for level, buffer in zip(agent.hierarchy.levels, agent.buffers):
+        where = f"level {level.level_name}"
+        assert level.replay_capacity == buffer.capacity == 200_000, where
+        assert level.exploration_noise == pytest.approx(0.1), where
+        assert (level.target_noise, level.target_noise_clip) == pytest.approx((0.2, 0.5)), where
+        assert level.critic_loss_kind == "huber", where
+        assert level.actor_update_period == 2, where
+        assert level.actor_optimizer.learning_rate == pytest.approx(3e-4), where
+        assert level.critic_optimizer.learning_rate == pytest.approx(3e-4), where
+        assert level.tau == pytest.approx(5e-3), where
+        assert level.gamma == pytest.approx(0.99), where
+
+
+def test_paper_ant_maze_hrl_cg_settings_reach_the_levels():
+    """paper/ant_maze_hrl_cg.gin, end to end: what the paper sets is what the built levels use, and
+    the Huber loss is what the critic loss computes."""
+    train_loop.parse_gin(["paper/ant_maze_hrl_cg.gin"])
+    settings = train_loop.train_settings()
+    env = train_loop.make_env(settings["env_id"], max_episode_steps=settings["max_episode_steps"])
+    agent = train_loop.build_agent(env, seed=0)
+    env.close()
+    check_paper_td3_settings(agent)
+    top, low = agent.hierarchy.levels
+    assert (top.reward_scale, low.reward_scale) == pytest.approx((0.1, 1.0))
+    assert agent.hierarchy.cg_lambda == pytest.approx([0.005])
+    # Huber (delta 1): quadratic inside |error| <= 1, linear outside.
+    losses = td_loss(top.critic_loss_kind, tf.zeros(2), tf.constant([0.5, 3.0]))
+    assert losses.numpy().tolist() == pytest.approx([0.125, 2.5])
 
 
 def test_include_paths_resolve_from_any_working_directory(tmp_path, monkeypatch):

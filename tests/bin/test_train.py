@@ -18,6 +18,8 @@ POINT = ["envs/point_reach.gin", "methods/hrl_cg.gin"]
 # Warm-up longer than the run: acting only, no compiled training step to trace (fast).
 NO_TRAINING = ["Agent.warmup_steps = 100000", "train.log_interval = 100",
                "train.eval_episodes_per_context = 1"]
+# A 100-step warm-up, then every level updates on schedule (tiny networks: still fast).
+TRAINING = ["Agent.warmup_steps = 100", "train.log_interval = 100", "train.eval_episodes_per_context = 1"]
 
 
 def steps_of(path):
@@ -91,7 +93,7 @@ def test_evaluate_binary(point_run):
     video = os.path.join(root, "eval.gif")
     proc = run_binary("evaluate", root, extra=["--num_episodes=2", f"--video={video}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.load(open(os.path.join(root, "evaluation.json")))
+    out = json.load(open(os.path.join(root, "evaluation_300.json")))
     assert out["step"] == 300 and out["num_episodes"] == 8 and len(out["per_context"]) == 4
     assert out["checkpoint"].endswith("ckpt-300")
     assert json.loads(proc.stdout) == out
@@ -100,12 +102,41 @@ def test_evaluate_binary(point_run):
     for a, b in zip(out["per_context"], final_eval["per_context"]):
         assert a["returns"][0] == pytest.approx(b["returns"][0], rel=1e-4)
     assert os.path.getsize(video) > 0
+    # Evaluating an older checkpoint writes its own file and leaves the newer one as it was.
+    train_loop.parse_gin([os.path.join(root, "config.gin")])
+    older = train_loop.evaluate_run(root, episodes_per_context=1,
+                                    checkpoint=os.path.join(root, "checkpoints", "ckpt-200"))
+    assert older["step"] == 200 and older["num_episodes"] == 4
+    assert json.load(open(os.path.join(root, "evaluation_200.json"))) == older
+    assert json.load(open(os.path.join(root, "evaluation_300.json"))) == out
+    # A binding that cannot be built is a configuration error there too, and writes nothing.
+    import gin
+
+    gin.clear_config()
+    train_loop.parse_gin([os.path.join(root, "config.gin")], ["low/Level.replay_capacity = 0"])
+    with pytest.raises(train_loop.ConfigurationError, match="Level 'low': replay_capacity must be >= 1"):
+        train_loop.evaluate_run(root, checkpoint=os.path.join(root, "checkpoints", "ckpt-200"))
+    assert sorted(glob.glob(os.path.join(root, "evaluation*.json"))) == [
+        os.path.join(root, "evaluation_200.json"), os.path.join(root, "evaluation_300.json")]
+
+
+def restore_final_checkpoint(root):
+    """A fresh agent restored from the run's newest checkpoint (its full state), and its loop state."""
+    train_loop.parse_gin([os.path.join(root, "config.gin")])
+    env = train_loop.make_env("hierarchy/PointReach-v0", max_episode_steps=50)
+    agent = train_loop.build_agent(env, seed=0)
+    ckpt = checkpointing.Checkpointer(os.path.join(root, "checkpoints"))
+    state = ckpt.restore(ckpt.latest(), agent)
+    env.close()
+    return agent, state
 
 
 def test_sigkill_then_resume_gives_consistent_metrics(tmp_path):
+    """Killed with SIGKILL after real updates; the resumed run continues the replay buffers, the
+    optimizers and the counters, and its checkpoint evaluates with the evaluate binary."""
     root = str(tmp_path / "run")
-    bindings = TINY + NO_TRAINING + ["train.total_steps = 2000", "train.eval_interval = 500",
-                                     "train.checkpoint_interval = 300"]
+    bindings = TINY + TRAINING + ["train.total_steps = 1000", "train.eval_interval = 250",
+                                  "train.checkpoint_interval = 300"]
     cmd = binary_command("train", root, POINT, bindings)
     proc = subprocess.Popen(cmd, cwd=REPO, env=binary_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -117,7 +148,7 @@ def test_sigkill_then_resume_gives_consistent_metrics(tmp_path):
         while time.time() < deadline and proc.poll() is None:
             if os.path.exists(pointer):
                 ckpt_step = int(open(pointer).read().strip().split("-")[1])
-                if ckpt_step >= 600 and steps_of(train_path)[-1] > ckpt_step:
+                if ckpt_step >= 300 and steps_of(train_path)[-1] > ckpt_step:
                     break
             time.sleep(0.05)
         assert proc.poll() is None, "the run ended before it could be killed"
@@ -128,55 +159,87 @@ def test_sigkill_then_resume_gives_consistent_metrics(tmp_path):
             proc.kill()
     killed_steps = steps_of(train_path)
     assert not os.path.exists(os.path.join(root, "finished.json"))
+    # The checkpoint the run resumes from was taken after real updates (warm-up: 100 steps; the
+    # bottom level updates every step after it, the top every 10 steps).
+    resumed_from = os.path.join(root, "checkpoints", open(pointer).read().strip())
+    with np.load(os.path.join(resumed_from, checkpointing.AGENT_STATE)) as saved:
+        saved_step = int(saved["env_steps"])
+        assert saved_step == checkpointing.Checkpointer.read_loop_state(resumed_from)["step"] >= 300
+        assert saved["critic_updates"].tolist() == [(saved_step - 100) // 10, saved_step - 100]
 
     done = run_binary("train", root, POINT, bindings)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Resuming from" in done.stderr
+    assert f"Resuming from {resumed_from} (step {saved_step}" in done.stderr
     train_rows = metrics.read_jsonl(train_path)
-    assert [r["step"] for r in train_rows] == list(range(50, 2001, 50))
-    assert [r["episode"] for r in train_rows] == list(range(1, 41))
-    assert steps_of(os.path.join(root, "eval_metrics.jsonl")) == [0, 500, 1000, 1500, 2000]
+    assert [r["step"] for r in train_rows] == list(range(50, 1001, 50))     # none missing or twice
+    assert [r["episode"] for r in train_rows] == list(range(1, 21))
+    assert steps_of(os.path.join(root, "eval_metrics.jsonl")) == [0, 250, 500, 750, 1000]
     assert len(killed_steps) < len(train_rows)
     times = [r["time"] for r in train_rows]
     assert times == sorted(times)   # wall time continues across the restart
-    assert json.load(open(os.path.join(root, "finished.json")))["step"] == 2000
+    assert all(r["losses"][name]["critic"] > 0 for r in train_rows[2:] for name in ("top", "low"))
+    assert json.load(open(os.path.join(root, "finished.json")))["step"] == 1000
+    # Replay buffers, optimizers and counters continued from the checkpoint: the final state is that
+    # of 1000 uninterrupted steps (900 bottom and 90 top critic updates, actors every second one).
+    agent, state = restore_final_checkpoint(root)
+    assert state["step"] == agent.env_steps == 1000 and state["episodes"] == 20
+    assert agent.critic_updates == [90, 900]
+    assert [len(buffer) for buffer in agent.buffers] == [100, 1000]
+    top, low = agent.hierarchy.levels
+    assert [int(opt.iterations.numpy()) for opt in (top.critic_optimizer, low.critic_optimizer,
+                                                    top.actor_optimizer, low.actor_optimizer)] \
+        == [90, 900, 45, 450]
     # TensorBoard drops the events the killed run wrote after its checkpoint: each step once.
     from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
 
     acc = EventAccumulator(os.path.join(root, "tensorboard"), size_guidance={"tensors": 0})
     acc.Reload()
-    assert [e.step for e in acc.Tensors("train/episode_return")] == list(range(50, 2001, 50))
+    assert [e.step for e in acc.Tensors("train/episode_return")] == list(range(50, 1001, 50))
+    # The resumed run's checkpoint evaluates like the run's own final evaluation (same episodes).
+    evaluated = run_binary("evaluate", root, extra=["--num_episodes=1"])
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    out = json.load(open(os.path.join(root, "evaluation_1000.json")))
+    assert out["step"] == 1000 and out["checkpoint"].endswith("ckpt-1000")
+    final_eval = metrics.read_jsonl(os.path.join(root, "eval_metrics.jsonl"))[-1]
+    assert [c["returns"][0] for c in out["per_context"]] == pytest.approx(
+        [c["returns"][0] for c in final_eval["per_context"]], rel=1e-4)
 
 
-def _run_in_process(root, total_steps, extra=()):
-    train_loop.parse_gin(POINT, TINY + NO_TRAINING + [
+def _run_in_process(root, total_steps, extra=(), schedule=TRAINING):
+    train_loop.parse_gin(POINT, TINY + schedule + [
         f"train.total_steps = {total_steps}", "train.eval_interval = 200",
         "train.checkpoint_interval = 200", *extra])
     return train_loop.train(root)
 
 
-def test_resume_continues_exactly(tmp_path, monkeypatch):
-    """An interrupted and resumed run writes the same rows as an uninterrupted one: the agent's and
-    the environment's random generators and the counters are restored."""
-    import gin
-
-    _run_in_process(str(tmp_path / "straight"), 600)
-    gin.clear_config()
-    crashed = str(tmp_path / "crashed")
+def _crash_at(monkeypatch, env_steps):
+    """Makes the next training run raise KeyboardInterrupt once it has taken `env_steps` steps."""
     observe = Agent.observe
 
     def crash(self, episode, *args, **kwargs):
         observe(self, episode, *args, **kwargs)
-        if self.env_steps == 470:
+        if self.env_steps == env_steps:
+            monkeypatch.setattr(Agent, "observe", observe)
             raise KeyboardInterrupt("simulated crash")
 
     monkeypatch.setattr(Agent, "observe", crash)
-    with pytest.raises(KeyboardInterrupt):
-        _run_in_process(crashed, 600)
-    monkeypatch.setattr(Agent, "observe", observe)
-    assert steps_of(os.path.join(crashed, "train_metrics.jsonl"))[-1] == 450
+
+
+def test_resume_continues_exactly(tmp_path, monkeypatch):
+    """An interrupted and resumed run writes the same rows as an uninterrupted one, losses included
+    (updates from step 100 on): the weights, the optimizers, the replay buffers, the agent's and the
+    environment's random generators and the counters are restored."""
+    import gin
+
+    _run_in_process(str(tmp_path / "straight"), 500)
     gin.clear_config()
-    _run_in_process(crashed, 600)
+    crashed = str(tmp_path / "crashed")
+    _crash_at(monkeypatch, 370)
+    with pytest.raises(KeyboardInterrupt):
+        _run_in_process(crashed, 500)
+    assert steps_of(os.path.join(crashed, "train_metrics.jsonl"))[-1] == 350
+    gin.clear_config()
+    _run_in_process(crashed, 500)
 
     def strip(rows):
         return [{k: v for k, v in r.items() if k != "time"} for r in rows]
@@ -185,6 +248,29 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
         a = metrics.read_jsonl(os.path.join(tmp_path, "straight", name))
         b = metrics.read_jsonl(os.path.join(crashed, name))
         assert strip(a) == strip(b), name
+    assert metrics.read_jsonl(os.path.join(crashed, "train_metrics.jsonl"))[-1]["losses"]["top"][
+        "critic"] > 0
+
+
+def test_restart_before_the_first_checkpoint_writes_each_tensorboard_step_once(tmp_path, monkeypatch):
+    """A run that dies before its first checkpoint starts over from step 0: the TensorBoard events it
+    wrote, its step-0 evaluation included, are dropped by the restart marker."""
+    import gin
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+
+    root = str(tmp_path / "run")
+    _crash_at(monkeypatch, 130)
+    with pytest.raises(KeyboardInterrupt):
+        _run_in_process(root, 200, ["train.eval_interval = 100"], schedule=NO_TRAINING)
+    assert not os.path.exists(os.path.join(root, "checkpoints", "latest"))
+    assert steps_of(os.path.join(root, "eval_metrics.jsonl")) == [0, 100]
+    gin.clear_config()
+    _run_in_process(root, 200, ["train.eval_interval = 100"], schedule=NO_TRAINING)
+    assert steps_of(os.path.join(root, "eval_metrics.jsonl")) == [0, 100, 200]
+    acc = EventAccumulator(os.path.join(root, "tensorboard"), size_guidance={"tensors": 0})
+    acc.Reload()
+    assert [e.step for e in acc.Tensors("eval/mean_return")] == [0, 100, 200]
+    assert [e.step for e in acc.Tensors("train/episode_return")] == [50, 100, 150, 200]
 
 
 def test_short_ant_maze_run(tmp_path):
