@@ -334,7 +334,7 @@ def plot_table(markdown_text: str, out_dir: pathlib.Path) -> List[str]:
         ax.set_title(f"{env}: mean +/- std across seeds", fontsize=10)
         fig.tight_layout()
         path = out_dir / f"summary_{env}.png"
-        fig.savefig(path, dpi=120)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
         plt.close(fig)
         paths.append(str(path))
     return paths

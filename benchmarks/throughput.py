@@ -595,8 +595,8 @@ def main(argv=None) -> dict:
               "seed": args.seed, "quick": args.quick, "hidden": list(args.hidden),
               "batch_size": args.batch_size,
               "when": time.strftime("%Y-%m-%d %H:%M"),
-              "command": "python benchmarks/throughput.py " + " ".join(sys.argv[1:] if argv is None
-                                                                       else argv),
+              "command": " ".join(["python benchmarks/throughput.py",
+                                   *(sys.argv[1:] if argv is None else argv)]),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}"}
     text = markdown(summary, results, config)
     print(text)
