@@ -482,7 +482,8 @@ def markdown(summary: dict, results: dict, config: dict) -> str:
         f"{config['batch_size']}; "
         f"{config['steps']} timed learning steps per repeat after {config['warmup_steps']} random "
         f"warm-up steps; {config['ceiling_calls']} ceiling calls; {config['repeats']} interleaved "
-        f"repeats, medians. {config['when']}, {config['machine']}.",
+        f"repeats, medians. {config['when']}, {config['machine']}, TensorFlow intra-op threads "
+        f"{config.get('intra_op_threads') or 'default'} (every loop).",
         "",
         f"Command: `{config['command']}`",
         "",
@@ -550,6 +551,9 @@ def parse_args(argv=None):
                    help="hidden layer sizes of every network (the comparison uses 256 256; tiny "
                         "networks isolate the loops' fixed per-step overhead)")
     p.add_argument("--batch_size", type=int, default=BATCH_SIZE)
+    p.add_argument("--intra_op_threads", type=int, default=1,
+                   help="TensorFlow's intra-op threads for every loop (hierarchy.runtime; the "
+                        "training binary's default is 1); 0 keeps TensorFlow's default")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 300 warm-up, 20 trace, 100 steps, 60 ceiling calls, 2 repeats")
     p.add_argument("--profile", default="", help="cProfile this loop (e.g. flat) for --steps and exit")
@@ -569,6 +573,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    from hierarchy import runtime
+    intra_op = runtime.configure_tensorflow(intra_op_threads=args.intra_op_threads or None)
     out_dir = pathlib.Path(args.out_dir)
     if args.profile:
         loop = make_loop(args.profile, args.env, args.warmup_steps, args.seed, args.hidden,
@@ -593,7 +599,7 @@ def main(argv=None) -> dict:
     config = {"env": args.env, "warmup_steps": args.warmup_steps, "trace_steps": args.trace_steps,
               "steps": args.steps, "ceiling_calls": args.ceiling_calls, "repeats": args.repeats,
               "seed": args.seed, "quick": args.quick, "hidden": list(args.hidden),
-              "batch_size": args.batch_size,
+              "batch_size": args.batch_size, "intra_op_threads": intra_op,
               "when": time.strftime("%Y-%m-%d %H:%M"),
               "command": " ".join(["python benchmarks/throughput.py",
                                    *(sys.argv[1:] if argv is None else argv)]),

@@ -39,7 +39,7 @@ EXIT_CONFIGURATION = 2
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from hierarchy import train_loop
+    from hierarchy import runtime, train_loop
 
     config = os.path.join(FLAGS.root_dir, train_loop.CONFIG_FILE)
     if not os.path.isfile(config):
@@ -47,6 +47,7 @@ def main(argv):
         sys.exit(EXIT_CONFIGURATION)
     try:
         train_loop.parse_gin([config, *FLAGS.gin_file], FLAGS.gin_bindings)
+        runtime.configure_tensorflow()   # before TensorFlow runs anything
     except GIN_PARSE_ERRORS as e:
         logging.error("Invalid gin configuration, nothing was run:\n%s", e)
         sys.exit(EXIT_CONFIGURATION)

@@ -36,10 +36,11 @@ EXIT_CONFIGURATION = 2
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from hierarchy import train_loop
+    from hierarchy import runtime, train_loop
 
     try:
         train_loop.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings)
+        runtime.configure_tensorflow()   # before TensorFlow runs anything
     except GIN_PARSE_ERRORS as e:
         logging.error("Invalid gin configuration, nothing was run:\n%s", e)
         sys.exit(EXIT_CONFIGURATION)
