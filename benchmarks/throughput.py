@@ -247,25 +247,27 @@ class OurLoop:
             h.update(due, rows, draws)
             h.step(due, rows, draws, act, flags)
 
-    def ceiling(self, calls: int) -> float:
-        """Seconds for `calls` compiled update calls (the updates due alone) on the fixed inputs."""
-        _, schedule = self._fixed
-        h = self.hierarchy
-        start = time.perf_counter()
-        for c in range(calls):
-            due, rows, draws, _ = schedule[c % len(schedule)]
-            h.update(due, rows, draws)
-        return time.perf_counter() - start
-
-    def fused(self, calls: int) -> float:
-        """Seconds for `calls` compiled steps (updates due, then acting) on the fixed inputs."""
+    def _time_schedule(self, calls: int, fused: bool) -> float:
+        """Seconds for `calls` compiled calls over the fixed schedule: `Hierarchy.step` (the updates
+        due, then acting) if `fused`, else `Hierarchy.update` (the updates alone)."""
         act, schedule = self._fixed
         h = self.hierarchy
         start = time.perf_counter()
         for c in range(calls):
             due, rows, draws, flags = schedule[c % len(schedule)]
-            h.step(due, rows, draws, act, flags)
+            if fused:
+                h.step(due, rows, draws, act, flags)
+            else:
+                h.update(due, rows, draws)
         return time.perf_counter() - start
+
+    def ceiling(self, calls: int) -> float:
+        """Seconds for `calls` compiled update calls (the updates due alone) on the fixed inputs."""
+        return self._time_schedule(calls, fused=False)
+
+    def fused(self, calls: int) -> float:
+        """Seconds for `calls` compiled steps (updates due, then acting) on the fixed inputs."""
+        return self._time_schedule(calls, fused=True)
 
     def describe(self) -> dict:
         h = self.hierarchy

@@ -6,12 +6,14 @@ The public API:
   Agent            a hierarchy with replay buffers, update schedule and episode bookkeeping
   build_hierarchy  N levels with matching specs from an environment's specs and goal space
   build_for_env    the same from an environment that publishes a `task_spec`
+  configure_tensorflow  TensorFlow's thread settings for small networks on a CPU (call it first)
 """
 
 from hierarchy.agent import Agent, Episode
 from hierarchy.builder import build_for_env, build_hierarchy, specs_from_env
 from hierarchy.hierarchy import Hierarchy, level_names
 from hierarchy.level import Level
+from hierarchy.runtime import configure_tensorflow
 
 __all__ = ["Agent", "Episode", "Hierarchy", "Level", "build_for_env", "build_hierarchy",
-           "level_names", "specs_from_env"]
+           "configure_tensorflow", "level_names", "specs_from_env"]
