@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: set up .venv from scratch if needed, then a short real training of a two-level
-# HRL-CG hierarchy on PointReach (about 2 minutes on 2 cores). Metrics (JSON lines), TensorBoard
-# logs, checkpoints and learning_curve.png land in runs/demo/ (or the directory given as $1).
+# HRL-CG hierarchy on PointReach (15,000 steps, about 30 s on 2 cores). Metrics (JSON lines),
+# TensorBoard logs, checkpoints and learning_curve.png land in runs/demo/ (or the directory given
+# as $1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
