@@ -79,8 +79,7 @@ class PointReach(gym.Env):
         super().reset(seed=seed)
         self._context = episode_context(options, self.task_spec, "PointReach", self.np_random)
         self._pos = self.np_random.uniform(-self.RESET_NOISE, self.RESET_NOISE, size=2)
-        distance = math.dist(self._pos, self._context)
-        return self._obs(), {"distance": distance, "is_success": distance < self._threshold}
+        return self._obs(), maze.goal_info(self._pos, self._context, self._threshold)
 
     def step(self, action):
         # Fast path of check_action (this env must run > 20k steps/s).
@@ -99,9 +98,8 @@ class PointReach(gym.Env):
         x = min(max(self._pos[0] + ax, -arena), arena)
         y = min(max(self._pos[1] + ay, -arena), arena)
         self._pos = np.array((x, y))
-        distance = math.hypot(x - self._context[0], y - self._context[1])
-        info = {"distance": distance, "is_success": distance < self._threshold}
-        return self._obs(), -distance, False, False, info
+        info = maze.goal_info((x, y), self._context, self._threshold)
+        return self._obs(), -info["distance"], False, False, info
 
     def render(self):
         """A top-down image [256, 256, 3] uint8: arena (grey), target (green), point (red)."""
