@@ -30,27 +30,18 @@ flags.DEFINE_string("checkpoint", None, "A checkpoint directory (default: the ne
 flags.mark_flag_as_required("root_dir")
 FLAGS = flags.FLAGS
 
-# What gin raises for a file or binding it cannot parse or resolve.
-GIN_PARSE_ERRORS = (ValueError, FileNotFoundError, SyntaxError, ImportError)
-EXIT_FAILED = 1
-EXIT_CONFIGURATION = 2
-
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from hierarchy import runtime, train_loop
+    from hierarchy import train_loop
+    from hierarchy.bin._config import EXIT_CONFIGURATION, EXIT_FAILED, parse_or_exit
 
     config = os.path.join(FLAGS.root_dir, train_loop.CONFIG_FILE)
     if not os.path.isfile(config):
         logging.error("%s not found: is %s a run directory?", config, FLAGS.root_dir)
         sys.exit(EXIT_CONFIGURATION)
-    try:
-        train_loop.parse_gin([config, *FLAGS.gin_file], FLAGS.gin_bindings)
-        runtime.configure_tensorflow()   # before TensorFlow runs anything
-    except GIN_PARSE_ERRORS as e:
-        logging.error("Invalid gin configuration, nothing was run:\n%s", e)
-        sys.exit(EXIT_CONFIGURATION)
+    parse_or_exit([config, *FLAGS.gin_file], FLAGS.gin_bindings)
     try:
         result = train_loop.evaluate_run(FLAGS.root_dir, episodes_per_context=FLAGS.num_episodes,
                                          checkpoint=FLAGS.checkpoint, video_path=FLAGS.video)

@@ -27,23 +27,14 @@ flags.DEFINE_multi_string("gin_bindings", [], "Gin binding, e.g. 'train.total_st
 flags.mark_flag_as_required("root_dir")
 FLAGS = flags.FLAGS
 
-# What gin raises for a file or binding it cannot parse or resolve.
-GIN_PARSE_ERRORS = (ValueError, FileNotFoundError, SyntaxError, ImportError)
-EXIT_FAILED = 1
-EXIT_CONFIGURATION = 2
-
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from hierarchy import runtime, train_loop
+    from hierarchy import train_loop
+    from hierarchy.bin._config import EXIT_CONFIGURATION, EXIT_FAILED, parse_or_exit
 
-    try:
-        train_loop.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings)
-        runtime.configure_tensorflow()   # before TensorFlow runs anything
-    except GIN_PARSE_ERRORS as e:
-        logging.error("Invalid gin configuration, nothing was run:\n%s", e)
-        sys.exit(EXIT_CONFIGURATION)
+    parse_or_exit(FLAGS.gin_file, FLAGS.gin_bindings)
     try:
         train_loop.train(FLAGS.root_dir)
     except train_loop.ConfigurationError as e:
