@@ -2,18 +2,24 @@
 
 Every loop runs on the same environment with the same networks ((256, 256) ReLU actor and critics)
 and batch size (256), in one process, and is measured in interleaved repeats (A B C D E A B C D E ...)
-because this machine's speed drifts by 15-25% over minutes. For each loop two numbers are taken:
+because this machine's speed drifts by 15-25% over minutes. For each loop these numbers are taken:
 
 - loop: environment steps per second of the whole training loop (acting, stepping the environment,
   storing the transition, every update that is due), after a warm-up of random steps that fills the
   replay buffers (excluded from timing) and a few untimed learning steps (tracing).
 - ceiling: the same number of compiled update calls on one fixed batch, with the loop's own update
   schedule, and nothing else (no acting, no environment, no replay sampling, no bookkeeping): the
-  loop's upper bound. Ours: `Hierarchy.update` (the updates due alone) on fixed rows and draws.
-  tf-agents: `agent.train` (wrapped in `common.function`) on one fixed experience.
-- fused (ours only): `Hierarchy.step`, the one compiled call per environment step of our loop (the
-  updates due, then acting for every level), on the same fixed inputs. tf-agents acts in its driver,
-  so it has no such number; its acting is part of its loop's overhead.
+  loop's upper bound. Ours: the compiled graph of `Hierarchy.update` (the updates due alone) called
+  with `Hierarchy.call` on inputs filled once. tf-agents: `agent.train` (wrapped in
+  `common.function`) on one fixed experience.
+- fused (ours only): the one compiled call per environment step of our loop (`Hierarchy.step`'s
+  graph: the updates due, then acting for every level), on the same fixed inputs. tf-agents acts in
+  its driver, so it has no such number; its acting is part of its loop's overhead.
+- bound (ours only): the leanest loop that steps the environment between compiled calls: the fused
+  call on the fixed inputs, then `env.step`, nothing else (no replay sampling, no random draws, no
+  bookkeeping, no storing). Below the ceiling by what the environment step costs between updates:
+  on a 2-core machine the update evicts the caches, so an environment step costs more there than
+  alone ("env alone": the same steps with no training in between).
 
 The loops:
   flat        our `Agent` with one `Level` (TD3).
@@ -176,19 +182,19 @@ class OurLoop:
 
     def breakdown(self, steps: int) -> Dict[str, float]:
         """Milliseconds per step of each part of the loop over `steps` steps: the compiled call
-        (`Hierarchy.step`), the rest of `Agent.act` (replay sampling, draws, packing, bookkeeping),
+        (`Hierarchy.call`), the rest of `Agent.act` (replay sampling, draws, inputs, bookkeeping),
         `env.step` (with resets and new episodes) and `Agent.observe`."""
         env, agent, h = self.env, self.agent, self.hierarchy
         acc = {"compiled call": 0.0, "rest of Agent.act": 0.0, "env.step": 0.0, "Agent.observe": 0.0}
-        step = h.step
+        call = h.call
 
-        def timed_step(*args, **kwargs):
+        def timed_call(inputs):
             t = time.perf_counter()
-            out = step(*args, **kwargs)
+            out = call(inputs)
             acc["compiled call"] += time.perf_counter() - t
             return out
 
-        h.step = timed_step
+        h.call = timed_call
         episode = self.episode
         try:
             for _ in range(steps):
@@ -206,7 +212,7 @@ class OurLoop:
                 acc["env.step"] += (t2 - t1) + (time.perf_counter() - t3)
                 acc["Agent.observe"] += t3 - t2
         finally:
-            del h.step   # back to the class's method
+            del h.call   # back to the class's method
         self.episode = episode
         return {k: v / steps * 1e3 for k, v in acc.items()}
 
@@ -228,7 +234,7 @@ class OurLoop:
             act[f"noise_{i}"] = np.zeros(lvl.action_dim, np.float32)
             act[f"random_{i}"] = np.zeros(lvl.action_dim, np.float32)
         act = h.act_layout.pack(act)
-        schedule = []
+        schedule = []   # per step of the cycle: (update inputs, fused step inputs)
         critic_updates = [0] * h.num_levels
         cycle = h.env_steps_per_step[0] * max(lvl.actor_update_period for lvl in h.levels)
         for s in range(cycle):
@@ -239,26 +245,30 @@ class OurLoop:
                     new_step[i] = due[i, 0] = True
                     due[i, 1] = critic_updates[i] % lvl.actor_update_period == 0
                     critic_updates[i] += 1
-            trained = h.trained_levels(due)
-            schedule.append((due, [rows[i] for i in trained], [draws[i] for i in trained],
-                             np.concatenate([new_step, [True, False]])))
-        self._fixed = act, schedule
-        for due, rows, draws, flags in schedule:   # trace every graph the measurements call
-            h.update(due, rows, draws)
-            h.step(due, rows, draws, act, flags)
+            flags = np.concatenate([new_step, [True, False]])
+            # One input buffer per pattern (a pattern always comes with the same new_step flags).
+            update = h._fill(h.step_inputs(due, acting=False), [rows[i] for i in h.trained_levels(due)],
+                             [draws[i] for i in h.trained_levels(due)])
+            fused = h._fill(h.step_inputs(due), [rows[i] for i in h.trained_levels(due)],
+                            [draws[i] for i in h.trained_levels(due)], act, flags)
+            schedule.append((update, fused))
+        self._fixed = schedule
+        for update, fused in schedule:   # trace every graph the measurements call
+            h.call(update)
+            h.call(fused)
+        space = self.env.action_space
+        self._actions = np.random.default_rng(0).uniform(space.low, space.high,
+                                                         (1000, *space.shape)).astype(np.float32)
 
     def _time_schedule(self, calls: int, fused: bool) -> float:
-        """Seconds for `calls` compiled calls over the fixed schedule: `Hierarchy.step` (the updates
-        due, then acting) if `fused`, else `Hierarchy.update` (the updates alone)."""
-        act, schedule = self._fixed
-        h = self.hierarchy
+        """Seconds for `calls` compiled calls over the fixed schedule: `Hierarchy.call` on the
+        inputs of `Hierarchy.step` (the updates due, then acting) if `fused`, else of
+        `Hierarchy.update` (the updates alone), filled once beforehand."""
+        schedule = [entry[1 if fused else 0] for entry in self._fixed]
+        call = self.hierarchy.call
         start = time.perf_counter()
         for c in range(calls):
-            due, rows, draws, flags = schedule[c % len(schedule)]
-            if fused:
-                h.step(due, rows, draws, act, flags)
-            else:
-                h.update(due, rows, draws)
+            call(schedule[c % len(schedule)])
         return time.perf_counter() - start
 
     def ceiling(self, calls: int) -> float:
@@ -268,6 +278,39 @@ class OurLoop:
     def fused(self, calls: int) -> float:
         """Seconds for `calls` compiled steps (updates due, then acting) on the fixed inputs."""
         return self._time_schedule(calls, fused=True)
+
+    def bound(self, steps: int) -> float:
+        """Seconds for `steps` of the leanest synchronous loop: the fused call on the fixed inputs,
+        then `env.step` (uniform random actions; resets at episode ends), and nothing else (no
+        replay sampling, no draws, no bookkeeping, no storing). What any loop that steps the
+        environment between compiled calls can at best reach here."""
+        schedule = [entry[1] for entry in self._fixed]
+        call, env, actions = self.hierarchy.call, self.env, self._actions
+        env.reset()
+        start = time.perf_counter()
+        for c in range(steps):
+            call(schedule[c % len(schedule)])
+            _, _, terminated, truncated, _ = env.step(actions[c % len(actions)])
+            if terminated or truncated:
+                env.reset()
+        elapsed = time.perf_counter() - start
+        obs, _ = env.reset()   # the training loop goes on from a fresh episode
+        self.episode = self.agent.begin_episode(obs["observation"], obs["context"])
+        return elapsed
+
+    def env_alone(self, steps: int) -> float:
+        """Seconds for `steps` environment steps with no training in between (same actions)."""
+        env, actions = self.env, self._actions
+        env.reset()
+        start = time.perf_counter()
+        for c in range(steps):
+            _, _, terminated, truncated, _ = env.step(actions[c % len(actions)])
+            if terminated or truncated:
+                env.reset()
+        elapsed = time.perf_counter() - start
+        obs, _ = env.reset()
+        self.episode = self.agent.begin_episode(obs["observation"], obs["context"])
+        return elapsed
 
     def describe(self) -> dict:
         h = self.hierarchy
@@ -420,8 +463,8 @@ def make_loop(name: str, env_id: str, warmup_steps: int, seed: int, hidden=HIDDE
 
 def measure(loops: Dict[str, object], steps: int, ceiling_calls: int, repeats: int,
             log: Callable[[str], None] = print) -> Dict[str, Dict[str, List[float]]]:
-    """Interleaved repeats; per loop the lists of loop steps/s, ceiling calls/s and (ours) fused
-    calls/s."""
+    """Interleaved repeats; per loop the lists of loop steps/s, ceiling calls/s and, ours only,
+    fused calls/s, the leanest loop's (`bound`) steps/s and the environment's steps/s alone."""
     results = {name: {"loop": [], "ceiling": []} for name in loops}
     for r in range(repeats):
         for name, loop in loops.items():
@@ -429,6 +472,8 @@ def measure(loops: Dict[str, object], steps: int, ceiling_calls: int, repeats: i
             results[name]["ceiling"].append(ceiling_calls / loop.ceiling(ceiling_calls))
             if hasattr(loop, "fused"):
                 results[name].setdefault("fused", []).append(ceiling_calls / loop.fused(ceiling_calls))
+                results[name].setdefault("bound", []).append(steps / loop.bound(steps))
+                results[name].setdefault("env_alone", []).append(steps / loop.env_alone(steps))
         log(f"repeat {r + 1}/{repeats}: " + ", ".join(
             f"{n} {v['loop'][-1]:.0f}/{v['ceiling'][-1]:.0f}" for n, v in results.items()))
     return results
@@ -454,6 +499,9 @@ def summarize(results: Dict[str, Dict[str, List[float]]]) -> dict:
         ratios[f"{n} loop / own ceiling"] = _ratio(results, f"{n}:loop", f"{n}:ceiling")
         if "fused" in m:
             ratios[f"{n} loop / own fused call"] = _ratio(results, f"{n}:loop", f"{n}:fused")
+        if "bound" in m:
+            ratios[f"{n} bound / own ceiling"] = _ratio(results, f"{n}:bound", f"{n}:ceiling")
+            ratios[f"{n} loop / own bound"] = _ratio(results, f"{n}:loop", f"{n}:bound")
     if "tf_agents" in med:
         for n in med:
             if n != "tf_agents":
@@ -490,15 +538,17 @@ def markdown(summary: dict, results: dict, config: dict) -> str:
         f"Command: `{config['command']}`",
         "",
         "| loop | what | loop steps/s | min-max | update ceiling calls/s | min-max | fused call/s "
-        "| loop / ceiling |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| bound steps/s | env alone steps/s | loop / ceiling | bound / ceiling |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n, m in med.items():
         lo, ce = results[n]["loop"], results[n]["ceiling"]
-        fused = f"{m['fused']:.0f}" if "fused" in m else "-"
+        cell = {k: f"{m[k]:.0f}" if k in m else "-" for k in ("fused", "bound", "env_alone")}
+        bound = f"{m['bound'] / m['ceiling']:.3f}" if "bound" in m else "-"
         lines.append(f"| {n} | {DESCRIPTIONS.get(n, n)} | {m['loop']:.0f} | {min(lo):.0f}-{max(lo):.0f} "
-                     f"| {m['ceiling']:.0f} | {min(ce):.0f}-{max(ce):.0f} | {fused} "
-                     f"| {m['loop'] / m['ceiling']:.3f} |")
+                     f"| {m['ceiling']:.0f} | {min(ce):.0f}-{max(ce):.0f} | {cell['fused']} "
+                     f"| {cell['bound']} | {cell['env_alone']} | {m['loop'] / m['ceiling']:.3f} "
+                     f"| {bound} |")
     lines += ["", "Ratios: of the medians, and the median and range of the per-repeat (paired) ratios.",
               "", "| ratio | of medians | paired median | paired min-max | target |",
               "|---|---:|---:|---:|---|"]

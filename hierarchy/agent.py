@@ -70,6 +70,16 @@ class Agent:
         self.env_steps = 0
         self.critic_updates = [0] * h.num_levels
         self.last_losses = np.zeros((h.num_levels, 4), np.float32)
+        self._no_updates = np.zeros((h.num_levels, 2), bool)
+        self._obs_shape = (h.levels[0].obs_dim,)
+        self._context_shape = (h.levels[0].goal_dim,)
+
+    @staticmethod
+    def _checked(x, what: str, shape: tuple) -> np.ndarray:
+        x = np.asarray(x, np.float32)
+        if x.shape != shape:
+            raise ValueError(f"the {what} has shape {x.shape}, the hierarchy expects {shape}")
+        return x
 
     # ----------------------------------------------------------------------------------------------
     # Batches.
@@ -77,25 +87,29 @@ class Agent:
     def sample_draws(self, i: int, rows: np.ndarray) -> np.ndarray:
         """The random draws of level i's update on `rows`: target smoothing noise and, for a parent
         with connected gradients, the child step j (packed by the hierarchy's draw layout)."""
+        lvl = self.hierarchy.levels[i]
+        out = np.empty((lvl.batch_size, self.hierarchy.draw_layouts[i].width), np.float32)
+        self._write_draws(i, rows, out)
+        return out
+
+    def _write_draws(self, i: int, rows: np.ndarray, out: np.ndarray) -> None:
         h, lvl = self.hierarchy, self.hierarchy.levels[i]
-        draws = {"noise": self.rng.standard_normal((lvl.batch_size, lvl.action_dim))}
+        slices = h.draw_layouts[i].slices
+        out[:, slices["noise"]] = self.rng.standard_normal((lvl.batch_size, lvl.action_dim))
         if h.has_cg(i):
             # The child step j is uniform over ALL steps the period holds, the last one included.
             n = rows[:, h.row_layouts[i].slices["num_steps"]][:, 0].astype(np.int64)
-            draws["child_step"] = np.minimum((self.rng.random(n.shape) * n).astype(np.int64), n - 1)
-        layout = h.draw_layouts[i]
-        packed = np.empty((lvl.batch_size, layout.width), np.float32)
-        for k, v in draws.items():
-            packed[:, layout.slices[k]] = v.reshape(lvl.batch_size, -1)
-        return packed
+            j = np.minimum((self.rng.random(n.shape) * n).astype(np.int64), n - 1)
+            out[:, slices["child_step"]] = j[:, None]
 
     # ----------------------------------------------------------------------------------------------
     # Acting.
 
     def begin_episode(self, observation, context, *, training: bool = True) -> Episode:
         h = self.hierarchy
-        obs = np.asarray(observation, np.float32)
-        ep = Episode(training=training, context=np.asarray(context, np.float32), observation=obs)
+        obs = self._checked(observation, "observation", self._obs_shape)
+        context = self._checked(context, "context", self._context_shape)
+        ep = Episode(training=training, context=context, observation=obs)
         ep.origin_states = np.zeros((h.num_levels, obs.shape[0]), np.float32)
         ep.origin_goals = np.zeros((h.num_levels, h.goal_dim), np.float32)
         ep.actions = [np.zeros(lvl.action_dim, np.float32) for lvl in h.levels]
@@ -117,26 +131,28 @@ class Agent:
     def act(self, episode: Episode) -> np.ndarray:
         """The environment action at the current state; in training, runs every update due first."""
         h, n = self.hierarchy, self.hierarchy.num_levels
-        new_step = np.array([episode.t % k == 0 for k in h.env_steps_per_step])
+        new_step = [episode.t % k == 0 for k in h.env_steps_per_step]
         training = episode.training
         random_phase = training and self.env_steps < self.warmup_steps
-        act = {"observation": episode.observation, "context": episode.context,
-               "origin_states": episode.origin_states, "origin_goals": episode.origin_goals}
+        due = self._due() if training else self._no_updates
+        # Fill the compiled step's input vector in place (see Hierarchy.step_inputs).
+        inputs = h.step_inputs(due)
+        act, sl = inputs.act, h.act_layout.slices
+        act[sl["observation"]] = episode.observation
+        act[sl["context"]] = episode.context
+        act[sl["origin_states"]] = episode.origin_states.reshape(-1)
+        act[sl["origin_goals"]] = episode.origin_goals.reshape(-1)
         for i, lvl in enumerate(h.levels):
-            act[f"noise_{i}"] = (self.rng.standard_normal(lvl.action_dim) if training
-                                 else np.zeros(lvl.action_dim))
-            act[f"random_{i}"] = (lvl.random_action(self.rng) if random_phase
-                                  else np.zeros(lvl.action_dim))
-        due = self._due() if training else np.zeros((n, 2), bool)
-        flags = np.concatenate([new_step, [training, random_phase]])
-        act = h.act_layout.pack(act)
-        rows, draws = [], []
-        for i in h.trained_levels(due):
-            rows.append(self.buffers[i].sample(self.rng, h.levels[i].batch_size))
-            draws.append(self.sample_draws(i, rows[-1]))
-        out = h.step(due, rows, draws, act, flags)
+            act[sl[f"noise_{i}"]] = self.rng.standard_normal(lvl.action_dim) if training else 0.0
+            act[sl[f"random_{i}"]] = lvl.random_action(self.rng) if random_phase else 0.0
+        inputs.flags[:n] = new_step
+        inputs.flags[n:] = (training, random_phase)
+        for i, rows, draws in zip(inputs.levels, inputs.rows, inputs.draws):
+            self.buffers[i].sample_into(self.rng, rows)
+            self._write_draws(i, rows, draws)
+        out = h.call(inputs)
         out_slices = h.out_layout.slices
-        if due.any():
+        if inputs.levels:
             losses = out[out_slices["losses"]].reshape(n, 4)
             if not np.all(np.isfinite(losses)):
                 bad = [f"level {i} ('{h.levels[i].level_name}')" for i in range(n)
@@ -176,7 +192,7 @@ class Agent:
                 truncated: bool) -> None:
         """Records the outcome of the last action; stores each level's finished transitions."""
         h = self.hierarchy
-        next_obs = np.asarray(next_observation, np.float32)
+        next_obs = self._checked(next_observation, "next observation", self._obs_shape)
         episode.t += 1
         episode.env_return += float(reward)
         done = bool(terminated or truncated)

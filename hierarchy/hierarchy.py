@@ -69,9 +69,45 @@ def _spec_bounds(spec):
     return shape, lo, hi
 
 
+class StepInputs:
+    """The one input vector of a compiled step for one pattern of due updates, and numpy views into
+    it that callers fill in place (no packing, one tensor conversion per call).
+
+    Attributes:
+      due: `[N, 2]` bools, the pattern.
+      acting: whether the step acts after its updates.
+      levels: the levels in `Hierarchy.trained_levels(due)`, in order.
+      vector: `[width]` float32, everything the graph reads.
+      rows, draws: per trained level, views `[B_i, row width]` and `[B_i, draw width]`.
+      act: view `[act width]` (see `Hierarchy.act_layout`), None without acting.
+      flags: view `[N + 2]`: new_step (N), explore, use_random as 1.0 / 0.0; None without acting.
+    """
+
+    def __init__(self, *, due: np.ndarray, acting: bool, levels: List[int], row_shapes, draw_shapes,
+                 act_width: int, num_flags: int):
+        self.due, self.acting, self.levels = due, acting, levels
+        shapes = list(row_shapes) + list(draw_shapes)
+        if acting:
+            shapes += [(act_width,), (num_flags,)]
+        sizes = [int(np.prod(shape)) for shape in shapes]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
+        self.shapes = shapes
+        self.vector = np.zeros(self.offsets[-1], np.float32)
+        views = [self.vector[a:b].reshape(shape)
+                 for a, b, shape in zip(self.offsets[:-1], self.offsets[1:], shapes)]
+        k = len(levels)
+        self.rows, self.draws = views[:k], views[k:2 * k]
+        self.act, self.flags = (views[2 * k], views[2 * k + 1]) if acting else (None, None)
+
+    def unpack(self, vector: tf.Tensor) -> list:
+        """The graph's side: the tensors of `vector` in the order rows..., draws..., act, flags."""
+        return [tf.reshape(vector[a:b], shape)
+                for a, b, shape in zip(self.offsets[:-1], self.offsets[1:], self.shapes)]
+
+
 class _StepFunctions:
-    """(due pattern as bytes, acting) -> [tf.function, its concrete function once traced]. A plain
-    object, so that the module's checkpoint tracking leaves the functions alone."""
+    """(due pattern as bytes, acting) -> [tf.function, its concrete function once traced,
+    `StepInputs`]. A plain object, so that the module's checkpoint tracking leaves them alone."""
 
     def __init__(self):
         self.by_pattern: Dict[tuple, list] = {}
@@ -440,41 +476,76 @@ class Hierarchy(tf.Module):
         self._step_functions = _StepFunctions()
 
     def _function(self, due, acting: bool) -> list:
-        """[tf.function, its concrete function once traced] of one due pattern, with or without
-        acting.
+        """[tf.function, its concrete function once traced, its `StepInputs`] of one due pattern,
+        with or without acting.
 
-        Each pattern gets its own graph with a fixed input signature, built on first use: no
-        conditionals and no retracing. A schedule visits few patterns, so few graphs are built (flat
-        TD3 with the paper's schedule: critic, and critic + actor; two levels: four, plus acting
-        alone during the warm-up).
+        Each pattern gets its own graph with a fixed input signature (one float32 vector), built on
+        first use: no conditionals and no retracing. A schedule visits few patterns, so few graphs
+        are built (flat TD3 with the paper's schedule: critic, and critic + actor; two levels: four,
+        plus acting alone during the warm-up).
         """
         due = self._static_due(due)
         key = (due.tobytes(), acting)
         entry = self._step_functions.by_pattern.get(key)
         if entry is None:
             trained = self.trained_levels(due)
-            signature = [
-                tuple(tf.TensorSpec([self.levels[i].batch_size, self.row_layouts[i].width],
-                                    tf.float32) for i in trained),
-                tuple(tf.TensorSpec([self.levels[i].batch_size, self.draw_layouts[i].width],
-                                    tf.float32) for i in trained)]
-            if acting:
-                signature += [tf.TensorSpec([self.act_layout.width], tf.float32),
-                              tf.TensorSpec([self.num_flags], tf.bool)]
-            fn = tf.function(lambda *args: self._step(due, *args), input_signature=signature,
+            inputs = StepInputs(
+                due=due, acting=acting, levels=trained,
+                row_shapes=[(self.levels[i].batch_size, self.row_layouts[i].width) for i in trained],
+                draw_shapes=[(self.levels[i].batch_size, self.draw_layouts[i].width)
+                             for i in trained],
+                act_width=self.act_layout.width, num_flags=self.num_flags)
+            k = len(trained)
+
+            def step(vector):
+                parts = inputs.unpack(vector)
+                if not acting:
+                    return self._step(due, parts[:k], parts[k:2 * k])
+                return self._step(due, parts[:k], parts[k:2 * k], parts[2 * k],
+                                  parts[2 * k + 1] > 0.5)
+
+            fn = tf.function(step, input_signature=[tf.TensorSpec([inputs.vector.size], tf.float32)],
                              autograph=False)
-            entry = self._step_functions.by_pattern[key] = [fn, None]
+            entry = self._step_functions.by_pattern[key] = [fn, None, inputs]
         return entry
 
-    def _call(self, entry: list, args) -> np.ndarray:
-        """Calls a compiled function's graph directly with flat tensors (`_call_flat`, stable in the
-        pinned TensorFlow 2.15): that skips the per-call signature binding of `tf.function`, which
-        costs more than half a millisecond per step on a 2-core CPU."""
+    def step_inputs(self, due, *, acting: bool = True) -> StepInputs:
+        """The input buffers of the compiled step for `due` (reused by every call with that pattern):
+        fill their views in place, then `call(inputs)`. `step` and `update` do this for you."""
+        return self._function(due, acting)[2]
+
+    def call(self, inputs: StepInputs) -> np.ndarray:
+        """Runs the compiled step of `inputs`' pattern on its vector; returns the output (numpy).
+
+        Calls the traced graph directly with one tensor (`_call_flat`, stable in the pinned
+        TensorFlow 2.15): that skips the per-call signature binding of `tf.function`, which costs
+        more than half a millisecond per step on a 2-core CPU.
+        """
+        entry = self._function(inputs.due, inputs.acting)
+        if entry[2] is not inputs:
+            raise ValueError("these StepInputs belong to another hierarchy; use step_inputs()")
         if entry[1] is None:
             entry[1] = entry[0].get_concrete_function()
         fn = entry[1]
-        tensors = [tf.convert_to_tensor(x) for x in args]   # no copy for what is a tensor already
-        return fn._call_flat(tensors, fn.captured_inputs).numpy()
+        return fn._call_flat([tf.convert_to_tensor(inputs.vector)], fn.captured_inputs).numpy()
+
+    def _fill(self, inputs: StepInputs, rows, draws, act=None, flags=None) -> StepInputs:
+        """Copies caller-given arrays into `inputs`, checking every shape (no silent broadcast)."""
+        k = len(inputs.levels)
+        if len(rows) != k or len(draws) != k:
+            raise ValueError(f"the due pattern trains levels {inputs.levels}: expected {k} row and "
+                             f"draw arrays, got {len(rows)} and {len(draws)}")
+        pairs = [(f"rows of level {i}", x, v) for i, x, v in zip(inputs.levels, rows, inputs.rows)]
+        pairs += [(f"draws of level {i}", x, v)
+                  for i, x, v in zip(inputs.levels, draws, inputs.draws)]
+        if inputs.acting:
+            pairs += [("act", act, inputs.act), ("flags", flags, inputs.flags)]
+        for what, x, view in pairs:
+            x = np.asarray(x)
+            if x.shape != view.shape:
+                raise ValueError(f"{what} has shape {x.shape}, expected {view.shape}")
+            view[...] = x
+        return inputs
 
     def step(self, due, rows, draws, act, flags) -> np.ndarray:
         """The compiled step: the updates in `due`, then acting; returns the output row (numpy).
@@ -486,15 +557,15 @@ class Hierarchy(tf.Module):
 
         `step_public` is the same through tf.function's public call path.
         """
-        return self._call(self._function(due, acting=True), (*rows, *draws, act, flags))
+        return self.call(self._fill(self.step_inputs(due), rows, draws, act, flags))
 
     def step_public(self, due, rows, draws, act, flags) -> np.ndarray:
         """`step` through tf.function's public call path (a reference for tests)."""
-        fn = self._function(due, acting=True)[0]
-        return fn(tuple(rows), tuple(draws), act, flags).numpy()
+        inputs = self._fill(self.step_inputs(due), rows, draws, act, flags)
+        return self._function(due, acting=True)[0](inputs.vector).numpy()
 
     def update(self, due, rows, draws) -> np.ndarray:
         """The updates in `due` alone, compiled (no acting): e.g. extra updates per environment
         step, or training from a filled buffer. Returns the `[N, 4]` losses (see `train`)."""
-        out = self._call(self._function(due, acting=False), (*rows, *draws))
-        return out.reshape(self.num_levels, 4)
+        inputs = self._fill(self.step_inputs(due, acting=False), rows, draws)
+        return self.call(inputs).reshape(self.num_levels, 4)

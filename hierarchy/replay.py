@@ -101,6 +101,14 @@ class ReplayBuffer:
     def sample(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
         return self.gather(self.sample_indices(rng, batch_size))
 
+    def sample_into(self, rng: np.random.Generator, out: np.ndarray) -> None:
+        """`sample` written into `out` `[batch_size, width]` (C-contiguous float32), the same draws."""
+        if out.shape[1:] != (self.layout.width,):
+            raise ValueError(f"sample_into: out has shape {out.shape}, rows have width "
+                             f"{self.layout.width}")
+        # Indices are in range, so "clip" changes none; it lets numpy write `out` without a buffer.
+        np.take(self._rows, self.sample_indices(rng, out.shape[0]), axis=0, out=out, mode="clip")
+
     # Persistence --------------------------------------------------------------------------------
 
     def state(self) -> Dict[str, np.ndarray]:

@@ -6,7 +6,8 @@ import pytest
 
 RESULTS = {
     "flat": {"loop": [300.0, 100.0, 200.0], "ceiling": [400.0, 250.0, 300.0],
-             "fused": [350.0, 200.0, 250.0]},
+             "fused": [350.0, 200.0, 250.0], "bound": [360.0, 200.0, 240.0],
+             "env_alone": [5000.0, 4000.0, 4500.0]},
     "hrl_cg2": {"loop": [170.0, 180.0, 190.0], "ceiling": [200.0, 200.0, 200.0]},
     "tf_agents": {"loop": [100.0, 80.0, 150.0], "ceiling": [500.0, 500.0, 400.0]},
 }
@@ -14,10 +15,14 @@ RESULTS = {
 
 def test_summary_medians_and_ratios(throughput):
     s = throughput.summarize(RESULTS)
-    assert s["medians"]["flat"] == {"loop": 200.0, "ceiling": 300.0, "fused": 250.0}
+    assert s["medians"]["flat"] == {"loop": 200.0, "ceiling": 300.0, "fused": 250.0, "bound": 240.0,
+                                    "env_alone": 4500.0}
     r = {k: v["value"] for k, v in s["ratios"].items()}
     assert r["flat loop / own ceiling"] == pytest.approx(200 / 300)
     assert r["flat loop / own fused call"] == pytest.approx(200 / 250)
+    assert r["flat bound / own ceiling"] == pytest.approx(240 / 300)
+    assert r["flat loop / own bound"] == pytest.approx(200 / 240)
+    assert "hrl_cg2 bound / own ceiling" not in r
     assert r["flat loop / tf_agents loop"] == pytest.approx(2.0)
     assert r["hrl_cg2 loop / flat loop"] == pytest.approx(180 / 200)
     assert r["flat ceiling / tf_agents ceiling"] == pytest.approx(300 / 500)
@@ -33,9 +38,10 @@ def test_markdown_table(throughput):
     config = dict(env="Ant-v5", steps=10, warmup_steps=5, ceiling_calls=3, repeats=3, when="now",
                   hidden=[256, 256], batch_size=256, machine="here", command="python x.py")
     text = throughput.markdown(throughput.summarize(RESULTS), RESULTS, config)
-    assert "| flat | ours, flat TD3 (1 level) | 200 | 100-300 | 300 | 250-400 | 250 | 0.667 |" in text
+    assert "| flat | ours, flat TD3 (1 level) | 200 | 100-300 | 300 | 250-400 | 250 | 240 | 4500 " \
+           "| 0.667 | 0.800 |" in text
     assert "| tf_agents | tf-agents Td3Agent (driver + replay + dataset) | 100 | 80-150 | 500 | " \
-           "400-500 | - | 0.200 |" in text
+           "400-500 | - | - | - | 0.200 | - |" in text
     assert "| flat loop / tf_agents loop | 2.000 | 1.333 | 1.250-3.000 | >= 1.5 (met) |" in text
     assert "| flat loop / own ceiling | 0.667 | 0.667 | 0.400-0.750 | >= 0.85 (NOT met) |" in text
     assert "Command: `python x.py`" in text
@@ -57,7 +63,8 @@ def test_quick_run(throughput, tmp_path, request):
     assert set(record["medians"]) == set(throughput.LOOPS)
     for name, m in record["medians"].items():
         assert m["loop"] > 0 and m["ceiling"] > 0, name
-        assert ("fused" in m) == (name != "tf_agents"), name
+        for part in ("fused", "bound", "env_alone"):
+            assert (part in m) == (name != "tf_agents"), (name, part)
     saved = json.loads((tmp_path / "throughput_quick.json").read_text())
     assert saved["ratios"].keys() == record["ratios"].keys()
     assert "| flat loop / tf_agents loop |" in (tmp_path / "throughput_quick.md").read_text()

@@ -216,6 +216,43 @@ def test_fast_and_public_call_paths_agree():
                                       public.step_public(due, rows, draws, act, flags))
 
 
+def test_step_inputs_are_checked():
+    """The public step and update copy their arrays into the pattern's input vector: a wrong shape
+    or count is an error naming the part, never a silent broadcast."""
+    h = make_hierarchy(2, periods=3)
+    rng = np.random.default_rng(0)
+    due = [[False, False], [True, False]]
+    batch = random_batch(h, 1, rng)
+    rows, draws = pack_rows(h.row_layouts[1], batch), pack_rows(h.draw_layouts[1], batch)
+    act, flags = np.zeros(h.act_layout.width, np.float32), np.zeros(4, bool)
+    with pytest.raises(ValueError, match=r"rows of level 1 has shape \(1, "):
+        h.step(due, [rows[:1]], [draws], act, flags)
+    with pytest.raises(ValueError, match=r"act has shape \(3,\)"):
+        h.step(due, [rows], [draws], act[:3], flags)
+    with pytest.raises(ValueError, match=r"trains levels \[1\]: expected 1 row and draw arrays, got 2"):
+        h.update(due, [rows, rows], [draws])
+    other = make_hierarchy(2, periods=3)
+    with pytest.raises(ValueError, match="another hierarchy"):
+        h.call(other.step_inputs(due))
+    # The same inputs through the in-place path give the same output as the public one.
+    inputs = h.step_inputs(due, acting=False)
+    inputs.rows[0][...] = rows
+    inputs.draws[0][...] = draws
+    np.testing.assert_array_equal(h.call(inputs).reshape(2, 4)[1, 1:], 0.0)
+
+
+def test_wrong_observation_shape_is_an_error():
+    agent = Agent(hierarchy=make_hierarchy(2, periods=3), warmup_steps=0, seed=0)
+    with pytest.raises(ValueError, match=r"the observation has shape \(3,\), the hierarchy expects \(4,\)"):
+        agent.begin_episode(np.zeros(3), np.zeros(2))
+    with pytest.raises(ValueError, match=r"the context has shape \(\), the hierarchy expects \(2,\)"):
+        agent.begin_episode(np.zeros(4), 0.0)
+    ep = agent.begin_episode(np.zeros(4), np.zeros(2))
+    agent.act(ep)
+    with pytest.raises(ValueError, match=r"the next observation has shape \(1,\)"):
+        agent.observe(ep, 0.0, [1.0], False, False)
+
+
 def test_one_graph_per_due_pattern():
     """Only the updates due are built: a step with the low critic due leaves every other variable
     untouched, and each pattern is traced once."""
@@ -228,7 +265,7 @@ def test_one_graph_per_due_pattern():
     # alternate parities of the low's updates, so not every product occurs).
     functions = h._step_functions.by_pattern
     assert 2 <= len(functions) <= 6
-    assert all(fn.experimental_get_tracing_count() == 1 for fn, _ in functions.values())
+    assert all(fn.experimental_get_tracing_count() == 1 for fn, _, _ in functions.values())
     assert all(acting for _, acting in functions)
     rng = np.random.default_rng(1)
     before = variables_snapshot(h.levels[0].critics.trainable_variables

@@ -46,6 +46,19 @@ def test_ring_buffer_overwrites_oldest_and_restores():
         ReplayBuffer(capacity=2, fields=FIELDS).sample_indices(np.random.default_rng(0), 3)
 
 
+def test_sample_into_draws_the_same_rows_as_sample():
+    buf = ReplayBuffer(capacity=10, fields=FIELDS)
+    for k in range(6):
+        buf.add(row(k))
+    out = np.full((32, buf.layout.width), np.nan, np.float32)
+    buf.sample_into(np.random.default_rng(7), out)
+    expected = buf.sample(np.random.default_rng(7), 32)
+    np.testing.assert_array_equal(out, expected)
+    assert set(out[:, -4].tolist()) <= set(range(6))      # only filled rows: "a"[0] = k
+    with pytest.raises(ValueError, match="width 11"):
+        buf.sample_into(np.random.default_rng(0), np.zeros((4, 10), np.float32))
+
+
 def test_ensemble_mlp_shapes_and_members():
     ensemble = networks.Ensemble(size=2, input_dim=5, hidden_sizes=(7, 7), output_dim=1, seed=0)
     x = tf.random.normal([3, 5])
