@@ -394,8 +394,12 @@ def train(
                     step = agent.env_steps
                     if step % log_interval == 0:
                         rate = (step - log_step) / max(time.time() - log_t, 1e-9)
+                        # A rate that includes random warm-up steps (no updates) says nothing of
+                        # the learning steps to come.
+                        eta = (total_steps - step) / max(rate, 1e-9) \
+                            if log_step >= agent.warmup_steps else None
                         log_t, log_step = time.time(), step
-                        _log_progress(step, total_steps, rate, recent)
+                        _log_progress(step, total_steps, rate, recent, eta)
                         tf.summary.scalar("train/steps_per_second", rate, step=step)
                 if not done:
                     break   # cut off at total_steps
@@ -453,7 +457,8 @@ def train(
     return final
 
 
-def _log_progress(step: int, total_steps: int, rate: float, recent) -> None:
+def _log_progress(step: int, total_steps: int, rate: float, recent, eta: float | None) -> None:
+    """One progress line; `eta` in seconds, None while the rate includes warm-up steps."""
     returns = [r for r, _ in recent]
     successes = [float(s) for _, s in recent if s is not None]
     parts = [f"step {step}/{total_steps} ({100.0 * step / total_steps:.1f}%)", f"{rate:.1f} steps/s"]
@@ -463,7 +468,8 @@ def _log_progress(step: int, total_steps: int, rate: float, recent) -> None:
         parts.append(f"success {np.mean(successes):.2f}")
     if returns:
         parts[-1] += f" (last {len(returns)} episodes)"
-    parts.append(f"ETA {_format_duration((total_steps - step) / max(rate, 1e-9))}")
+    parts.append("ETA once learning has run one log interval" if eta is None
+                 else f"ETA {_format_duration(eta)}")
     logging.info(" | ".join(parts))
 
 

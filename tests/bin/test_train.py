@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -44,8 +45,10 @@ def test_train_binary_writes_everything(point_run):
                  "learning_curve.png", "finished.json"]:
         assert os.path.getsize(os.path.join(root, name)) > 0, name
     assert glob.glob(os.path.join(root, "tensorboard", "events.out.tfevents.*.v2"))
-    # Progress lines with rate and ETA.
-    assert "steps/s" in proc.stderr and "ETA" in proc.stderr
+    # Progress lines with rate and ETA: none from the warm-up's rate (steps 0-100), then one.
+    assert "steps/s" in proc.stderr
+    assert "step 100/300 (33.3%)" in proc.stderr and "ETA once learning has run" in proc.stderr
+    assert re.search(r"step 200/300 .* ETA \d+m\d\ds", proc.stderr)
     # Operative config: what was used, defaults included.
     operative = open(os.path.join(root, "operative_config.gin")).read()
     assert "low/Level" in operative or "Level.batch_size = 16" in operative
