@@ -30,6 +30,8 @@ The loops:
               `DynamicStepDriver` (one step per iteration, `common.function`), the buffer's
               `as_dataset(sample_batch_size=256, num_steps=2)` iterator (3 parallel calls, prefetch 3)
               and `common.function(agent.train)`.
+  flat_overlap  (only when named in --loops) an experiment, not our loop: flat TD3 acting first, then
+              its due update in a second thread while the environment steps (`OverlapLoop`).
 
 Environment: gymnasium's Ant-v5 without contact forces (`include_cfrc_ext_in_observation=False`:
 27 observation dims, qpos[2:15] + qvel[:14]); `NoContext` gives it the {"observation", "context"}
@@ -104,7 +106,9 @@ DESCRIPTIONS = {
     "hrl_cg2": f"ours, HRL-CG (2 levels, lambda {CG_LAMBDA})",
     "hrl_cg3": f"ours, HRL-CG (3 levels, lambda {CG_LAMBDA})",
     "tf_agents": "tf-agents Td3Agent (driver + replay + dataset)",
+    "flat_overlap": "experiment: flat TD3, update in a second thread during env.step",
 }
+EXTRA_LOOPS = ("flat_overlap",)   # measured only when named in --loops
 
 
 # --------------------------------------------------------------------------------------------------
@@ -138,6 +142,11 @@ def goal_space(env: gym.Env):
 class OurLoop:
     """Our training loop (`Agent.act` / `env.step` / `Agent.observe`) on one environment."""
 
+    @property
+    def agent_class(self):
+        import hierarchy
+        return hierarchy.Agent
+
     def __init__(self, env_id: str, num_levels: int, cg_lambda: float, warmup_steps: int, seed: int,
                  hidden=HIDDEN, batch_size: int = BATCH_SIZE):
         import hierarchy
@@ -158,7 +167,7 @@ class OurLoop:
             observation_spec=obs_spec, context_spec=ctx_spec, action_spec=act_spec,
             num_levels=num_levels, seed=seed, **kwargs)
         gin.clear_config()
-        self.agent = hierarchy.Agent(hierarchy=self.hierarchy, warmup_steps=warmup_steps, seed=seed)
+        self.agent = self.agent_class(hierarchy=self.hierarchy, warmup_steps=warmup_steps, seed=seed)
         self.warmup_steps = warmup_steps
         obs, _ = self.env.reset(seed=seed)
         self.episode = self.agent.begin_episode(obs["observation"], obs["context"])
@@ -319,6 +328,83 @@ class OurLoop:
                 "batch_size": [lvl.batch_size for lvl in h.levels]}
 
 
+class OverlapLoop(OurLoop):
+    """An experiment, not our training loop: flat TD3 whose update runs in a second thread while the
+    environment steps. Each step acts first (with the weights from before the update due at that
+    step, so acting lags the standard loop by one update), then starts the due update in a thread on
+    a batch drawn beforehand, steps the environment, waits for the update and stores the transition.
+    Measures whether overlapping the two pays on this machine."""
+
+    @property
+    def agent_class(self):
+        import hierarchy
+
+        class ActingOnlyAgent(hierarchy.Agent):
+            """`act` runs no updates; the loop runs them itself (with `Agent._due`'s schedule)."""
+
+            def _due(self):
+                return self._no_updates
+
+        return ActingOnlyAgent
+
+    def __init__(self, *args, **kwargs):
+        from concurrent.futures import ThreadPoolExecutor
+
+        super().__init__(*args, **kwargs)
+        if self.hierarchy.num_levels != 1:
+            raise ValueError("the overlap experiment runs flat TD3 only")
+        self._pool = ThreadPoolExecutor(max_workers=1)
+
+    def _loop(self, steps: int, acc: Dict[str, float] | None = None) -> float:
+        import hierarchy
+
+        env, agent, h = self.env, self.agent, self.hierarchy
+        episode = self.episode
+        clock = time.perf_counter
+        start = clock()
+        for _ in range(steps):
+            t0 = clock()
+            due = hierarchy.Agent._due(agent)
+            action = agent.act(episode)
+            future = None
+            if due.any():
+                inputs = h.step_inputs(due, acting=False)
+                agent.buffers[0].sample_into(agent.rng, inputs.rows[0])
+                agent._write_draws(0, inputs.rows[0], inputs.draws[0])
+                future = self._pool.submit(h.call, inputs)
+            t1 = clock()
+            obs, reward, terminated, truncated, _ = env.step(action)
+            t2 = clock()
+            if future is not None:
+                losses = future.result()
+                agent.critic_updates[0] += 1
+                agent.last_losses[0, 0] = losses[0]
+                if due[0, 1]:
+                    agent.last_losses[0, 1:] = losses[1:]
+            t3 = clock()
+            agent.observe(episode, reward, obs["observation"], terminated, truncated)
+            if terminated or truncated:
+                obs, _ = env.reset()
+                episode = agent.begin_episode(obs["observation"], obs["context"])
+            if acc is not None:
+                acc["act, draw the batch, start the update"] += t1 - t0
+                acc["env.step (update running)"] += t2 - t1
+                acc["wait for the update"] += t3 - t2
+                acc["observe"] += clock() - t3
+        elapsed = clock() - start
+        self.episode = episode
+        return elapsed
+
+    def run(self, steps: int) -> float:
+        return self._loop(steps)
+
+    def breakdown(self, steps: int) -> Dict[str, float]:
+        acc = dict.fromkeys(["act, draw the batch, start the update", "env.step (update running)",
+                             "wait for the update", "observe"], 0.0)
+        self._loop(steps, acc)
+        return {k: v / steps * 1e3 for k, v in acc.items()}
+
+
 # --------------------------------------------------------------------------------------------------
 # tf-agents.
 
@@ -451,6 +537,8 @@ class TFAgentsLoop:
 
 def make_loop(name: str, env_id: str, warmup_steps: int, seed: int, hidden=HIDDEN,
               batch_size: int = BATCH_SIZE):
+    if name == "flat_overlap":
+        return OverlapLoop(env_id, 1, 0.0, warmup_steps, seed, hidden, batch_size)
     spec = LOOPS[name]
     if spec is None:
         return TFAgentsLoop(env_id, warmup_steps, seed, hidden, batch_size)
@@ -510,7 +598,7 @@ def summarize(results: Dict[str, Dict[str, List[float]]]) -> dict:
             ratios["flat ceiling / tf_agents ceiling"] = _ratio(results, "flat:ceiling",
                                                                 "tf_agents:ceiling")
     if "flat" in med:
-        for n in ("hrl2", "hrl_cg2", "hrl_cg3"):
+        for n in ("hrl2", "hrl_cg2", "hrl_cg3", "flat_overlap"):
             if n in med:
                 ratios[f"{n} loop / flat loop"] = _ratio(results, f"{n}:loop", "flat:loop")
     return {"medians": med, "ratios": ratios}
@@ -589,7 +677,8 @@ def profile(loop, steps: int, out_path: pathlib.Path | None, top: int = 30) -> s
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--env", default="Ant-v5", help="Ant-v5 (default) or an id with a task_spec")
-    p.add_argument("--loops", default=",".join(LOOPS), help="comma-separated subset of " + ",".join(LOOPS))
+    p.add_argument("--loops", default=",".join(LOOPS),
+                   help="comma-separated subset of " + ",".join([*LOOPS, *EXTRA_LOOPS]))
     p.add_argument("--warmup_steps", type=int, default=2000, help="random steps filling the buffers")
     p.add_argument("--trace_steps", type=int, default=200, help="untimed learning steps (tracing)")
     p.add_argument("--steps", type=int, default=2000, help="timed learning steps per repeat")
@@ -616,9 +705,9 @@ def parse_args(argv=None):
         args.warmup_steps, args.trace_steps, args.steps = 300, 20, 100
         args.ceiling_calls, args.repeats, args.breakdown_steps = 60, 2, 50
     names = [n.strip() for n in args.loops.split(",") if n.strip()]
-    unknown = [n for n in names if n not in LOOPS]
+    unknown = [n for n in names if n not in LOOPS and n not in EXTRA_LOOPS]
     if unknown:
-        p.error(f"unknown loops {unknown}; choose from {list(LOOPS)}")
+        p.error(f"unknown loops {unknown}; choose from {list(LOOPS) + list(EXTRA_LOOPS)}")
     args.loops = names
     return args
 
