@@ -141,7 +141,11 @@ def parse_gin(gin_files: Sequence[str] = (), gin_bindings: Sequence[str] = ()) -
 # Building.
 
 def make_env(env_id: str, *, max_episode_steps: int | None = None, render_mode: str | None = None):
-    """`gym.make(env_id)`; an environment without dict observations is wrapped in `NoContext`."""
+    """`gym.make(env_id)`; an environment without dict observations is wrapped in `NoContext`.
+
+    Raises ValueError for an environment with no horizon (none registered, none given): training
+    checkpoints and evaluates only between episodes, so an endless episode would never do either.
+    """
     if max_episode_steps is not None and not (isinstance(max_episode_steps, (int, float, np.number))
                                               and max_episode_steps >= 1):
         raise ValueError(f"max_episode_steps must be None or an integer >= 1, got {max_episode_steps!r}")
@@ -149,6 +153,11 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, render_mode: 
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     env = gym.make(env_id, **kwargs)
+    if env.spec is None or env.spec.max_episode_steps is None:
+        env.close()
+        raise ValueError(f"environment '{env_id}' registers no episode horizon: set "
+                         f"train.max_episode_steps (checkpoints and evaluations happen only between "
+                         f"episodes)")
     if not isinstance(env.observation_space, gym.spaces.Dict):
         env = NoContext(env)
     return env

@@ -160,6 +160,24 @@ def test_bad_train_setting_is_a_configuration_error_before_root_dir_exists(tmp_p
     assert not root.exists()
 
 
+def test_environment_without_a_horizon_needs_max_episode_steps(tmp_path):
+    import gymnasium as gym
+    env_id = "test/PointReachNoHorizon-v0"
+    if env_id not in gym.registry:
+        gym.register(id=env_id, entry_point=gym.spec("hierarchy/PointReach-v0").entry_point)
+    with pytest.raises(ValueError, match="registers no episode horizon: set train.max_episode_steps"):
+        train_loop.make_env(env_id)
+    env = train_loop.make_env(env_id, max_episode_steps=7)
+    assert env.spec.max_episode_steps == 7
+    env.close()
+    root = tmp_path / "run"
+    train_loop.parse_gin(POINT, NO_TRAINING + [f"train.env_id = '{env_id}'",
+                                               "train.max_episode_steps = None"])
+    with pytest.raises(train_loop.ConfigurationError, match="no episode horizon"):
+        train_loop.train(str(root))
+    assert not root.exists()
+
+
 # --------------------------------------------------------------------------------------------------
 # Gin scopes: a binding gin would silently ignore is an error; one for another depth is allowed.
 
