@@ -15,8 +15,8 @@ because this machine's speed drifts by 15-25% over minutes. For each loop these 
 - fused (ours only): the one compiled call per environment step of our loop (`Hierarchy.step`'s
   graph: the updates due, then acting for every level), on the same fixed inputs. tf-agents acts in
   its driver, so it has no such number; its acting is part of its loop's overhead.
-- bound (ours only): the leanest loop that steps the environment between compiled calls: the fused
-  call on the fixed inputs, then `env.step`, nothing else (no replay sampling, no random draws, no
+- bound (ours only): the leanest loop conceivable: the ceiling's call (the updates due, fixed
+  inputs), then `env.step`, nothing else (no acting, no replay sampling, no random draws, no
   bookkeeping, no storing). Below the ceiling by what the environment step costs between updates:
   on a 2-core machine the update evicts the caches, so an environment step costs more there than
   alone ("env alone": the same steps with no training in between).
@@ -289,11 +289,12 @@ class OurLoop:
         return self._time_schedule(calls, fused=True)
 
     def bound(self, steps: int) -> float:
-        """Seconds for `steps` of the leanest synchronous loop: the fused call on the fixed inputs,
-        then `env.step` (uniform random actions; resets at episode ends), and nothing else (no
-        replay sampling, no draws, no bookkeeping, no storing). What any loop that steps the
-        environment between compiled calls can at best reach here."""
-        schedule = [entry[1] for entry in self._fixed]
+        """Seconds for `steps` of the leanest loop conceivable: the ceiling's call (the updates due
+        on the fixed inputs), then `env.step` (uniform random actions; resets at episode ends), and
+        nothing else: no acting, no replay sampling, no random draws, no bookkeeping, no storing.
+        Every training loop must at least update and step the environment, so no loop that does
+        the two one after the other can beat it here."""
+        schedule = [entry[0] for entry in self._fixed]
         call, env, actions = self.hierarchy.call, self.env, self._actions
         env.reset()
         start = time.perf_counter()

@@ -160,11 +160,12 @@ class Agent:
                 raise FloatingPointError(
                     f"non-finite loss after environment step {self.env_steps} in {', '.join(bad)}: "
                     f"[critic, actor, cg, lambda] = {losses.tolist()}")
-            for i in np.flatnonzero(due[:, 0]):
-                self.critic_updates[i] += 1
-                self.last_losses[i, 0] = losses[i, 0]
-            for i in np.flatnonzero(due[:, 1]):
-                self.last_losses[i, 1:] = losses[i, 1:]
+            for i in inputs.levels:
+                if due[i, 0]:
+                    self.critic_updates[i] += 1
+                    self.last_losses[i, 0] = losses[i, 0]
+                if due[i, 1]:
+                    self.last_losses[i, 1:] = losses[i, 1:]
         obs = episode.observation
         for i in range(n):
             if not new_step[i]:
