@@ -255,11 +255,11 @@ class OurLoop:
                     due[i, 1] = critic_updates[i] % lvl.actor_update_period == 0
                     critic_updates[i] += 1
             flags = np.concatenate([new_step, [True, False]])
+            trained = h.trained_levels(due)
+            batch = [rows[i] for i in trained], [draws[i] for i in trained]
             # One input buffer per pattern (a pattern always comes with the same new_step flags).
-            update = h._fill(h.step_inputs(due, acting=False), [rows[i] for i in h.trained_levels(due)],
-                             [draws[i] for i in h.trained_levels(due)])
-            fused = h._fill(h.step_inputs(due), [rows[i] for i in h.trained_levels(due)],
-                            [draws[i] for i in h.trained_levels(due)], act, flags)
+            update = h._fill(h.step_inputs(due, acting=False), *batch)
+            fused = h._fill(h.step_inputs(due), *batch, act, flags)
             schedule.append((update, fused))
         self._fixed = schedule
         for update, fused in schedule:   # trace every graph the measurements call
@@ -294,26 +294,21 @@ class OurLoop:
         nothing else: no acting, no replay sampling, no random draws, no bookkeeping, no storing.
         Every training loop must at least update and step the environment, so no loop that does
         the two one after the other can beat it here."""
-        schedule = [entry[0] for entry in self._fixed]
+        return self._lean_loop(steps, [entry[0] for entry in self._fixed])
+
+    def env_alone(self, steps: int) -> float:
+        """Seconds for `steps` environment steps with no training in between (same actions)."""
+        return self._lean_loop(steps, None)
+
+    def _lean_loop(self, steps: int, schedule) -> float:
+        """`steps` environment steps on the fixed random actions, each after a compiled call over
+        `schedule` (or none for None); the training loop goes on afterwards from a fresh episode."""
         call, env, actions = self.hierarchy.call, self.env, self._actions
         env.reset()
         start = time.perf_counter()
         for c in range(steps):
-            call(schedule[c % len(schedule)])
-            _, _, terminated, truncated, _ = env.step(actions[c % len(actions)])
-            if terminated or truncated:
-                env.reset()
-        elapsed = time.perf_counter() - start
-        obs, _ = env.reset()   # the training loop goes on from a fresh episode
-        self.episode = self.agent.begin_episode(obs["observation"], obs["context"])
-        return elapsed
-
-    def env_alone(self, steps: int) -> float:
-        """Seconds for `steps` environment steps with no training in between (same actions)."""
-        env, actions = self.env, self._actions
-        env.reset()
-        start = time.perf_counter()
-        for c in range(steps):
+            if schedule is not None:
+                call(schedule[c % len(schedule)])
             _, _, terminated, truncated, _ = env.step(actions[c % len(actions)])
             if terminated or truncated:
                 env.reset()
@@ -370,8 +365,7 @@ class OverlapLoop(OurLoop):
             future = None
             if due.any():
                 inputs = h.step_inputs(due, acting=False)
-                agent.buffers[0].sample_into(agent.rng, inputs.rows[0])
-                agent._write_draws(0, inputs.rows[0], inputs.draws[0])
+                agent.sample_batches(inputs)
                 future = self._pool.submit(h.call, inputs)
             t1 = clock()
             obs, reward, terminated, truncated, _ = env.step(action)

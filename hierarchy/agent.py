@@ -92,6 +92,13 @@ class Agent:
         self._write_draws(i, rows, out)
         return out
 
+    def sample_batches(self, inputs) -> None:
+        """Samples the replay rows and draws of every level that `inputs` (a
+        `Hierarchy.step_inputs`) trains, into its views."""
+        for i, rows, draws in zip(inputs.levels, inputs.rows, inputs.draws):
+            self.buffers[i].sample_into(self.rng, rows)
+            self._write_draws(i, rows, draws)
+
     def _write_draws(self, i: int, rows: np.ndarray, out: np.ndarray) -> None:
         h, lvl = self.hierarchy, self.hierarchy.levels[i]
         slices = h.draw_layouts[i].slices
@@ -147,9 +154,7 @@ class Agent:
             act[sl[f"random_{i}"]] = lvl.random_action(self.rng) if random_phase else 0.0
         inputs.flags[:n] = new_step
         inputs.flags[n:] = (training, random_phase)
-        for i, rows, draws in zip(inputs.levels, inputs.rows, inputs.draws):
-            self.buffers[i].sample_into(self.rng, rows)
-            self._write_draws(i, rows, draws)
+        self.sample_batches(inputs)
         out = h.call(inputs)
         out_slices = h.out_layout.slices
         if inputs.levels:

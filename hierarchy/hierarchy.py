@@ -86,6 +86,7 @@ class StepInputs:
     def __init__(self, *, due: np.ndarray, acting: bool, levels: List[int], row_shapes, draw_shapes,
                  act_width: int, num_flags: int):
         self.due, self.acting, self.levels = due, acting, levels
+        self.key = self.key_of(due, acting)   # its compiled function's key in the hierarchy
         shapes = list(row_shapes) + list(draw_shapes)
         if acting:
             shapes += [(act_width,), (num_flags,)]
@@ -98,6 +99,10 @@ class StepInputs:
         k = len(levels)
         self.rows, self.draws = views[:k], views[k:2 * k]
         self.act, self.flags = (views[2 * k], views[2 * k + 1]) if acting else (None, None)
+
+    @staticmethod
+    def key_of(due: np.ndarray, acting: bool) -> tuple:
+        return due.tobytes(), acting
 
     def unpack(self, vector: tf.Tensor) -> list:
         """The graph's side: the tensors of `vector` in the order rows..., draws..., act, flags."""
@@ -485,8 +490,7 @@ class Hierarchy(tf.Module):
         plus acting alone during the warm-up).
         """
         due = self._static_due(due)
-        key = (due.tobytes(), acting)
-        entry = self._step_functions.by_pattern.get(key)
+        entry = self._step_functions.by_pattern.get(StepInputs.key_of(due, acting))
         if entry is None:
             trained = self.trained_levels(due)
             inputs = StepInputs(
@@ -506,7 +510,7 @@ class Hierarchy(tf.Module):
 
             fn = tf.function(step, input_signature=[tf.TensorSpec([inputs.vector.size], tf.float32)],
                              autograph=False)
-            entry = self._step_functions.by_pattern[key] = [fn, None, inputs]
+            entry = self._step_functions.by_pattern[inputs.key] = [fn, None, inputs]
         return entry
 
     def step_inputs(self, due, *, acting: bool = True) -> StepInputs:
@@ -521,8 +525,8 @@ class Hierarchy(tf.Module):
         TensorFlow 2.15): that skips the per-call signature binding of `tf.function`, which costs
         more than half a millisecond per step on a 2-core CPU.
         """
-        entry = self._function(inputs.due, inputs.acting)
-        if entry[2] is not inputs:
+        entry = self._step_functions.by_pattern.get(inputs.key)
+        if entry is None or entry[2] is not inputs:
             raise ValueError("these StepInputs belong to another hierarchy; use step_inputs()")
         if entry[1] is None:
             entry[1] = entry[0].get_concrete_function()
