@@ -9,10 +9,10 @@ because this machine's speed drifts by 15-25% over minutes. For each loop these 
   replay buffers (excluded from timing) and a few untimed learning steps (tracing).
 - ceiling: the same number of compiled update calls on one fixed batch, with the loop's own update
   schedule, and nothing else (no acting, no environment, no replay sampling, no bookkeeping): the
-  loop's upper bound. Ours: the compiled graph of `Hierarchy.update` (the updates due alone) called
-  with `Hierarchy.call` on inputs filled once. tf-agents: `agent.train` (wrapped in
+  loop's upper bound. Ours: the compiled graph of the updates due alone (`CompiledStep.update`)
+  called with `CompiledStep.call` on inputs filled once. tf-agents: `agent.train` (wrapped in
   `common.function`) on one fixed experience.
-- fused (ours only): the one compiled call per environment step of our loop (`Hierarchy.step`'s
+- fused (ours only): the one compiled call per environment step of our loop (`CompiledStep.step`'s
   graph: the updates due, then acting for every level), on the same fixed inputs. tf-agents acts in
   its driver, so it has no such number; its acting is part of its loop's overhead.
 - bound (ours only): the leanest loop conceivable: the ceiling's call (the updates due, fixed
@@ -38,9 +38,9 @@ Environment: gymnasium's Ant-v5 without contact forces (`include_cfrc_ext_in_obs
 layout with an empty context. Ant-v5 publishes no goal space, so the 2- and 3-level hierarchies set
 goals on observation dims 0..12 (= qpos[2:15]: torso z, torso quaternion, 8 joint angles) with the
 paper's bounds for those coordinates, +/-[0.5, 1, 1, 1, 1, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3]
-(DESIGN.md section 3; x and y are not in Ant-v5's observation). `--env hierarchy/AntMaze-v0` (or any
-id whose environment publishes a `task_spec`) uses the environment's own goal space instead; then
-tf-agents sees [observation, context] concatenated.
+(`envs.ant.ANT_GOAL_HIGH` without x and y, which are not in Ant-v5's observation).
+`--env hierarchy/AntMaze-v0` (or any id whose environment publishes a `task_spec`) uses the
+environment's own goal space instead; then tf-agents sees [observation, context] concatenated.
 
 Update schedule (all loops): the bottom level's critics every environment step, its actor and targets
 every 2 (tf-agents: actor_update_period=2, target_update_period=2); a parent every `period` (10)
@@ -82,10 +82,6 @@ if str(ROOT) not in sys.path:  # run as a script: make `hierarchy` and `envs` im
 import gin  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-# Goal space on Ant-v5's observation (see the module docstring).
-ANT_GOAL_INDICES = tuple(range(13))
-ANT_GOAL_HIGH = (0.5, 1.0, 1.0, 1.0, 1.0, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3)
-
 HIDDEN = (256, 256)
 BATCH_SIZE = 256
 REPLAY_CAPACITY = 200_000
@@ -125,15 +121,19 @@ def make_env(env_id: str) -> gym.Env:
 
 
 def goal_space(env: gym.Env):
-    """(goal_indices, goal_low, goal_high): the environment's published one, else Ant-v5's above."""
+    """(goal_indices, goal_low, goal_high): the environment's published one, else the Ant tasks'
+    sub-goal space without x and y (Ant-v5's observation starts at the torso height)."""
     task = getattr(env.unwrapped, "task_spec", None)
     if task is not None:
         return tuple(task.goal_indices), tuple(task.goal_low), tuple(task.goal_high)
+    from envs.ant import ANT_GOAL_HIGH
+
+    high = ANT_GOAL_HIGH[2:]
     dim = env.observation_space["observation"].shape[0]
-    if dim < len(ANT_GOAL_INDICES):
+    if dim < len(high):
         raise ValueError(f"no goal space known for an observation of {dim} dims; use an env that "
                          f"publishes a task_spec")
-    return ANT_GOAL_INDICES, tuple(-h for h in ANT_GOAL_HIGH), ANT_GOAL_HIGH
+    return tuple(range(len(high))), tuple(-h for h in high), high
 
 
 # --------------------------------------------------------------------------------------------------
@@ -142,20 +142,15 @@ def goal_space(env: gym.Env):
 class OurLoop:
     """Our training loop (`Agent.act` / `env.step` / `Agent.observe`) on one environment."""
 
-    @property
-    def agent_class(self):
-        import hierarchy
-        return hierarchy.Agent
-
     def __init__(self, env_id: str, num_levels: int, cg_lambda: float, warmup_steps: int, seed: int,
                  hidden=HIDDEN, batch_size: int = BATCH_SIZE):
         import hierarchy
 
         gin.clear_config()
-        gin.bind_parameter("Level.batch_size", batch_size)
+        gin.bind_parameter("ReplayBuffer.batch_size", batch_size)
+        gin.bind_parameter("ReplayBuffer.capacity", REPLAY_CAPACITY)
         gin.bind_parameter("Level.actor_hidden_sizes", tuple(hidden))
         gin.bind_parameter("Level.critic_hidden_sizes", tuple(hidden))
-        gin.bind_parameter("Level.replay_capacity", REPLAY_CAPACITY)
         self.env = make_env(env_id)
         obs_spec, ctx_spec, act_spec = hierarchy.specs_from_env(self.env)
         kwargs = {}
@@ -166,8 +161,8 @@ class OurLoop:
         self.hierarchy = hierarchy.build_hierarchy(
             observation_spec=obs_spec, context_spec=ctx_spec, action_spec=act_spec,
             num_levels=num_levels, seed=seed, **kwargs)
+        self.agent = hierarchy.Agent(hierarchy=self.hierarchy, warmup_steps=warmup_steps, seed=seed)
         gin.clear_config()
-        self.agent = self.agent_class(hierarchy=self.hierarchy, warmup_steps=warmup_steps, seed=seed)
         self.warmup_steps = warmup_steps
         obs, _ = self.env.reset(seed=seed)
         self.episode = self.agent.begin_episode(obs["observation"], obs["context"])
@@ -191,37 +186,33 @@ class OurLoop:
 
     def breakdown(self, steps: int) -> Dict[str, float]:
         """Milliseconds per step of each part of the loop over `steps` steps: the compiled call
-        (`Hierarchy.call`), the rest of `Agent.act` (replay sampling, draws, inputs, bookkeeping),
-        `env.step` (with resets and new episodes) and `Agent.observe`."""
-        env, agent, h = self.env, self.agent, self.hierarchy
+        (`CompiledStep.call`), the rest of `Agent.act` (`prepare_step`: replay sampling, draws,
+        inputs; `finish_step`: bookkeeping), `env.step` (with resets and new episodes) and
+        `Agent.observe`."""
+        env, agent = self.env, self.agent
+        call = agent.compiled.call
         acc = {"compiled call": 0.0, "rest of Agent.act": 0.0, "env.step": 0.0, "Agent.observe": 0.0}
-        call = h.call
-
-        def timed_call(inputs):
-            t = time.perf_counter()
-            out = call(inputs)
-            acc["compiled call"] += time.perf_counter() - t
-            return out
-
-        h.call = timed_call
         episode = self.episode
-        try:
-            for _ in range(steps):
-                t0, c0 = time.perf_counter(), acc["compiled call"]
-                action = agent.act(episode)
-                t1 = time.perf_counter()
-                acc["rest of Agent.act"] += (t1 - t0) - (acc["compiled call"] - c0)
-                obs, reward, terminated, truncated, _ = env.step(action)
-                t2 = time.perf_counter()
-                agent.observe(episode, reward, obs["observation"], terminated, truncated)
-                t3 = time.perf_counter()
-                if terminated or truncated:
-                    obs, _ = env.reset()
-                    episode = agent.begin_episode(obs["observation"], obs["context"])
-                acc["env.step"] += (t2 - t1) + (time.perf_counter() - t3)
-                acc["Agent.observe"] += t3 - t2
-        finally:
-            del h.call   # back to the class's method
+        clock = time.perf_counter
+        for _ in range(steps):
+            t0 = clock()
+            inputs = agent.prepare_step(episode)
+            t1 = clock()
+            outputs = call(inputs)
+            t2 = clock()
+            action = agent.finish_step(episode, inputs, outputs)
+            t3 = clock()
+            obs, reward, terminated, truncated, _ = env.step(action)
+            t4 = clock()
+            agent.observe(episode, reward, obs["observation"], terminated, truncated)
+            t5 = clock()
+            if terminated or truncated:
+                obs, _ = env.reset()
+                episode = agent.begin_episode(obs["observation"], obs["context"])
+            acc["compiled call"] += t2 - t1
+            acc["rest of Agent.act"] += (t1 - t0) + (t3 - t2)
+            acc["env.step"] += (t4 - t3) + (clock() - t5)
+            acc["Agent.observe"] += t5 - t4
         self.episode = episode
         return {k: v / steps * 1e3 for k, v in acc.items()}
 
@@ -233,48 +224,50 @@ class OurLoop:
     def _prepare_fixed(self) -> None:
         """Fixed inputs of the compiled step for the ceiling: one batch per level, one act row, and
         the loop's schedule of due flags over one full cycle of the top level."""
+        import hierarchy
+
         h, agent = self.hierarchy, self.agent
-        rows = [agent.buffers[i].sample(agent.rng, lvl.batch_size) for i, lvl in enumerate(h.levels)]
+        step = agent.compiled
+        rows = [buf.sample(agent.rng) for buf in agent.buffers]
         draws = [agent.sample_draws(i, rows[i]) for i in range(h.num_levels)]
         ep = self.episode
-        act = {"observation": ep.observation, "context": ep.context,
-               "origin_states": ep.origin_states, "origin_goals": ep.origin_goals}
-        for i, lvl in enumerate(h.levels):
-            act[f"noise_{i}"] = np.zeros(lvl.action_dim, np.float32)
-            act[f"random_{i}"] = np.zeros(lvl.action_dim, np.float32)
-        act = h.act_layout.pack(act)
+        zeros = [np.zeros(lvl.action_dim, np.float32) for lvl in h.levels]
         schedule = []   # per step of the cycle: (update inputs, fused step inputs)
         critic_updates = [0] * h.num_levels
-        cycle = h.env_steps_per_step[0] * max(lvl.actor_update_period for lvl in h.levels)
+        periods = [lvl.actor_update_period for lvl in h.levels]
+        cycle = h.env_steps_per_step[0] * max(periods)
         for s in range(cycle):
-            due = np.zeros((h.num_levels, 2), bool)
-            new_step = np.zeros(h.num_levels, bool)
-            for i, lvl in enumerate(h.levels):
-                if s % h.env_steps_per_step[i] == 0:
-                    new_step[i] = due[i, 0] = True
-                    due[i, 1] = critic_updates[i] % lvl.actor_update_period == 0
-                    critic_updates[i] += 1
-            flags = np.concatenate([new_step, [True, False]])
+            # The agent's own schedule (`hierarchy.agent.due_updates`) past the warm-up.
+            due = hierarchy.agent.due_updates(
+                env_steps=s, warmup_steps=0, env_steps_per_step=h.env_steps_per_step,
+                actor_update_periods=periods, critic_updates=critic_updates,
+                ready=[True] * h.num_levels)
+            critic_updates = [c + int(d) for c, d in zip(critic_updates, due[:, 0])]
+            new_step = due[:, 0].astype(np.float32)   # a level updates once per own step
+            act = hierarchy.compiled.ActInputs(
+                observation=ep.observation, context=ep.context, origin_states=ep.origin_states,
+                origin_goals=ep.origin_goals, noise=zeros, random_actions=zeros, new_step=new_step,
+                explore=np.ones(1), use_random=np.zeros(1))
             trained = h.trained_levels(due)
             batch = [rows[i] for i in trained], [draws[i] for i in trained]
             # One input buffer per pattern (a pattern always comes with the same new_step flags).
-            update = h._fill(h.step_inputs(due, acting=False), *batch)
-            fused = h._fill(h.step_inputs(due), *batch, act, flags)
+            update = step.inputs(due, acting=False).fill(*batch)
+            fused = step.inputs(due).fill(*batch, act)
             schedule.append((update, fused))
         self._fixed = schedule
         for update, fused in schedule:   # trace every graph the measurements call
-            h.call(update)
-            h.call(fused)
+            step.call(update)
+            step.call(fused)
         space = self.env.action_space
         self._actions = np.random.default_rng(0).uniform(space.low, space.high,
                                                          (1000, *space.shape)).astype(np.float32)
 
     def _time_schedule(self, calls: int, fused: bool) -> float:
-        """Seconds for `calls` compiled calls over the fixed schedule: `Hierarchy.call` on the
-        inputs of `Hierarchy.step` (the updates due, then acting) if `fused`, else of
-        `Hierarchy.update` (the updates alone), filled once beforehand."""
+        """Seconds for `calls` compiled calls over the fixed schedule: `CompiledStep.call` on the
+        inputs of `CompiledStep.step` (the updates due, then acting) if `fused`, else of
+        `CompiledStep.update` (the updates alone), filled once beforehand."""
         schedule = [entry[1 if fused else 0] for entry in self._fixed]
-        call = self.hierarchy.call
+        call = self.agent.compiled.call
         start = time.perf_counter()
         for c in range(calls):
             call(schedule[c % len(schedule)])
@@ -303,7 +296,7 @@ class OurLoop:
     def _lean_loop(self, steps: int, schedule) -> float:
         """`steps` environment steps on the fixed random actions, each after a compiled call over
         `schedule` (or none for None); the training loop goes on afterwards from a fresh episode."""
-        call, env, actions = self.hierarchy.call, self.env, self._actions
+        call, env, actions = self.agent.compiled.call, self.env, self._actions
         env.reset()
         start = time.perf_counter()
         for c in range(steps):
@@ -320,8 +313,8 @@ class OurLoop:
     def describe(self) -> dict:
         h = self.hierarchy
         return {"levels": [lvl.level_name for lvl in h.levels], "periods": h.periods,
-                "cg_lambda": h.cg_lambda, "goal_indices": list(h.goal_indices),
-                "batch_size": [lvl.batch_size for lvl in h.levels]}
+                "cg_lambda": h.cg_lambda, "goal_indices": list(h.goal_space.indices),
+                "batch_size": [buf.batch_size for buf in self.agent.buffers]}
 
 
 class OverlapLoop(OurLoop):
@@ -330,18 +323,6 @@ class OverlapLoop(OurLoop):
     step, so acting lags the standard loop by one update), then starts the due update in a thread on
     a batch drawn beforehand, steps the environment, waits for the update and stores the transition.
     Measures whether overlapping the two pays on this machine."""
-
-    @property
-    def agent_class(self):
-        import hierarchy
-
-        class ActingOnlyAgent(hierarchy.Agent):
-            """`act` runs no updates; the loop runs them itself (with `Agent._due`'s schedule)."""
-
-            def _due(self):
-                return self._no_updates
-
-        return ActingOnlyAgent
 
     def __init__(self, *args, **kwargs):
         from concurrent.futures import ThreadPoolExecutor
@@ -352,30 +333,23 @@ class OverlapLoop(OurLoop):
         self._pool = ThreadPoolExecutor(max_workers=1)
 
     def _loop(self, steps: int, acc: Dict[str, float] | None = None) -> float:
-        import hierarchy
-
-        env, agent, h = self.env, self.agent, self.hierarchy
+        env, agent = self.env, self.agent
         episode = self.episode
         clock = time.perf_counter
         start = clock()
         for _ in range(steps):
             t0 = clock()
-            due = hierarchy.Agent._due(agent)
-            action = agent.act(episode)
+            due = agent.due_updates()
+            action = agent.act(episode, update=False)
             future = None
             if due.any():
-                inputs = h.step_inputs(due, acting=False)
-                agent.sample_batches(inputs)
-                future = self._pool.submit(h.call, inputs)
+                inputs = agent.sample_update(due)
+                future = self._pool.submit(agent.compiled.call, inputs)
             t1 = clock()
             obs, reward, terminated, truncated, _ = env.step(action)
             t2 = clock()
             if future is not None:
-                losses = future.result()
-                agent.critic_updates[0] += 1
-                agent.last_losses[0, 0] = losses[0]
-                if due[0, 1]:
-                    agent.last_losses[0, 1:] = losses[1:]
+                agent.record_update(inputs, future.result())
             t3 = clock()
             agent.observe(episode, reward, obs["observation"], terminated, truncated)
             if terminated or truncated:

@@ -9,26 +9,32 @@ Use:
         agent.observe(episode, reward, obs["observation"], terminated, truncated)
         if terminated or truncated: break
 
-Schedule (DESIGN.md section 3): after `warmup_steps` uniformly random environment steps, level i
-updates its critics once every K_i environment steps (once per own step: every step at the bottom,
-every `period` steps for a two-level parent) and its actor and targets every `actor_update_period`
-critic updates. All randomness (replay indices, exploration and target noise, warm-up actions, the
-connected-gradient child step) comes from one numpy generator, saved with the agent's state.
+Schedule (`due_updates`, docs/model.md): after `warmup_steps` uniformly random environment steps,
+level i updates its critics once every K_i environment steps (once per own step: every step at the
+bottom, every `period` steps for a two-level parent) and its actor and targets every
+`actor_update_period` critic updates. All randomness (replay indices, exploration and target noise,
+warm-up actions, the connected-gradient child step) comes from one numpy generator, saved with the
+agent's state.
+
+A step is `prepare_step` (the due pattern, the draws and the sampled batches written into the
+compiled step's inputs), one `CompiledStep.call`, then `finish_step` (losses and each level's new
+decision recorded); `act` is the three in a row.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Dict, List
+from typing import Callable, Dict, List, Sequence
 
 import gin
 import numpy as np
 import tensorflow as tf
 
 from hierarchy import goals
+from hierarchy.compiled import CompiledStep, StepInputs, StepOutputs
 from hierarchy.hierarchy import Hierarchy
-from hierarchy.replay import ReplayBuffer
+from hierarchy.replay import ReplayBuffer, RowLayout, Transition
 
 
 @dataclasses.dataclass
@@ -42,11 +48,38 @@ class Episode:
     origin_states: np.ndarray = None         # [N, D]
     origin_goals: np.ndarray = None          # [N, G]
     actions: List[np.ndarray] = None         # per level, its current decision
-    open: List[Dict[str, np.ndarray]] = None  # per level, the transition being collected
+    open: List[Transition] = None            # per level, the transition being collected
     env_return: float = 0.0
     # Per level: (s_t, goal, s_{t+n}) of every finished own step, for intrinsic returns.
     segments: List[List[tuple]] = None
     last_info: dict | None = None
+
+
+def due_updates(*, env_steps: int, warmup_steps: int, env_steps_per_step: Sequence[int],
+                actor_update_periods: Sequence[int], critic_updates: Sequence[int],
+                ready: Sequence[bool]) -> np.ndarray:
+    """The update schedule: which updates are due before environment step `env_steps`.
+
+    Args:
+      env_steps: training environment steps taken so far.
+      warmup_steps: random steps before any update.
+      env_steps_per_step: K_i per level (`Hierarchy.env_steps_per_step`).
+      actor_update_periods: per level, critic updates per actor + target update.
+      critic_updates: per level, critic updates made so far.
+      ready: per level, whether its replay holds anything to sample.
+
+    Returns:
+      `[N, 2]` bools: (critic update, actor + target update) due per level.
+    """
+    n = len(env_steps_per_step)
+    due = np.zeros((n, 2), bool)
+    if env_steps < warmup_steps:
+        return due
+    for i in range(n):
+        if env_steps % env_steps_per_step[i] == 0 and ready[i]:
+            due[i, 0] = True
+            due[i, 1] = critic_updates[i] % actor_update_periods[i] == 0
+    return due
 
 
 @gin.configurable
@@ -57,22 +90,35 @@ class Agent:
       hierarchy: the `Hierarchy`.
       warmup_steps: environment steps of uniformly random actions (every level) before learning.
       seed: seed of the agent's numpy generator.
+      make_replay: `(level index, row layout) -> ReplayBuffer`, the replay of each level. Default:
+        a `ReplayBuffer` built inside the gin scope of the level's name, so its capacity and batch
+        size are per-level gin bindings (`low/ReplayBuffer.batch_size = 256`).
     """
 
-    def __init__(self, *, hierarchy: Hierarchy, warmup_steps: int = 10_000, seed: int = 0):
+    def __init__(self, *, hierarchy: Hierarchy, warmup_steps: int = 10_000, seed: int = 0,
+                 make_replay: Callable[[int, RowLayout], ReplayBuffer] | None = None):
         if warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
         self.hierarchy = h = hierarchy
         self.warmup_steps = int(warmup_steps)
         self.rng = np.random.default_rng(seed)
-        self.buffers = [ReplayBuffer(capacity=lvl.replay_capacity, fields=h.replay_fields(i))
-                        for i, lvl in enumerate(h.levels)]
+        make_replay = make_replay or self._scoped_replay
+        self.buffers = [make_replay(i, h.transition_layout(i)) for i in range(h.num_levels)]
+        self.compiled = CompiledStep(hierarchy=h, batch_sizes=[b.batch_size for b in self.buffers])
         self.env_steps = 0
         self.critic_updates = [0] * h.num_levels
         self.last_losses = np.zeros((h.num_levels, 4), np.float32)
         self._no_updates = np.zeros((h.num_levels, 2), bool)
         self._obs_shape = (h.levels[0].obs_dim,)
         self._context_shape = (h.levels[0].goal_dim,)
+
+    def _scoped_replay(self, level: int, layout: RowLayout) -> ReplayBuffer:
+        name = self.hierarchy.levels[level].level_name
+        with gin.config_scope(name if name.isidentifier() else ""):
+            try:
+                return ReplayBuffer(layout=layout)
+            except ValueError as e:
+                raise ValueError(f"level '{name}': {e}") from None
 
     @staticmethod
     def _checked(x, what: str, shape: tuple) -> np.ndarray:
@@ -85,29 +131,29 @@ class Agent:
     # Batches.
 
     def sample_draws(self, i: int, rows: np.ndarray) -> np.ndarray:
-        """The random draws of level i's update on `rows`: target smoothing noise and, for a parent
-        with connected gradients, the child step j (packed by the hierarchy's draw layout)."""
-        lvl = self.hierarchy.levels[i]
-        out = np.empty((lvl.batch_size, self.hierarchy.draw_layouts[i].width), np.float32)
-        self._write_draws(i, rows, out)
+        """The packed `Draws` of level i's update on packed `rows`: target smoothing noise and, for a
+        parent with connected gradients, the child step j."""
+        out = np.empty((rows.shape[0], self.compiled.draw_layouts[i].width), np.float32)
+        self._write_draws(i, self.compiled.row_layouts[i].views(np.ascontiguousarray(rows)),
+                          self.compiled.draw_layouts[i].views(out))
         return out
 
-    def sample_batches(self, inputs) -> None:
-        """Samples the replay rows and draws of every level that `inputs` (a
-        `Hierarchy.step_inputs`) trains, into its views."""
-        for i, rows, draws in zip(inputs.levels, inputs.rows, inputs.draws):
+    def sample_batches(self, inputs: StepInputs) -> None:
+        """Samples the replay rows and draws of every level that `inputs` trains, into its views."""
+        for i, rows, transitions, draws in zip(inputs.levels, inputs.rows, inputs.transitions,
+                                               inputs.draw_records):
             self.buffers[i].sample_into(self.rng, rows)
-            self._write_draws(i, rows, draws)
+            self._write_draws(i, transitions, draws)
 
-    def _write_draws(self, i: int, rows: np.ndarray, out: np.ndarray) -> None:
-        h, lvl = self.hierarchy, self.hierarchy.levels[i]
-        slices = h.draw_layouts[i].slices
-        out[:, slices["noise"]] = self.rng.standard_normal((lvl.batch_size, lvl.action_dim))
-        if h.has_cg(i):
+    def _write_draws(self, i: int, transitions, draws) -> None:
+        """Writes level i's draws for sampled `transitions` into `draws` (records of views)."""
+        noise = draws.noise
+        noise[...] = self.rng.standard_normal(noise.shape)
+        if draws.child_step is not None:
             # The child step j is uniform over ALL steps the period holds, the last one included.
-            n = rows[:, h.row_layouts[i].slices["num_steps"]][:, 0].astype(np.int64)
+            n = transitions.num_steps.astype(np.int64)
             j = np.minimum((self.rng.random(n.shape) * n).astype(np.int64), n - 1)
-            out[:, slices["child_step"]] = j[:, None]
+            draws.child_step[...] = j
 
     # ----------------------------------------------------------------------------------------------
     # Acting.
@@ -124,74 +170,96 @@ class Agent:
         ep.segments = [[] for _ in h.levels]
         return ep
 
-    def _due(self) -> np.ndarray:
+    def due_updates(self) -> np.ndarray:
+        """The `[N, 2]` updates due before the next training step (see `due_updates`)."""
         h = self.hierarchy
-        due = np.zeros((h.num_levels, 2), bool)
-        if self.env_steps < self.warmup_steps:
-            return due
-        for i, lvl in enumerate(h.levels):
-            if self.env_steps % h.env_steps_per_step[i] == 0 and len(self.buffers[i]) > 0:
-                due[i, 0] = True
-                due[i, 1] = self.critic_updates[i] % lvl.actor_update_period == 0
-        return due
+        return due_updates(env_steps=self.env_steps, warmup_steps=self.warmup_steps,
+                           env_steps_per_step=h.env_steps_per_step,
+                           actor_update_periods=[lvl.actor_update_period for lvl in h.levels],
+                           critic_updates=self.critic_updates,
+                           ready=[len(b) > 0 for b in self.buffers])
 
-    def act(self, episode: Episode) -> np.ndarray:
-        """The environment action at the current state; in training, runs every update due first."""
-        h, n = self.hierarchy, self.hierarchy.num_levels
-        new_step = [episode.t % k == 0 for k in h.env_steps_per_step]
+    def act(self, episode: Episode, *, update: bool = True) -> np.ndarray:
+        """The environment action at the current state; in training, runs every update due first
+        (unless `update` is False: then the caller runs them, e.g. with `sample_update`)."""
+        inputs = self.prepare_step(episode, update=update)
+        return self.finish_step(episode, inputs, self.compiled.call(inputs))
+
+    def prepare_step(self, episode: Episode, *, update: bool = True) -> StepInputs:
+        """The inputs of this step's compiled call, filled: the updates due (training only), their
+        sampled batches and draws, and the acting inputs."""
+        h = self.hierarchy
         training = episode.training
         random_phase = training and self.env_steps < self.warmup_steps
-        due = self._due() if training else self._no_updates
-        # Fill the compiled step's input vector in place (see Hierarchy.step_inputs).
-        inputs = h.step_inputs(due)
-        act, sl = inputs.act, h.act_layout.slices
-        act[sl["observation"]] = episode.observation
-        act[sl["context"]] = episode.context
-        act[sl["origin_states"]] = episode.origin_states.reshape(-1)
-        act[sl["origin_goals"]] = episode.origin_goals.reshape(-1)
+        due = self.due_updates() if training and update else self._no_updates
+        inputs = self.compiled.inputs(due)
+        act = inputs.act
+        act.observation[...] = episode.observation
+        act.context[...] = episode.context
+        act.origin_states[...] = episode.origin_states
+        act.origin_goals[...] = episode.origin_goals
         for i, lvl in enumerate(h.levels):
-            act[sl[f"noise_{i}"]] = self.rng.standard_normal(lvl.action_dim) if training else 0.0
-            act[sl[f"random_{i}"]] = lvl.random_action(self.rng) if random_phase else 0.0
-        inputs.flags[:n] = new_step
-        inputs.flags[n:] = (training, random_phase)
+            act.noise[i][...] = self.rng.standard_normal(lvl.action_dim) if training else 0.0
+            act.random_actions[i][...] = lvl.random_action(self.rng) if random_phase else 0.0
+        act.new_step[...] = [episode.t % k == 0 for k in h.env_steps_per_step]
+        act.explore[...] = training
+        act.use_random[...] = random_phase
         self.sample_batches(inputs)
-        out = h.call(inputs)
-        out_slices = h.out_layout.slices
-        if inputs.levels:
-            losses = out[out_slices["losses"]].reshape(n, 4)
-            if not np.all(np.isfinite(losses)):
-                bad = [f"level {i} ('{h.levels[i].level_name}')" for i in range(n)
-                       if not np.all(np.isfinite(losses[i]))]
-                raise FloatingPointError(
-                    f"non-finite loss after environment step {self.env_steps} in {', '.join(bad)}: "
-                    f"[critic, actor, cg, lambda] = {losses.tolist()}")
-            for i in inputs.levels:
-                if due[i, 0]:
-                    self.critic_updates[i] += 1
-                    self.last_losses[i, 0] = losses[i, 0]
-                if due[i, 1]:
-                    self.last_losses[i, 1:] = losses[i, 1:]
+        return inputs
+
+    def sample_update(self, due) -> StepInputs:
+        """The inputs of the compiled updates in `due` alone, with freshly sampled batches: run them
+        with `compiled.call`, then hand the outputs to `record_update`."""
+        inputs = self.compiled.inputs(due, acting=False)
+        self.sample_batches(inputs)
+        return inputs
+
+    def record_update(self, inputs: StepInputs, outputs: StepOutputs) -> None:
+        """Counts the updates that ran and keeps their losses; raises on a non-finite loss."""
+        if not inputs.levels:
+            return
+        h, losses, due = self.hierarchy, outputs.losses, inputs.due
+        if not np.all(np.isfinite(losses)):
+            bad = [f"level {i} ('{h.levels[i].level_name}')" for i in range(h.num_levels)
+                   if not np.all(np.isfinite(losses[i]))]
+            raise FloatingPointError(
+                f"non-finite loss after environment step {self.env_steps} in {', '.join(bad)}: "
+                f"[critic, actor, cg, lambda] = {losses.tolist()}")
+        for i in inputs.levels:
+            if due[i, 0]:
+                self.critic_updates[i] += 1
+                self.last_losses[i, 0] = losses[i, 0]
+            if due[i, 1]:
+                self.last_losses[i, 1:] = losses[i, 1:]
+
+    def finish_step(self, episode: Episode, inputs: StepInputs, outputs: StepOutputs) -> np.ndarray:
+        """Records a compiled step's outputs: the updates' losses, and each level that started a
+        step now opens its transition. Returns the environment action."""
+        h, n = self.hierarchy, self.hierarchy.num_levels
+        self.record_update(inputs, outputs)
+        new_step = inputs.act.new_step > 0.5
         obs = episode.observation
         for i in range(n):
             if not new_step[i]:
                 continue
-            action = out[out_slices[f"action_{i}"]].copy()
+            action = outputs.actions[i].copy()
             episode.actions[i] = action
             k = h.child_steps[i]
-            tr = {"observations": np.zeros((k + 1, obs.shape[0]), np.float32), "num_steps": 0,
-                  "goal": out[out_slices[f"goal_{i}"]].copy(), "action": action, "reward": 0.0}
-            tr["observations"][0] = obs
-            if h.uses_child_actions(i):
-                tr["child_actions"] = np.zeros((k, h.levels[i + 1].action_dim), np.float32)
-            episode.open[i] = tr
+            observations = np.zeros((k + 1, obs.shape[0]), np.float32)
+            observations[0] = obs
+            child_actions = (np.zeros((k, h.levels[i + 1].action_dim), np.float32)
+                             if h.uses_child_actions(i) else None)
+            episode.open[i] = Transition(observations=observations, num_steps=0,
+                                         goal=outputs.goals[i].copy(), action=action, reward=0.0,
+                                         discount=1.0, child_actions=child_actions)
             if i + 1 < n:
                 # Level i sets the goal of level i + 1 here; it is carried from this origin.
                 episode.origin_states[i + 1] = obs
                 episode.origin_goals[i + 1] = action
         for i in range(n - 1):
-            if new_step[i + 1] and "child_actions" in episode.open[i]:
-                tr = episode.open[i]
-                tr["child_actions"][tr["num_steps"]] = episode.actions[i + 1]
+            tr = episode.open[i]
+            if new_step[i + 1] and tr.child_actions is not None:
+                tr.child_actions[tr.num_steps] = episode.actions[i + 1]
         return episode.actions[-1]
 
     def observe(self, episode: Episode, reward: float, next_observation, terminated: bool,
@@ -204,16 +272,16 @@ class Agent:
         done = bool(terminated or truncated)
         for i in range(h.num_levels):
             tr = episode.open[i]
-            tr["reward"] += float(reward)
+            tr.reward += float(reward)
             child_env_steps = h.env_steps_per_step[i + 1] if i + 1 < h.num_levels else 1
             if episode.t % child_env_steps == 0 or done:
-                tr["num_steps"] += 1
-                tr["observations"][tr["num_steps"]] = next_obs
-            if tr["num_steps"] == h.child_steps[i] or done:
+                tr.num_steps += 1
+                tr.observations[tr.num_steps] = next_obs
+            if tr.num_steps == h.child_steps[i] or done:
                 if episode.training:
-                    row = dict(tr, discount=0.0 if terminated else 1.0)
-                    self.buffers[i].add(row)
-                episode.segments[i].append((tr["observations"][0], tr["goal"], next_obs))
+                    tr.discount = 0.0 if terminated else 1.0
+                    self.buffers[i].add(tr)
+                episode.segments[i].append((tr.observations[0], tr.goal, next_obs))
         episode.observation = next_obs
         if episode.training:
             self.env_steps += 1
@@ -231,9 +299,8 @@ class Agent:
                 out.append(0.0)
                 continue
             s, g, s1 = (np.stack(x) for x in zip(*episode.segments[i]))
-            r = goals.intrinsic_reward(s, g, s1, goal_indices=h.goal_indices,
-                                       relative=h.relative_goals)
-            out.append(float(h.levels[i].reward_scale * tf.reduce_sum(r)))
+            r = goals.intrinsic_reward(s, g, s1, space=h.goal_space)
+            out.append(float(h.levels[i].scale_reward(tf.reduce_sum(r))))
         return out
 
     # ----------------------------------------------------------------------------------------------

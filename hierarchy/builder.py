@@ -4,7 +4,8 @@
 sets goals in the published goal space; every middle level maps goals to goals; the bottom maps goals
 to environment actions. Each level is built inside the gin scope of its name (`top/`, `mid/`, `low/`,
 or `flat/` for one level), so per-level hyperparameters are gin bindings such as
-`low/Level.batch_size = 256`.
+`low/Level.reward_scale = 0.1` (the agent builds each level's `ReplayBuffer` in the same scope:
+`low/ReplayBuffer.batch_size = 256`).
 
 Gin ignores a binding whose scope is never entered, so a misspelled scope (`tpo/Level.reward_scale`)
 would silently do nothing; `check_gin_scopes` (run after building by `hierarchy.train_loop.build_agent`,
@@ -23,6 +24,7 @@ from tf_agents.specs import tensor_spec
 
 from hierarchy.hierarchy import Hierarchy, level_names
 from hierarchy.level import Level
+from hierarchy.replay import ReplayBuffer
 
 
 def _vector_spec(space, name: str, bounded: bool):
@@ -117,9 +119,9 @@ def build_for_env(env, *, num_levels: int | None = None, seed: int | None = None
 # --------------------------------------------------------------------------------------------------
 # Checking the scopes of gin bindings.
 
-# The configurables built inside a level's gin scope (by `build_hierarchy`): the only ones whose
-# bindings may be scoped. Every other configurable is called outside any scope.
-SCOPED_CONFIGURABLES = (Level,)
+# The configurables built inside a level's gin scope (`Level` by `build_hierarchy`, `ReplayBuffer` by
+# the `Agent`): the only ones whose bindings may be scoped. Every other one is called outside scopes.
+SCOPED_CONFIGURABLES = (Level, ReplayBuffer)
 # The middle levels of a hierarchy of 4 or more levels, mid1 ... mid999 (deeper is not checked).
 _DEEP_MIDDLE = re.compile(r"mid([1-9][0-9]{0,2})")
 

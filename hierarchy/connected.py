@@ -3,7 +3,7 @@
 All functions are pure given the child's networks. For a parent transition starting at s_t the parent's
 fresh action a = pi_p(s_t, ctx) sets the child's goal; the child step j is drawn uniformly over all
 steps of the period (including the last) and the goal at that step is g_{t+j} = goal_at(s_t, a,
-s_{t+j}) (closed form of the goal transition). DESIGN.md section 2 and the paper's Eq. 14:
+s_{t+j}) (closed form of the goal transition). See docs/connected_gradients.md and the paper's Eq. 14:
 
     paper:     L = -mean[ r_c(s_{t+j}, g, s_{t+j+1}) + Q_c(s_{t+j}, stop_gradient(g), pi_c(s_{t+j}, g)) ]
     reference: L = -mean[ r_c(s_{t+j}, g, s_{t+j+1}) + Q_c(s_{t+j}, g, a_c from the buffer) ]
@@ -13,8 +13,6 @@ The parent minimises  -mean Q_p + lambda * L;  only the parent's actor variables
 """
 
 from __future__ import annotations
-
-from typing import Sequence
 
 import tensorflow as tf
 
@@ -28,8 +26,7 @@ def gather_step(sequence: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
     return tf.gather(sequence, tf.cast(index, tf.int32), axis=1, batch_dims=1)
 
 
-def child_goal(parent_action, observations, j, *, goal_indices: Sequence[int],
-               relative: bool) -> tf.Tensor:
+def child_goal(parent_action, observations, j, *, space: goals.GoalSpace) -> tf.Tensor:
     """The child's goal g_{t+j} as a differentiable function of the parent's action.
 
     Args:
@@ -40,12 +37,12 @@ def child_goal(parent_action, observations, j, *, goal_indices: Sequence[int],
     Returns:
       `[B, goal_dim]`.
     """
-    return goals.goal_at(observations[:, 0], parent_action, gather_step(observations, j),
-                         goal_indices=goal_indices, relative=relative)
+    return goals.goal_transition(observations[:, 0], parent_action, gather_step(observations, j),
+                                 space=space)
 
 
-def cg_objective(estimator: str, *, parent_action, observations, j, child, goal_indices,
-                 relative: bool, child_actions: tf.Tensor | None = None) -> tf.Tensor:
+def cg_objective(estimator: str, *, parent_action, observations, j, child, space: goals.GoalSpace,
+                 child_actions: tf.Tensor | None = None) -> tf.Tensor:
     """The per-sample quantity the parent's actor ascends, `[B]` (its negated mean is the loss).
 
     Args:
@@ -54,6 +51,7 @@ def cg_objective(estimator: str, *, parent_action, observations, j, child, goal_
       observations: `[B, k + 1, obs_dim]` child-step states of the period.
       j: `[B]` int in [0, n), n the number of child steps the period holds.
       child: the child `Level`.
+      space: the goal space of the child's goals.
       child_actions: `[B, k, child_action_dim]` the child's actions in the buffer ("reference" only).
     """
     if estimator not in ESTIMATORS:
@@ -61,12 +59,11 @@ def cg_objective(estimator: str, *, parent_action, observations, j, child, goal_
                          f"choose one of {ESTIMATORS}")
     state = gather_step(observations, j)
     next_state = gather_step(observations, tf.cast(j, tf.int32) + 1)
-    goal = child_goal(parent_action, observations, j, goal_indices=goal_indices, relative=relative)
+    goal = child_goal(parent_action, observations, j, space=space)
     if estimator == "critic":
         return child.q1(state, goal, child.policy(state, goal))
     # The child's reward, exactly as the child's critic is trained on it (reward_scale included).
-    reward = child.reward_scale * goals.intrinsic_reward(
-        state, goal, next_state, goal_indices=goal_indices, relative=relative)
+    reward = child.scale_reward(goals.intrinsic_reward(state, goal, next_state, space=space))
     if estimator == "paper":
         q = child.q1(state, tf.stop_gradient(goal), child.policy(state, goal))
     else:
@@ -74,11 +71,6 @@ def cg_objective(estimator: str, *, parent_action, observations, j, child, goal_
             raise ValueError("the 'reference' estimator needs the child's buffer actions")
         q = child.q1(state, goal, gather_step(child_actions, j))
     return reward + q
-
-
-def cg_loss(estimator: str, **kwargs) -> tf.Tensor:
-    """-mean of `cg_objective`: `-> []`."""
-    return -tf.reduce_mean(cg_objective(estimator, **kwargs))
 
 
 def lagrangian_lambda_loss(log_lambda: tf.Variable, objective: tf.Tensor, delta: float) -> tf.Tensor:

@@ -5,7 +5,8 @@ set by the parent below it) to an action (an environment action at the bottom, a
 above it). It owns an actor, twin critics, their targets and two Adam optimizers. Its methods are
 pieces of a compiled training step; the `Hierarchy` decides what a level is trained on and when.
 
-Every hyperparameter is a keyword argument; the defaults are the paper's (DESIGN.md section 3).
+Every hyperparameter is a keyword argument; the defaults are the paper's (docs/model.md,
+"Hyperparameters"). Replay settings (capacity, batch size) live with the replay buffer.
 """
 
 from __future__ import annotations
@@ -67,9 +68,8 @@ class Level(tf.Module):
       target_noise_clip: clip of that noise, in units of the action half-range.
       exploration_noise: std of Gaussian exploration noise, in units of the action half-range
         (TD3's N(0, 0.1 max_action)).
-      reward_scale: multiplies this level's reward (environment reward at the top, intrinsic below).
-      batch_size: transitions per update.
-      replay_capacity: transitions kept in this level's replay buffer.
+      reward_scale: multiplies this level's reward (environment reward at the top, intrinsic below);
+        applied by `scale_reward`, the one place any reward is scaled.
       seed: seed of the initial weights.
       name: the level's name (also its gin scope when built by `build_hierarchy`).
     """
@@ -92,8 +92,6 @@ class Level(tf.Module):
         target_noise_clip: float = 0.5,
         exploration_noise: float = 0.1,
         reward_scale: float = 1.0,
-        batch_size: int = 128,
-        replay_capacity: int = 200_000,
         seed: int = 0,
         name: str = "level",
     ):
@@ -105,10 +103,9 @@ class Level(tf.Module):
         if critic_loss not in CRITIC_LOSSES:
             raise ValueError(f"Level '{name}': critic_loss must be one of {CRITIC_LOSSES}, got "
                              f"{critic_loss!r}")
-        for key, value in (("actor_update_period", actor_update_period),
-                           ("batch_size", batch_size), ("replay_capacity", replay_capacity)):
-            if int(value) < 1:
-                raise ValueError(f"Level '{name}': {key} must be >= 1, got {value}")
+        if int(actor_update_period) < 1:
+            raise ValueError(f"Level '{name}': actor_update_period must be >= 1, got "
+                             f"{actor_update_period}")
         if not 0.0 <= gamma <= 1.0 or not 0.0 < tau <= 1.0:
             raise ValueError(f"Level '{name}': need 0 <= gamma <= 1 and 0 < tau <= 1, got "
                              f"gamma={gamma}, tau={tau}")
@@ -139,8 +136,6 @@ class Level(tf.Module):
         self.target_noise_clip = float(target_noise_clip)
         self.exploration_noise = float(exploration_noise)
         self.reward_scale = float(reward_scale)
-        self.batch_size = int(batch_size)
-        self.replay_capacity = int(replay_capacity)
 
         in_actor = self.obs_dim + self.goal_dim
         in_critic = in_actor + self.action_dim
@@ -190,6 +185,10 @@ class Level(tf.Module):
     # ----------------------------------------------------------------------------------------------
     # Losses (pure given the variables).
 
+    def scale_reward(self, reward) -> tf.Tensor:
+        """This level's reward as its critics learn it: reward_scale * reward (any shape)."""
+        return self.reward_scale * tf.convert_to_tensor(reward, tf.float32)
+
     def smoothed_target_action(self, next_observation, next_goal, noise) -> tf.Tensor:
         """Target policy smoothing: pi'(s', g') + clip(sigma * noise, -c, c), clipped to the bounds.
 
@@ -212,7 +211,7 @@ class Level(tf.Module):
         target_q = tf.reduce_min(
             self.target_critics(self._concat(next_observation, next_goal, next_action))[..., 0],
             axis=0)
-        return tf.stop_gradient(self.reward_scale * tf.convert_to_tensor(reward, tf.float32)
+        return tf.stop_gradient(self.scale_reward(reward)
                                 + self.gamma * tf.convert_to_tensor(discount, tf.float32) * target_q)
 
     def critic_loss(self, observation, goal, action, reward, discount, next_observation, next_goal,

@@ -18,7 +18,7 @@ What a run writes into `root_dir`:
                          checkpoint of that step; evaluating another checkpoint writes another file
 
 Nothing is written, and root_dir is not created, before the configuration has been built: a bad value
-(`Level.batch_size = 0`), an unknown environment id or a gin binding whose scope names no level raises
+(`ReplayBuffer.batch_size = 0`), an unknown environment id or a gin binding whose scope names no level raises
 `ConfigurationError` first. A checkpoint is only written if every variable of the agent is finite;
 otherwise the run stops with `TrainingDivergedError`, as for a non-finite loss, and the previous
 checkpoint stays the newest.

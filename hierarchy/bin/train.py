@@ -8,7 +8,7 @@ interrupted run (or does nothing for a finished one).
 
 Exit status: 0 when the run finished (or had finished before); 2 for a configuration error (a gin
 file that does not parse, an unknown or misspelled binding, a bad value such as
-`Level.batch_size = 0`, an unknown environment id, a scope that names no level), reported in one
+`ReplayBuffer.batch_size = 0`, an unknown environment id, a scope that names no level), reported in one
 paragraph before anything is written (root_dir is not created); 1 when root_dir holds a run of
 another configuration, or training diverged (a NaN or inf loss or weight; the last good checkpoint
 is intact).

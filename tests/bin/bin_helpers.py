@@ -11,8 +11,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TINY = [
     "Level.actor_hidden_sizes = (16, 16)",
     "Level.critic_hidden_sizes = (16, 16)",
-    "Level.batch_size = 16",
-    "Level.replay_capacity = 5000",
+    "ReplayBuffer.batch_size = 16",
+    "ReplayBuffer.capacity = 5000",
 ]
 
 

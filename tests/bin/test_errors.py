@@ -138,7 +138,7 @@ def test_non_finite_weight_is_never_checkpointed(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("binding, problem", [
-    ("Level.batch_size = 0", "Level 'top': batch_size must be >= 1, got 0"),
+    ("ReplayBuffer.batch_size = 0", "level 'top': replay batch_size must be >= 1, got 0"),
     ("train.env_id = 'hierarchy/Nope-v0'", "Environment `Nope` doesn't exist in namespace hierarchy"),
 ])
 def test_binary_reports_a_bad_value_in_one_paragraph_and_writes_nothing(tmp_path, binding, problem):
@@ -194,7 +194,7 @@ def test_misspelled_level_scope_stops_the_run_before_root_dir_exists(tmp_path):
 @pytest.mark.parametrize("binding, problem", [
     ("tpo/Level.reward_scale = 5.0", "'tpo/' is not the name of a level"),
     ("top/low/Level.tau = 0.1", "'top/low/' is not the name of a level"),
-    ("lowest/Level.batch_size = 7", "'lowest/' is not the name of a level"),
+    ("lowest/ReplayBuffer.batch_size = 7", "'lowest/' is not the name of a level"),
     ("top/Hierarchy.cg_lambda = 0.1", "Hierarchy is never built inside a scope"),
     ("low/Agent.warmup_steps = 5", "Agent is never built inside a scope"),
 ])
@@ -207,19 +207,19 @@ def test_scopes_that_gin_would_ignore_are_named(binding, problem):
 
 def test_scopes_of_levels_at_other_depths_are_allowed_but_unused(tmp_path):
     # The environment files bind `top/` and `flat/`; `mid/` is the middle level of a 3-level run.
-    train_loop.parse_gin(POINT, TINY + ["mid/Level.batch_size = 7", "mid3/Level.tau = 0.5"])
+    train_loop.parse_gin(POINT, TINY + ["mid/ReplayBuffer.batch_size = 7", "mid3/Level.tau = 0.5"])
     env = train_loop.make_env("hierarchy/PointReach-v0")
     agent = train_loop.build_agent(env, seed=0)
-    assert [lvl.batch_size for lvl in agent.hierarchy.levels] == [16, 16]
+    assert [buf.batch_size for buf in agent.buffers] == [16, 16]
     assert builder.check_gin_scopes(["top", "low"]) == [
-        "flat/Level.reward_scale", "mid/Level.batch_size", "mid3/Level.tau"]
+        "flat/Level.reward_scale", "mid/ReplayBuffer.batch_size", "mid3/Level.tau"]
     env.close()
     gin.clear_config()
     train_loop.parse_gin(["envs/point_reach.gin", "methods/three_level_cg.gin"],
-                         TINY + ["mid/Level.batch_size = 7"])
+                         TINY + ["mid/ReplayBuffer.batch_size = 7"])
     env = train_loop.make_env("hierarchy/PointReach-v0")
     agent = train_loop.build_agent(env, seed=0)
-    assert [lvl.batch_size for lvl in agent.hierarchy.levels] == [16, 7, 16]
+    assert [buf.batch_size for buf in agent.buffers] == [16, 7, 16]
     assert builder.check_gin_scopes(["top", "mid", "low"]) == ["flat/Level.reward_scale"]
     env.close()
 

@@ -33,7 +33,7 @@ def test_gin_file_parses_and_builds(name):
     if "paper/" in name:
         # Paper hyperparameters (section 6.2).
         top = h.levels[0]
-        assert [lvl.batch_size for lvl in h.levels] == [128, 128]
+        assert [buf.batch_size for buf in agent.buffers] == [128, 128]
         assert agent.warmup_steps == 10_000
         assert h.periods == [10]
         assert settings["max_episode_steps"] == 500
@@ -52,7 +52,7 @@ def check_paper_td3_settings(agent):
     """The TD3 constants of base.gin (paper section 6.2) reach every built level and its buffer."""
     for level, buffer in zip(agent.hierarchy.levels, agent.buffers):
         where = f"level {level.level_name}"
-        assert level.replay_capacity == buffer.capacity == 200_000, where
+        assert buffer.capacity == 200_000 and buffer.batch_size == 128, where
         assert level.exploration_noise == pytest.approx(0.1), where
         assert (level.target_noise, level.target_noise_clip) == pytest.approx((0.2, 0.5)), where
         assert level.critic_loss_kind == "huber", where

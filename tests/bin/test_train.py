@@ -51,7 +51,7 @@ def test_train_binary_writes_everything(point_run):
     assert re.search(r"step 200/300 .* ETA \d+m\d\ds", proc.stderr)
     # Operative config: what was used, defaults included.
     operative = open(os.path.join(root, "operative_config.gin")).read()
-    assert "low/Level" in operative or "Level.batch_size = 16" in operative
+    assert "low/Level" in operative or "ReplayBuffer.batch_size = 16" in operative
     assert "Hierarchy.cg_lambda = 0.01" in operative
 
     train_rows = metrics.read_jsonl(os.path.join(root, "train_metrics.jsonl"))
@@ -116,8 +116,8 @@ def test_evaluate_binary(point_run):
     import gin
 
     gin.clear_config()
-    train_loop.parse_gin([os.path.join(root, "config.gin")], ["low/Level.replay_capacity = 0"])
-    with pytest.raises(train_loop.ConfigurationError, match="Level 'low': replay_capacity must be >= 1"):
+    train_loop.parse_gin([os.path.join(root, "config.gin")], ["low/ReplayBuffer.capacity = 0"])
+    with pytest.raises(train_loop.ConfigurationError, match="level 'low': replay capacity must be >= 1"):
         train_loop.evaluate_run(root, checkpoint=os.path.join(root, "checkpoints", "ckpt-200"))
     assert sorted(glob.glob(os.path.join(root, "evaluation*.json"))) == [
         os.path.join(root, "evaluation_200.json"), os.path.join(root, "evaluation_300.json")]

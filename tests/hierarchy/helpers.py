@@ -1,10 +1,13 @@
-"""Small hierarchies and batches shared by the hierarchy tests."""
+"""Small hierarchies, agents and batches shared by the hierarchy tests."""
+
+import dataclasses
 
 import numpy as np
 import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
-from hierarchy import Hierarchy, Level
+from hierarchy import Agent, Hierarchy, Level
+from hierarchy.replay import Draws, ReplayBuffer, Transition
 
 OBS = 4
 GOAL_INDICES = (0, 2)
@@ -13,26 +16,31 @@ CTX = 2
 ACT = 2
 
 
-def make_levels(num_levels, hidden=(8, 8), batch_size=16, **level_kwargs):
+def make_levels(num_levels, hidden=(8, 8), **level_kwargs):
     obs = tensor_spec.TensorSpec([OBS], tf.float32)
     goal = tensor_spec.BoundedTensorSpec([len(GOAL_INDICES)], tf.float32, -GOAL_BOUND, GOAL_BOUND)
     ctx = tensor_spec.BoundedTensorSpec([CTX], tf.float32, -5.0, 5.0)
     act = tensor_spec.BoundedTensorSpec([ACT], tf.float32, -1.0, 1.0)
-    names = {1: ["flat"], 2: ["top", "low"], 3: ["top", "mid", "low"]}[num_levels]
+    names = {1: ["flat"], 2: ["top", "low"], 3: ["top", "mid", "low"]}.get(
+        num_levels, ["top"] + [f"mid{i}" for i in range(1, num_levels - 1)] + ["low"])
     levels = []
     for i, name in enumerate(names):
         levels.append(Level(
             observation_spec=obs, goal_spec=ctx if i == 0 else goal,
             action_spec=act if i == num_levels - 1 else goal, actor_hidden_sizes=hidden,
-            critic_hidden_sizes=hidden, batch_size=batch_size, replay_capacity=1000,
-            seed=10 * i + 1, name=name, **level_kwargs))
+            critic_hidden_sizes=hidden, seed=10 * i + 1, name=name, **level_kwargs))
     return levels
 
 
-def make_hierarchy(num_levels=2, periods=3, hidden=(8, 8), batch_size=16, level_kwargs=None,
-                   **kwargs):
-    levels = make_levels(num_levels, hidden, batch_size, **(level_kwargs or {}))
+def make_hierarchy(num_levels=2, periods=3, hidden=(8, 8), level_kwargs=None, **kwargs):
+    levels = make_levels(num_levels, hidden, **(level_kwargs or {}))
     return Hierarchy(levels=levels, periods=periods, goal_indices=GOAL_INDICES, **kwargs)
+
+
+def make_agent(hierarchy, batch_size=16, capacity=1000, **kwargs):
+    """An `Agent` whose replays hold `capacity` rows and sample `batch_size` of them."""
+    return Agent(hierarchy=hierarchy, make_replay=lambda i, layout: ReplayBuffer(
+        layout=layout, capacity=capacity, batch_size=batch_size), **kwargs)
 
 
 def randomize_last_layers(level, rng, scale=0.5):
@@ -44,34 +52,42 @@ def randomize_last_layers(level, rng, scale=0.5):
 
 
 def random_batch(hierarchy, level, rng, batch_size=16, partial=True):
-    """Replay rows (unpacked) plus draws for level `level`, as the compiled step sees them."""
+    """(Transition, Draws) of level `level` as `[B, ...]` tensors, as the compiled step sees them."""
     lvl = hierarchy.levels[level]
     k = hierarchy.child_steps[level]
     n = rng.integers(1, k + 1, size=batch_size) if partial else np.full(batch_size, k)
-    batch = {
-        "observations": rng.normal(size=(batch_size, k + 1, OBS)).astype(np.float32),
-        "num_steps": n.astype(np.int32),
-        "goal": rng.uniform(-2, 2, size=(batch_size, lvl.goal_dim)).astype(np.float32),
-        "action": rng.uniform(-1, 1, size=(batch_size, lvl.action_dim)).astype(np.float32),
-        "reward": rng.normal(size=batch_size).astype(np.float32),
-        "discount": np.ones(batch_size, np.float32),
-        "noise": rng.normal(size=(batch_size, lvl.action_dim)).astype(np.float32),
-    }
-    if hierarchy.has_cg(level):
-        batch["child_step"] = np.minimum((rng.random(batch_size) * n).astype(np.int32), n - 1)
+    child_actions = None
     if hierarchy.uses_child_actions(level):
         child = hierarchy.levels[level + 1]
-        batch["child_actions"] = rng.uniform(-1, 1, size=(batch_size, k, child.action_dim)).astype(
-            np.float32)
-    return {k: tf.constant(v) for k, v in batch.items()}
+        child_actions = rng.uniform(-1, 1, size=(batch_size, k, child.action_dim)).astype(np.float32)
+    transition = Transition(
+        observations=rng.normal(size=(batch_size, k + 1, OBS)).astype(np.float32),
+        num_steps=n.astype(np.int32),
+        goal=rng.uniform(-2, 2, size=(batch_size, lvl.goal_dim)).astype(np.float32),
+        action=rng.uniform(-1, 1, size=(batch_size, lvl.action_dim)).astype(np.float32),
+        reward=rng.normal(size=batch_size).astype(np.float32),
+        discount=np.ones(batch_size, np.float32),
+        child_actions=child_actions)
+    draws = Draws(noise=rng.normal(size=(batch_size, lvl.action_dim)).astype(np.float32))
+    if hierarchy.has_cg(level):
+        draws.child_step = np.minimum((rng.random(batch_size) * n).astype(np.int32), n - 1)
+    return as_tensors(transition), as_tensors(draws)
+
+
+def as_tensors(record):
+    """A dataclass record with every non-None field converted to a tensor."""
+    return dataclasses.replace(record, **{f.name: tf.constant(getattr(record, f.name))
+                                          for f in dataclasses.fields(record)
+                                          if getattr(record, f.name) is not None})
 
 
 def variables_snapshot(module_vars):
     return [v.numpy().copy() for v in module_vars]
 
 
-def pack_rows(layout, batch):
-    """The packed `[B, width]` rows of the fields of `layout` taken from an unpacked batch."""
-    arrays = {k: np.asarray(batch[k]) for k in layout.fields}
+def pack_rows(layout, record):
+    """The packed `[B, width]` rows of a batched record (`Transition` or `Draws` of `[B, ...]`)."""
+    arrays = {k: np.asarray(getattr(record, k)) for k in layout.fields}
     size = len(next(iter(arrays.values())))
-    return np.stack([layout.pack({k: v[b] for k, v in arrays.items()}) for b in range(size)])
+    return np.stack([layout.pack(layout.record_type(**{k: v[b] for k, v in arrays.items()}))
+                     for b in range(size)])

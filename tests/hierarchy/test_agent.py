@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from helpers import GOAL_INDICES, make_hierarchy, pack_rows, random_batch, variables_snapshot
+from helpers import GOAL_INDICES, make_agent, make_hierarchy
 
-from hierarchy import Agent, goals
+from hierarchy import goals
 
 I = list(GOAL_INDICES)
 
@@ -30,12 +30,13 @@ def run_episode(agent, traj, rewards, terminate_at=None, context=(0.5, -0.5)):
 def rows(agent, level):
     buf = agent.buffers[level]
     packed = buf.gather(np.arange(len(buf)))
-    return {k: v.numpy() for k, v in agent.hierarchy.row_layouts[level].unpack(packed).items()}
+    transition = buf.layout.unpack(packed)
+    return {k: v.numpy() for k, v in vars(transition).items() if v is not None}
 
 
 def test_two_level_transitions_hand_checked():
     h = make_hierarchy(2, periods=3)
-    agent = Agent(hierarchy=h, warmup_steps=1000, seed=0)
+    agent = make_agent(h, warmup_steps=1000, seed=0)
     traj = states(7)
     rewards = np.arange(1.0, 8.0)
     ep, _ = run_episode(agent, traj, rewards)
@@ -62,14 +63,14 @@ def test_two_level_transitions_hand_checked():
         # ... equal to applying h step by step from the period start.
         if t % 3:
             carried = goals.goal_transition(traj[t - 1], low["goal"][t - 1], traj[t],
-                                            goal_indices=I).numpy()
+                                            space=h.goal_space).numpy()
             np.testing.assert_allclose(low["goal"][t], carried, atol=1e-5)
     assert ep.env_return == pytest.approx(rewards.sum())
 
 
 def test_termination_zeroes_the_discount_of_every_level():
     h = make_hierarchy(2, periods=3)
-    agent = Agent(hierarchy=h, warmup_steps=1000, seed=0)
+    agent = make_agent(h, warmup_steps=1000, seed=0)
     traj = states(10)
     run_episode(agent, traj, np.ones(10), terminate_at=5)
     top, low = rows(agent, 0), rows(agent, 1)
@@ -80,7 +81,7 @@ def test_termination_zeroes_the_discount_of_every_level():
 
 def test_three_levels_store_child_step_states():
     h = make_hierarchy(3, periods=[2, 3])    # top every 6 env steps, mid every 3
-    agent = Agent(hierarchy=h, warmup_steps=1000, seed=0)
+    agent = make_agent(h, warmup_steps=1000, seed=0)
     traj = states(8)
     run_episode(agent, traj, np.ones(8))
     top, mid = rows(agent, 0), rows(agent, 1)
@@ -99,7 +100,7 @@ def test_three_levels_store_child_step_states():
 
 def test_reference_estimator_stores_child_actions():
     h = make_hierarchy(2, periods=3, cg_lambda=0.1, cg_estimator="reference")
-    agent = Agent(hierarchy=h, warmup_steps=1000, seed=0)
+    agent = make_agent(h, warmup_steps=1000, seed=0)
     traj = states(6)
     _, actions = run_episode(agent, traj, np.ones(6))
     top = rows(agent, 0)
@@ -108,14 +109,14 @@ def test_reference_estimator_stores_child_actions():
 
 
 def test_child_step_is_uniform_over_all_steps_of_the_period():
-    h = make_hierarchy(2, periods=4, cg_lambda=0.1, batch_size=16)
-    agent = Agent(hierarchy=h, warmup_steps=0, seed=0)
-    layout = h.row_layouts[0]
+    h = make_hierarchy(2, periods=4, cg_lambda=0.1)
+    agent = make_agent(h, warmup_steps=0, seed=0)
+    layout = h.transition_layout(0)
     rows_ = np.zeros((4000, layout.width), np.float32)
     n = np.where(np.arange(4000) % 2 == 0, 4, 2)
-    rows_[:, layout.slices["num_steps"]] = n[:, None]
+    layout.views(rows_).num_steps[...] = n
     draws = np.concatenate([agent.sample_draws(0, rows_[k:k + 16]) for k in range(0, 4000, 16)])
-    j = draws[:, h.draw_layouts[0].slices["child_step"]][:, 0].astype(int)
+    j = h.draws_layout(0).views(draws).child_step.astype(int)
     full, part = j[n == 4], j[n == 2]
     # Every step of a full period is drawn, the last one (j = k - 1) included, about equally often.
     counts = np.bincount(full, minlength=4) / len(full)
@@ -124,8 +125,8 @@ def test_child_step_is_uniform_over_all_steps_of_the_period():
 
 
 def test_schedule_warmup_then_updates():
-    h = make_hierarchy(2, periods=3, cg_lambda=0.1, batch_size=8)
-    agent = Agent(hierarchy=h, warmup_steps=12, seed=0)
+    h = make_hierarchy(2, periods=3, cg_lambda=0.1)
+    agent = make_agent(h, batch_size=8, warmup_steps=12, seed=0)
     traj = states(30)
     run_episode(agent, traj, np.ones(30))
     # 30 steps, learning from step 12: bottom critic at 12..29 (18), actor every 2nd (9);
@@ -137,7 +138,7 @@ def test_schedule_warmup_then_updates():
 
 def test_evaluation_episode_changes_nothing():
     h = make_hierarchy(2, periods=3)
-    agent = Agent(hierarchy=h, warmup_steps=0, seed=0)
+    agent = make_agent(h, warmup_steps=0, seed=0)
     run_episode(agent, states(6), np.ones(6))
     sizes, steps = [len(b) for b in agent.buffers], agent.env_steps
     weights = [v.numpy().copy() for v in h.trainable_variables]
@@ -152,8 +153,8 @@ def test_evaluation_episode_changes_nothing():
 
 
 def test_state_round_trip(tmp_path):
-    h = make_hierarchy(2, periods=3, cg_lambda=0.1, batch_size=8)
-    agent = Agent(hierarchy=h, warmup_steps=5, seed=3)
+    h = make_hierarchy(2, periods=3, cg_lambda=0.1)
+    agent = make_agent(h, batch_size=8, warmup_steps=5, seed=3)
     run_episode(agent, states(12), np.ones(12))
     path = agent.tf_checkpoint().write(str(tmp_path / "ckpt"))
     np.savez(tmp_path / "state.npz", **agent.numpy_state())
@@ -161,8 +162,8 @@ def test_state_round_trip(tmp_path):
     ep = agent.begin_episode(states(3)[0], np.zeros(2, np.float32))
     expected_action = agent.act(ep)
 
-    h2 = make_hierarchy(2, periods=3, cg_lambda=0.1, batch_size=8)
-    restored = Agent(hierarchy=h2, warmup_steps=5, seed=99)
+    h2 = make_hierarchy(2, periods=3, cg_lambda=0.1)
+    restored = make_agent(h2, batch_size=8, warmup_steps=5, seed=99)
     restored.tf_checkpoint().read(path).assert_existing_objects_matched()
     with np.load(tmp_path / "state.npz") as state:
         restored.load_numpy_state(dict(state))
@@ -174,75 +175,36 @@ def test_state_round_trip(tmp_path):
 
 
 def test_non_finite_loss_stops_with_a_clear_error():
-    h = make_hierarchy(2, periods=3, batch_size=8)
-    agent = Agent(hierarchy=h, warmup_steps=2, seed=0)
+    h = make_hierarchy(2, periods=3)
+    agent = make_agent(h, batch_size=8, warmup_steps=2, seed=0)
     traj = states(4)
     ep = agent.begin_episode(traj[0], np.zeros(2, np.float32))
     for t in range(2):
         agent.act(ep)
         agent.observe(ep, 1.0, traj[t + 1], False, False)
-    agent.buffers[1]._rows[:, h.row_layouts[1].slices["observations"]] = np.nan
+    buf = agent.buffers[1]
+    stored = buf.gather(np.arange(len(buf)))
+    buf.layout.views(stored).observations[...] = np.nan
+    buf.restore(dict(buf.state(), rows=stored))
     with pytest.raises(FloatingPointError, match=r"non-finite loss .* level 1 \('low'\)"):
         agent.act(ep)
 
 
 def test_intrinsic_returns():
     h = make_hierarchy(2, periods=3, level_kwargs=dict(reward_scale=2.0))
-    agent = Agent(hierarchy=h, warmup_steps=1000, seed=0)
+    agent = make_agent(h, warmup_steps=1000, seed=0)
     traj = states(3)
     ep, _ = run_episode(agent, traj, np.ones(3))
     low = rows(agent, 1)
     expected = 2.0 * sum(float(goals.intrinsic_reward(low["observations"][t, 0], low["goal"][t],
-                                                      low["observations"][t, 1], goal_indices=I))
+                                                      low["observations"][t, 1], space=h.goal_space))
                          for t in range(3))
     returns = agent.intrinsic_returns(ep)
     assert np.isnan(returns[0]) and returns[1] == pytest.approx(expected, rel=1e-5)
 
 
-def test_fast_and_public_call_paths_agree():
-    """`Hierarchy.step` calls the traced graph directly; it must equal the public tf.function call,
-    for acting alone and with updates."""
-    rng = np.random.default_rng(0)
-    act = rng.normal(size=make_hierarchy(2, periods=3).act_layout.width).astype(np.float32)
-    flags = np.zeros(4, bool)
-    flags[:2] = True     # both levels start a step
-    for due in ([[False, False], [False, False]], [[True, True], [True, False]]):
-        fast, public = make_hierarchy(2, periods=3), make_hierarchy(2, periods=3)
-        trained = fast.trained_levels(due)
-        batches = [random_batch(fast, i, rng) for i in trained]
-        rows = [pack_rows(fast.row_layouts[i], b) for i, b in zip(trained, batches)]
-        draws = [pack_rows(fast.draw_layouts[i], b) for i, b in zip(trained, batches)]
-        np.testing.assert_array_equal(fast.step(due, rows, draws, act, flags),
-                                      public.step_public(due, rows, draws, act, flags))
-
-
-def test_step_inputs_are_checked():
-    """The public step and update copy their arrays into the pattern's input vector: a wrong shape
-    or count is an error naming the part, never a silent broadcast."""
-    h = make_hierarchy(2, periods=3)
-    rng = np.random.default_rng(0)
-    due = [[False, False], [True, False]]
-    batch = random_batch(h, 1, rng)
-    rows, draws = pack_rows(h.row_layouts[1], batch), pack_rows(h.draw_layouts[1], batch)
-    act, flags = np.zeros(h.act_layout.width, np.float32), np.zeros(4, bool)
-    with pytest.raises(ValueError, match=r"rows of level 1 has shape \(1, "):
-        h.step(due, [rows[:1]], [draws], act, flags)
-    with pytest.raises(ValueError, match=r"act has shape \(3,\)"):
-        h.step(due, [rows], [draws], act[:3], flags)
-    with pytest.raises(ValueError, match=r"trains levels \[1\]: expected 1 row and draw arrays, got 2"):
-        h.update(due, [rows, rows], [draws])
-    other = make_hierarchy(2, periods=3)
-    with pytest.raises(ValueError, match="another hierarchy"):
-        h.call(other.step_inputs(due))
-    # The same inputs through the in-place path give the same output as the public one.
-    inputs = h.step_inputs(due, acting=False)
-    inputs.rows[0][...] = rows
-    inputs.draws[0][...] = draws
-    np.testing.assert_array_equal(h.call(inputs).reshape(2, 4)[1, 1:], 0.0)
-
-
 def test_wrong_observation_shape_is_an_error():
-    agent = Agent(hierarchy=make_hierarchy(2, periods=3), warmup_steps=0, seed=0)
+    agent = make_agent(make_hierarchy(2, periods=3), warmup_steps=0, seed=0)
     with pytest.raises(ValueError, match=r"the observation has shape \(3,\), the hierarchy expects \(4,\)"):
         agent.begin_episode(np.zeros(3), np.zeros(2))
     with pytest.raises(ValueError, match=r"the context has shape \(\), the hierarchy expects \(2,\)"):
@@ -253,42 +215,3 @@ def test_wrong_observation_shape_is_an_error():
         agent.observe(ep, 0.0, [1.0], False, False)
 
 
-def test_one_graph_per_due_pattern():
-    """Only the updates due are built: a step with the low critic due leaves every other variable
-    untouched, and each pattern is traced once."""
-    h = make_hierarchy(2, periods=3)
-    agent = Agent(hierarchy=h, warmup_steps=0, seed=0)
-    traj = states(8)
-    for _ in range(4):
-        run_episode(agent, traj, np.ones(8))
-    # Low: critic, or critic + actor; top: nothing, critic, or critic + actor (its steps fall on
-    # alternate parities of the low's updates, so not every product occurs).
-    functions = h._step_functions.by_pattern
-    assert 2 <= len(functions) <= 6
-    assert all(fn.experimental_get_tracing_count() == 1 for fn, _, _ in functions.values())
-    assert all(acting for _, acting in functions)
-    rng = np.random.default_rng(1)
-    before = variables_snapshot(h.levels[0].critics.trainable_variables
-                                + h.levels[1].actor.trainable_variables)
-    due = [[False, False], [True, False]]
-    batch = random_batch(h, 1, rng)
-    h.step(due, [pack_rows(h.row_layouts[1], batch)], [pack_rows(h.draw_layouts[1], batch)],
-           np.zeros(h.act_layout.width, np.float32), np.zeros(4, bool))
-    for b, v in zip(before, h.levels[0].critics.trainable_variables
-                    + h.levels[1].actor.trainable_variables):
-        np.testing.assert_array_equal(b, v.numpy())
-
-
-def test_compiled_updates_alone_equal_the_eager_updates():
-    rng = np.random.default_rng(2)
-    due = [[True, True], [True, False]]
-    compiled, eager = make_hierarchy(2, periods=3, cg_lambda=0.3), make_hierarchy(2, periods=3,
-                                                                                  cg_lambda=0.3)
-    batches = [random_batch(compiled, i, rng) for i in range(2)]
-    rows = [pack_rows(compiled.row_layouts[i], b) for i, b in enumerate(batches)]
-    draws = [pack_rows(compiled.draw_layouts[i], b) for i, b in enumerate(batches)]
-    losses = compiled.update(due, rows, draws)
-    np.testing.assert_allclose(losses, eager.train(batches, due).numpy(), rtol=1e-5, atol=1e-6)
-    assert losses[0, 2] != 0 and losses[1, 1] == 0     # top: actor + CG ran; low: critic only
-    for a, b in zip(compiled.trainable_variables, eager.trainable_variables):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)

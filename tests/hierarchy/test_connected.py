@@ -2,7 +2,7 @@
 
 The parent's actor gradient computed by `Hierarchy.actor_gradients` is compared, along random
 directions in the parent's actor-parameter space, with central differences of the loss written out
-here independently of `hierarchy.connected` (DESIGN.md section 2):
+here independently of `hierarchy.connected` (docs/connected_gradients.md):
 
   F_p      = -mean Q_p(s_t, ctx, pi_p(s_t, ctx))
   F_reward = -mean r_c(s_{t+j}, g, s_{t+j+1})              g = s_t[I] + pi_p(s_t, ctx) - s_{t+j}[I]
@@ -23,17 +23,26 @@ from hierarchy import connected, goals
 
 LAMBDA = 1.5
 I = list(GOAL_INDICES)
+SPACE = goals.GoalSpace(indices=GOAL_INDICES, relative=True)
 
 
 def _gather(x, idx):
     return x[np.arange(x.shape[0]), idx]
 
 
+def as_numpy(batch):
+    """A (Transition, Draws) batch as one dict of numpy arrays (None fields left out)."""
+    out = {}
+    for record in batch:
+        out.update({k: v.numpy() for k, v in vars(record).items() if v is not None})
+    return out
+
+
 class Pieces:
     """The loss pieces as functions of the parent's current actor weights."""
 
     def __init__(self, h, batch):
-        self.h, self.b = h, {k: v.numpy() for k, v in batch.items()}
+        self.h, self.b = h, as_numpy(batch)
         self.parent, self.child = h.levels[0], h.levels[1]
         obs, j = self.b["observations"], self.b["child_step"]
         self.s0, self.sj, self.sj1 = obs[:, 0], _gather(obs, j), _gather(obs, j + 1)
@@ -112,7 +121,7 @@ EXPECTED = {
 def test_gradient_matches_finite_differences(estimator):
     h, batch, variables, directions = setup(estimator)
     pieces = Pieces(h, batch)
-    _, cg_loss, grads, _ = h.actor_gradients(0, batch)
+    _, cg_loss, grads, _ = h.actor_gradients(0, *batch)
     largest = dict.fromkeys(EXPECTED[estimator], 0.0)
     for direction in directions:
         names = ["f_parent", "f_reward", "f_actor", "f_cgoal"]
@@ -135,7 +144,7 @@ def test_paper_estimator_holds_the_critics_goal_input_fixed():
     gradient would be the 'critic + reward' one, which differs measurably."""
     h, batch, variables, directions = setup("paper", seed=1)
     pieces = Pieces(h, batch)
-    _, _, grads, _ = h.actor_gradients(0, batch)
+    _, _, grads, _ = h.actor_gradients(0, *batch)
     separation = []
     for direction in directions:
         parts = {n: directional_fd(getattr(pieces, n), variables, direction)
@@ -151,7 +160,7 @@ def test_paper_estimator_holds_the_critics_goal_input_fixed():
 
 def test_absolute_goals_gradient_matches_finite_differences():
     h, batch, variables, directions = setup("paper", seed=2, relative=False)
-    b = {k: v.numpy() for k, v in batch.items()}
+    b = as_numpy(batch)
     parent, child = h.levels[0], h.levels[1]
     obs, j = b["observations"], b["child_step"]
     s0, sj, sj1 = obs[:, 0], _gather(obs, j), _gather(obs, j + 1)
@@ -163,7 +172,7 @@ def test_absolute_goals_gradient_matches_finite_differences():
         q = child.q1(sj, g0, child.policy(sj, a_p))
         return -parent.q1(s0, b["goal"], a_p) - LAMBDA * (r + q)
 
-    _, _, grads, _ = h.actor_gradients(0, batch)
+    _, _, grads, _ = h.actor_gradients(0, *batch)
     for direction in directions:
         expected = directional_fd(total, variables, direction)
         assert dot(grads, direction) == pytest.approx(expected, abs=1e-3 + 2e-2 * abs(expected))
@@ -175,7 +184,7 @@ def test_goal_uses_the_state_at_step_j_not_the_end_of_the_period():
     obs = rng.normal(size=(5, 4, 4)).astype(np.float32)
     a = rng.normal(size=(5, 2)).astype(np.float32)
     j = np.array([0, 1, 2, 2, 1], np.int32)
-    g = connected.child_goal(a, obs, j, goal_indices=GOAL_INDICES, relative=True).numpy()
+    g = connected.child_goal(a, obs, j, space=SPACE).numpy()
     expected = obs[:, 0][:, I] + a - _gather(obs, j)[:, I]
     np.testing.assert_allclose(g, expected, rtol=1e-6)
     np.testing.assert_allclose(g[j == 0], a[j == 0], rtol=1e-6)
@@ -185,18 +194,17 @@ def test_cg_reward_is_the_childs_training_reward():
     """The reward in the CG term is the same function and scale the child's critic learns from."""
     h, batch, _, _ = setup("paper", seed=4)
     child = h.levels[1]
-    b = {k: v.numpy() for k, v in batch.items()}
+    b = as_numpy(batch)
     obs, j = b["observations"], b["child_step"]
     a_p = h.levels[0].policy(obs[:, 0], b["goal"])
-    g = connected.child_goal(a_p, obs, j, goal_indices=GOAL_INDICES, relative=True)
+    g = connected.child_goal(a_p, obs, j, space=SPACE)
     sj, sj1 = _gather(obs, j), _gather(obs, j + 1)
     total = connected.cg_objective("paper", parent_action=a_p, observations=obs, j=j, child=child,
-                                   goal_indices=GOAL_INDICES, relative=True)
+                                   space=SPACE)
     q = child.q1(sj, g, child.policy(sj, g))
     reward_in_cg = total - q
     # The child's own TD3 transition on (s_{t+j}, g, s_{t+j+1}) uses reward_scale * r.
-    child_reward = child.reward_scale * goals.intrinsic_reward(sj, g, sj1,
-                                                               goal_indices=GOAL_INDICES)
+    child_reward = child.reward_scale * goals.intrinsic_reward(sj, g, sj1, space=SPACE)
     np.testing.assert_allclose(reward_in_cg, child_reward, rtol=1e-4, atol=1e-4)
 
 

@@ -6,11 +6,13 @@ import pytest
 from hierarchy import goals
 
 I = (0, 2)  # goal indices into a 3-dim observation
+REL = goals.GoalSpace(indices=I, relative=True)
+ABS = goals.GoalSpace(indices=I, relative=False)
 
 
 def test_select():
     s = np.array([[1.0, 2.0, 3.0]], np.float32)
-    np.testing.assert_allclose(goals.select(s, I), [[1.0, 3.0]])
+    np.testing.assert_allclose(goals.select(s, REL), [[1.0, 3.0]])
 
 
 def test_relative_transition_and_reward_hand_computed():
@@ -18,12 +20,10 @@ def test_relative_transition_and_reward_hand_computed():
     g = np.array([3.0, -1.0], np.float32)           # target s[I] + g = (4, 1)
     s1 = np.array([2.0, 0.0, 4.0], np.float32)      # s'[I] = (2, 4)
     # h = s[I] + g - s'[I] = (4, 1) - (2, 4) = (2, -3)
-    np.testing.assert_allclose(goals.goal_transition(s, g, s1, goal_indices=I), [2.0, -3.0])
+    np.testing.assert_allclose(goals.goal_transition(s, g, s1, space=REL), [2.0, -3.0])
     # r = -||(2, -3)|| = -sqrt(13)
-    r = goals.intrinsic_reward(s, g, s1, goal_indices=I)
+    r = goals.intrinsic_reward(s, g, s1, space=REL)
     np.testing.assert_allclose(r, -np.sqrt(13.0), rtol=1e-6)
-    r_scaled = goals.intrinsic_reward(s, g, s1, goal_indices=I, scale=0.5)
-    np.testing.assert_allclose(r_scaled, -0.5 * np.sqrt(13.0), rtol=1e-6)
 
 
 def test_absolute_goals_are_kept_and_rewarded_against_next_state():
@@ -31,10 +31,10 @@ def test_absolute_goals_are_kept_and_rewarded_against_next_state():
     g = np.array([3.0, -1.0], np.float32)
     s1 = np.array([2.0, 0.0, 4.0], np.float32)
     np.testing.assert_allclose(
-        goals.goal_transition(s, g, s1, goal_indices=I, relative=False), g)
+        goals.goal_transition(s, g, s1, space=ABS), g)
     # r = -||g - s'[I]|| = -||(1, -5)|| = -sqrt(26)
     np.testing.assert_allclose(
-        goals.intrinsic_reward(s, g, s1, goal_indices=I, relative=False), -np.sqrt(26.0),
+        goals.intrinsic_reward(s, g, s1, space=ABS), -np.sqrt(26.0),
         rtol=1e-6)
 
 
@@ -47,18 +47,18 @@ def test_goal_carried_over_several_steps_matches_closed_form():
     g = g0
     expected = [[4.0, 3.0], [3.0, 2.5], [2.5, 1.0], [1.0, 0.5]]
     for j in range(1, len(traj)):
-        g = goals.goal_transition(traj[j - 1], g, traj[j], goal_indices=I).numpy()
+        g = goals.goal_transition(traj[j - 1], g, traj[j], space=REL).numpy()
         np.testing.assert_allclose(g, expected[j], atol=1e-6)
-        np.testing.assert_allclose(goals.goal_at(traj[0], g0, traj[j], goal_indices=I), g,
+        np.testing.assert_allclose(goals.goal_transition(traj[0], g0, traj[j], space=REL), g,
                                    atol=1e-6)
-        np.testing.assert_allclose(goals.select(traj[j], I) + g, [4.0, 3.0], atol=1e-6)
+        np.testing.assert_allclose(goals.select(traj[j], REL) + g, [4.0, 3.0], atol=1e-6)
 
 
 def test_reward_is_zero_when_goal_reached_and_batched():
     s = np.zeros((4, 3), np.float32)
     g = np.array([[1.0, 1.0]] * 4, np.float32)
     s1 = np.tile(np.array([1.0, 7.0, 1.0], np.float32), (4, 1))
-    r = goals.intrinsic_reward(s, g, s1, goal_indices=I)
+    r = goals.intrinsic_reward(s, g, s1, space=REL)
     assert r.shape == (4,)
     np.testing.assert_allclose(r, 0.0, atol=1e-5)
 
@@ -71,5 +71,15 @@ def test_reward_gradient_is_finite_at_the_goal(relative):
     g = tf.Variable([[1.0, 1.0]])
     s1 = tf.constant([[1.0, 0.0, 1.0]])
     with tf.GradientTape() as tape:
-        r = goals.intrinsic_reward(s, g, s1, goal_indices=I, relative=relative)
+        r = goals.intrinsic_reward(s, g, s1, space=goals.GoalSpace(indices=I, relative=relative))
     assert np.all(np.isfinite(tape.gradient(r, g).numpy()))
+
+
+def test_goal_space_value_and_index_checks():
+    assert REL.dim == 2 and REL.indices == (0, 2) and not ABS.relative
+    assert goals.GoalSpace(indices=[1, 2]) == goals.GoalSpace(indices=(1, 2), relative=True)
+    goals.check_indices(REL, goal_dim=2, obs_dim=3)
+    with pytest.raises(ValueError, match="goal_indices has 2 entries but the goals have 3 dims"):
+        goals.check_indices(REL, goal_dim=3, obs_dim=3)
+    with pytest.raises(ValueError, match=r"goal_indices \[2\] are outside the observation \(dim 2\)"):
+        goals.check_indices(REL, goal_dim=2, obs_dim=2)

@@ -1,5 +1,7 @@
 """Hierarchy construction checks and the update's structure (which variables move, lambda = 0)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,6 +9,7 @@ from helpers import GOAL_INDICES, make_hierarchy, make_levels, random_batch, var
 from tf_agents.specs import tensor_spec
 
 from hierarchy import Hierarchy, Level, level_names
+from hierarchy.replay import Transition
 
 
 def test_level_names():
@@ -113,16 +116,17 @@ def test_lambda_zero_equals_independent_updates():
     for _ in range(3):
         h.train(batches, _all_due(2))
         for i, lvl in enumerate(independent):
-            s, g, a, r, d, s1, g1 = h.td3_transition(i, batches[i])
-            lvl.train_critic(s, g, a, r, d, s1, g1, batches[i]["noise"])
+            transition, draws = batches[i]
+            s, g, a, r, d, s1, g1 = h.td3_transition(i, transition)
+            lvl.train_critic(s, g, a, r, d, s1, g1, draws.noise)
             lvl.train_actor(s, g)
     for ours, theirs in zip(h.levels, independent):
         for a, b in zip(_level_vars(ours), _level_vars(theirs)):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
     # ... and lambda > 0 changes the parent's actor (the term is live).
     h_cg = make_hierarchy(2, cg_lambda=1.0)
-    b0 = dict(batches[0])
-    b0["child_step"] = tf.zeros_like(b0["num_steps"])
+    transition0, draws0 = batches[0]
+    b0 = (transition0, dataclasses.replace(draws0, child_step=tf.zeros_like(transition0.num_steps)))
     h_cg.train([b0, batches[1]], _all_due(2))
     h0 = make_hierarchy(2, cg_lambda=0.0)
     h0.train(batches, _all_due(2))
@@ -136,10 +140,11 @@ def test_td3_transition_of_a_sub_level_uses_intrinsic_reward_and_carried_goal():
     obs = np.zeros((1, 4, 4), np.float32)
     obs[0, 0] = [1.0, 0.0, 2.0, 0.0]       # s_t[I] = (1, 2)
     obs[0, 2] = [2.0, 9.0, 5.0, 9.0]       # s_{t+2}[I] = (2, 5), n = 2
-    batch = {"observations": obs, "num_steps": np.array([2], np.int32),
-             "goal": np.array([[3.0, 1.0]], np.float32), "action": np.zeros((1, 2), np.float32),
-             "reward": np.array([7.0], np.float32), "discount": np.array([1.0], np.float32)}
-    s, g, a, r, d, s1, g1 = h.td3_transition(0, {**batch, "goal": np.zeros((1, 2), np.float32)})
+    batch = Transition(observations=obs, num_steps=np.array([2], np.int32),
+                       goal=np.array([[3.0, 1.0]], np.float32), action=np.zeros((1, 2), np.float32),
+                       reward=np.array([7.0], np.float32), discount=np.array([1.0], np.float32))
+    top_batch = dataclasses.replace(batch, goal=np.zeros((1, 2), np.float32))
+    s, g, a, r, d, s1, g1 = h.td3_transition(0, top_batch)
     np.testing.assert_allclose(r, [7.0])                            # top: environment reward
     s, g, a, r, d, s1, g1 = h.td3_transition(1, batch)
     np.testing.assert_allclose(s1, obs[:, 2])

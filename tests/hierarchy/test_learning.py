@@ -26,12 +26,13 @@ def clean_gin():
     gin.clear_config()
 
 
-def small_levels(num_levels, **extra):
+def small_levels(num_levels, batch_size=64, **extra):
     for scope in H.level_names(num_levels):
         for key, value in {"actor_hidden_sizes": (64, 64), "critic_hidden_sizes": (64, 64),
-                           "batch_size": 64, "actor_learning_rate": 1e-3,
-                           "critic_learning_rate": 1e-3, **extra}.items():
+                           "actor_learning_rate": 1e-3, "critic_learning_rate": 1e-3,
+                           **extra}.items():
             gin.bind_parameter(f"{scope}/Level.{key}", value)
+        gin.bind_parameter(f"{scope}/ReplayBuffer.batch_size", batch_size)
 
 
 def test_flat_td3_learns_pendulum():

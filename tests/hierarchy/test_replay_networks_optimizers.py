@@ -1,61 +1,93 @@
 """Replay rows, network shapes and the fused Adam."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from hierarchy import networks, optimizers
-from hierarchy.replay import ReplayBuffer, RowLayout
+from hierarchy.replay import Draws, ReplayBuffer, RowLayout, Transition, draws_layout, transition_layout
 
-FIELDS = {"obs": ((3, 2), np.float32), "n": ((), np.int32), "a": ((4,), np.float32)}
+LAYOUT = transition_layout(obs_dim=2, goal_dim=1, action_dim=4, child_steps=2)
 
 
 def row(k):
-    return {"obs": np.full((3, 2), k, np.float32), "n": k % 3, "a": np.arange(4) + k}
+    return Transition(observations=np.full((3, 2), k, np.float32), num_steps=k % 3, goal=[k],
+                      action=np.arange(4) + k, reward=0.5 * k, discount=1.0)
+
+
+def actions(buf, indices):
+    return buf.layout.unpack(buf.gather(indices)).action.numpy()
 
 
 def test_layout_pack_unpack_round_trip():
-    layout = RowLayout(FIELDS)
-    assert layout.width == 6 + 1 + 4
-    packed = np.stack([layout.pack(row(k)) for k in range(5)])
-    out = layout.unpack(packed)
-    assert out["obs"].shape == (5, 3, 2) and out["n"].dtype == tf.int32
-    np.testing.assert_array_equal(out["n"].numpy(), [0, 1, 2, 0, 1])
-    np.testing.assert_array_equal(out["a"].numpy()[2], [2, 3, 4, 5])
-    with pytest.raises(ValueError, match="missing \\['n'\\]"):
-        layout.pack({"obs": np.zeros((3, 2)), "a": np.zeros(4)})
-    with pytest.raises(ValueError, match="field 'a' has shape \\(3,\\)"):
-        layout.pack({**row(0), "a": np.zeros(3)})
+    assert LAYOUT.width == 6 + 1 + 1 + 4 + 1 + 1
+    packed = np.stack([LAYOUT.pack(row(k)) for k in range(5)])
+    out = LAYOUT.unpack(packed)
+    assert isinstance(out, Transition) and out.child_actions is None
+    assert out.observations.shape == (5, 3, 2) and out.num_steps.dtype == tf.int32
+    np.testing.assert_array_equal(out.num_steps.numpy(), [0, 1, 2, 0, 1])
+    np.testing.assert_array_equal(out.action.numpy()[2], [2, 3, 4, 5])
+    np.testing.assert_array_equal(out.reward.numpy(), [0.0, 0.5, 1.0, 1.5, 2.0])
+    # Numpy views of the same fields write through to the rows.
+    views = LAYOUT.views(packed)
+    np.testing.assert_array_equal(views.observations[3], np.full((3, 2), 3.0))
+    views.num_steps[...] = 7
+    np.testing.assert_array_equal(LAYOUT.unpack(packed).num_steps.numpy(), [7] * 5)
+    with pytest.raises(ValueError, match="Transition.goal is None but this layout stores it"):
+        LAYOUT.pack(dataclasses.replace(row(0), goal=None))
+    with pytest.raises(ValueError, match=r"Transition.action has shape \(3,\)"):
+        LAYOUT.pack(dataclasses.replace(row(0), action=np.zeros(3)))
+    with pytest.raises(TypeError, match="expected a Transition, got Draws"):
+        LAYOUT.pack(Draws(noise=np.zeros(4)))
+    with pytest.raises(ValueError, match=r"Draws has no field\(s\) \['goal'\]"):
+        RowLayout(Draws, {"goal": ((1,), np.float32)})
+
+
+def test_child_actions_and_draws_layouts():
+    with_children = transition_layout(obs_dim=2, goal_dim=1, action_dim=4, child_steps=2,
+                                      child_action_dim=3)
+    assert with_children.width == LAYOUT.width + 2 * 3
+    draws = draws_layout(action_dim=4, child_step=True)
+    unpacked = draws.unpack(np.stack([draws.pack(Draws(noise=np.ones(4), child_step=k))
+                                      for k in range(3)]))
+    assert unpacked.child_step.dtype == tf.int32
+    np.testing.assert_array_equal(unpacked.child_step.numpy(), [0, 1, 2])
+    assert draws_layout(action_dim=4, child_step=False).unpack(np.zeros((2, 4))).child_step is None
 
 
 def test_ring_buffer_overwrites_oldest_and_restores():
-    buf = ReplayBuffer(capacity=4, fields=FIELDS)
+    buf = ReplayBuffer(layout=LAYOUT, capacity=4, batch_size=3)
     for k in range(6):
         buf.add(row(k))
     assert len(buf) == 4
-    kept = sorted(buf.layout.unpack(buf.gather(range(4)))["a"].numpy()[:, 0].tolist())
-    assert kept == [2, 3, 4, 5]
-    other = ReplayBuffer(capacity=4, fields=FIELDS)
+    assert sorted(actions(buf, range(4))[:, 0].tolist()) == [2, 3, 4, 5]
+    other = ReplayBuffer(layout=LAYOUT, capacity=4)
     other.restore(buf.state())
     np.testing.assert_array_equal(other.gather(range(4)), buf.gather(range(4)))
     other.add(row(9))     # continues at the same write position: overwrites row 2's slot
-    assert sorted(other.layout.unpack(other.gather(range(4)))["a"].numpy()[:, 0].tolist()) == [3, 4, 5, 9]
+    assert sorted(actions(other, range(4))[:, 0].tolist()) == [3, 4, 5, 9]
+    assert buf.sample(np.random.default_rng(0)).shape == (3, LAYOUT.width)   # its batch size
     with pytest.raises(ValueError, match="different configuration"):
-        ReplayBuffer(capacity=8, fields=FIELDS).restore(buf.state())
+        ReplayBuffer(layout=LAYOUT, capacity=8).restore(buf.state())
     with pytest.raises(ValueError, match="empty"):
-        ReplayBuffer(capacity=2, fields=FIELDS).sample_indices(np.random.default_rng(0), 3)
+        ReplayBuffer(layout=LAYOUT, capacity=2).sample_indices(np.random.default_rng(0), 3)
+    for key in ("capacity", "batch_size"):
+        with pytest.raises(ValueError, match=f"replay {key} must be >= 1, got 0"):
+            ReplayBuffer(layout=LAYOUT, **{key: 0})
 
 
 def test_sample_into_draws_the_same_rows_as_sample():
-    buf = ReplayBuffer(capacity=10, fields=FIELDS)
+    buf = ReplayBuffer(layout=LAYOUT, capacity=10)
     for k in range(6):
         buf.add(row(k))
     out = np.full((32, buf.layout.width), np.nan, np.float32)
     buf.sample_into(np.random.default_rng(7), out)
     expected = buf.sample(np.random.default_rng(7), 32)
     np.testing.assert_array_equal(out, expected)
-    assert set(out[:, -4].tolist()) <= set(range(6))      # only filled rows: "a"[0] = k
-    with pytest.raises(ValueError, match="width 11"):
+    assert set(LAYOUT.views(out).action[:, 0].tolist()) <= set(range(6))   # only filled rows
+    with pytest.raises(ValueError, match="width 14"):
         buf.sample_into(np.random.default_rng(0), np.zeros((4, 10), np.float32))
 
 
