@@ -37,8 +37,9 @@ Environment: gymnasium's Ant-v5 without contact forces (`include_cfrc_ext_in_obs
 27 observation dims, qpos[2:15] + qvel[:14]); `NoContext` gives it the {"observation", "context"}
 layout with an empty context. Ant-v5 publishes no goal space, so the 2- and 3-level hierarchies set
 goals on observation dims 0..12 (= qpos[2:15]: torso z, torso quaternion, 8 joint angles) with the
-paper's bounds for those coordinates, +/-[0.5, 1, 1, 1, 1, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3]
-(`envs.ant.ANT_GOAL_HIGH` without x and y, which are not in Ant-v5's observation).
+Ant tasks' sub-goal bounds for those coordinates, +/-[0.5, 1, 1, 1, 1, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3,
+0.5, 0.3] (`envs.ant.ANT_GOAL_HIGH` without x and y, which are not in Ant-v5's observation;
+docs/environments.md, section 1).
 `--env hierarchy/AntMaze-v0` (or any id whose environment publishes a `task_spec`) uses the
 environment's own goal space instead; then tf-agents sees [observation, context] concatenated.
 

@@ -1,6 +1,6 @@
 """The Ant robot of HIRO / the paper, built from gymnasium's shipped `ant.xml`.
 
-Edits to gymnasium's model (DESIGN.md section 4, HIRO's ant definition):
+Edits to gymnasium's model (docs/environments.md, section 1; HIRO's ant definition):
   - every motor: gear 1, ctrlrange [-30, 30] (gymnasium: gear 150, ctrlrange [-1, 1]);
   - integrator RK4, timestep 0.02 (gymnasium: 0.01), frame skip 5, i.e. 0.1 s per env step.
 Reset: qpos = qpos0 + U(-0.1, 0.1), qvel = 0.1 * N(0, 1). The ant never terminates.
@@ -35,7 +35,7 @@ ANT_TIME_SCALE = 0.001  # time feature t * 0.001
 ANT_OBS_DIM = 30  # 15 qpos + 14 qvel + 1 time
 
 # Sub-goal space of the Ant tasks: observation dims 0..14 (x, y, z, quaternion, 8 joint
-# angles) with these half-ranges (DESIGN.md section 3, paper section 6.2).
+# angles) with these half-ranges (HIRO's sub-goal range; docs/environments.md, section 1).
 ANT_GOAL_INDICES = tuple(range(15))
 ANT_GOAL_HIGH = (10.0, 10.0, 0.5, 1.0, 1.0, 1.0, 1.0, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3)
 ANT_GOAL_LOW = tuple(-v for v in ANT_GOAL_HIGH)

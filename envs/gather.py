@@ -42,7 +42,7 @@ GATHER_SENSOR_SPAN = 2 * math.pi
 # Walls: rllab's gather env (rllab/envs/mujoco/gather/gather_env.py, GatherEnv.__init__) puts
 # box geoms centred at walldist = activity_range + 1 from the origin, with half sizes
 # (walldist + 0.5, 0.5, 1). Activity range 10 is the one that puts objects on the grid
-# {-10, ..., 8} of DESIGN.md section 4 (rllab: randint(-range/2, range/2) * 2).
+# {-10, ..., 8} of docs/environments.md, section 3 (rllab: randint(-range/2, range/2) * 2).
 GATHER_ACTIVITY_RANGE = 10.0
 GATHER_WALL_DISTANCE = GATHER_ACTIVITY_RANGE + 1  # wall centres at +-11
 GATHER_WALL_HALF_THICKNESS = 0.5  # inner faces at +-10.5, outer faces at +-11.5

@@ -25,7 +25,7 @@ from envs._common import episode_context, observation_space
 from envs.ant import ANT_GOAL_HIGH, ANT_GOAL_INDICES, ANT_GOAL_LOW, ANT_OBS_DIM, AntEnv
 from envs.task import TaskSpec
 
-# The U-maze grid of HIRO's maze_env (DESIGN.md section 4).
+# The U-maze grid of HIRO's maze_env (docs/environments.md, section 2).
 U_MAZE: tuple[str, ...] = (
     "#####",
     "#S..#",
@@ -38,7 +38,7 @@ MAZE_SCALING = 8.0
 # Block height in units of MAZE_SCALING (HIRO maze_env `maze_height`): blocks are 4.0 tall.
 MAZE_HEIGHT = 0.5
 
-# The AntMaze / PointMaze task (DESIGN.md section 4, HIRO's published definition).
+# The AntMaze / PointMaze task (docs/environments.md, section 2; HIRO's published definition).
 MAZE_CONTEXT_LOW = (-4.0, -4.0)
 MAZE_CONTEXT_HIGH = (20.0, 20.0)
 MAZE_EVAL_CONTEXTS = ((16.0, 0.0), (16.0, 16.0), (0.0, 16.0))
@@ -49,7 +49,7 @@ MAZE_MAX_EPISODE_STEPS = 500
 def goal_info(xy, context, threshold: float = MAZE_SUCCESS_THRESHOLD) -> dict:
     """The goal-reaching info of one step: {"distance": ||xy - context||_2, "is_success": bool}.
 
-    Success is strict: distance < threshold (DESIGN.md section 4: success = distance < 5).
+    Success is strict: distance < threshold (docs/environments.md, section 2: success = distance < 5).
 
     Args:
       xy: robot position (x, y), shape [2].
@@ -152,7 +152,7 @@ class AntMaze(AntEnv):
     - Reward: -||xy - c||_2, raw; the paper's x0.1 is the hierarchy's reward scale.
     - info["distance"] and info["is_success"] (distance < 5 at this step) at every step; the
       final step's success is the one reported. Horizon 500 (TimeLimit); never terminates.
-    - Sub-goals address observation dims 0..14 with the bounds of DESIGN.md section 3.
+    - Sub-goals address observation dims 0..14 with the bounds of docs/environments.md, section 1.
     """
 
     task_spec = TaskSpec(

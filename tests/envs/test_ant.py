@@ -1,4 +1,4 @@
-"""The Ant model and observation (DESIGN.md section 4)."""
+"""The Ant model and observation (docs/environments.md, section 1)."""
 
 import math
 

@@ -2,7 +2,7 @@
 
 The parent's actor gradient computed by `Hierarchy.actor_gradients` is compared, along random
 directions in the parent's actor-parameter space, with central differences of the loss written out
-here independently of `hierarchy.connected` (docs/connected_gradients.md):
+here independently of `hierarchy.connected` (docs/connected_gradients.md, sections 2 and 4):
 
   F_p      = -mean Q_p(s_t, ctx, pi_p(s_t, ctx))
   F_reward = -mean r_c(s_{t+j}, g, s_{t+j+1})              g = s_t[I] + pi_p(s_t, ctx) - s_{t+j}[I]
