@@ -68,7 +68,7 @@ def test_camera_frames_the_task_and_the_ant_is_large_enough():
     env = gym.make("hierarchy/AntMaze-v0", render_mode="rgb_array")
     env.reset(seed=0, options={"context": CONTEXT})
     u = env.unwrapped
-    img = env.render()
+    assert env.render().shape == (480, 480, 3)
     scene = u._renderer.scene
     # Every corner of the context range [-4, 20]^2 is in the frame.
     for corner in [(-4, -4, 0), (20, -4, 0), (-4, 20, 0), (20, 20, 0)]:
