@@ -9,8 +9,8 @@ from bin_helpers import TINY, run_binary
 from hierarchy import metrics, train_loop
 
 GIN = ["envs/point_maze_robotics.gin", "methods/hrl_cg.gin"]
-SHORT = TINY + ["Agent.warmup_steps = 100", "train.total_steps = 300", "train.max_episode_steps = 50",
-                "train.eval_interval = 300", "train.checkpoint_interval = 300",
+SHORT = TINY + ["Agent.warmup_steps = 80", "train.total_steps = 200", "train.max_episode_steps = 40",
+                "train.eval_interval = 200", "train.checkpoint_interval = 200",
                 "train.log_interval = 100", "train.eval_episodes_per_context = 1",
                 "train.eval_at_start = False"]
 
@@ -20,7 +20,7 @@ def test_two_levels_train_then_evaluate_on_robotics_point_maze(tmp_path):
     proc = run_binary("train", root, GIN, SHORT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = metrics.read_jsonl(os.path.join(root, "train_metrics.jsonl"))
-    assert [r["step"] for r in rows] == [50, 100, 150, 200, 250, 300]
+    assert [r["step"] for r in rows] == [40, 80, 120, 160, 200]
     assert rows[-1]["losses"]["low"]["critic"] > 0
     ev = metrics.read_jsonl(os.path.join(root, "eval_metrics.jsonl"))
     assert [c["context"] for c in ev[-1]["per_context"]] == [[-1.0, 1.0], [1.0, 0.0], [-1.0, -1.0]]
@@ -29,7 +29,7 @@ def test_two_levels_train_then_evaluate_on_robotics_point_maze(tmp_path):
     assert "goal_task.goal_high = (2.0, 2.0)" in operative
     proc = run_binary("evaluate", root, extra=["--num_episodes=1"])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.load(open(os.path.join(root, "evaluation_300.json")))
+    out = json.load(open(os.path.join(root, "evaluation_200.json")))
     assert out["num_episodes"] == 3 and out["success_rate"] is not None
 
 
