@@ -8,6 +8,8 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
+from envs.markers import GoalMarkers, add_level_markers
+
 _RENDER_HELP = (
     "MuJoCo could not create an OpenGL context for offscreen rendering. On a headless machine "
     "set the environment variable MUJOCO_GL=egl before `mujoco` is first imported (e.g. "
@@ -18,12 +20,13 @@ _RENDER_HELP = (
 _GL_FAILURE: str | None = None
 
 
-class MujocoEnv(gym.Env):
+class MujocoEnv(GoalMarkers, gym.Env):
     """Base class of the MuJoCo-based environments of this package.
 
     Subclasses build an `mujoco.MjModel`, pass it here, and use `_simulate(ctrl)` to advance the
     physics by `frame_skip` steps. Rendering (render_mode="rgb_array") uses `mujoco.Renderer`
-    with a free camera described by `camera` (lookat, distance, azimuth, elevation).
+    with a free camera described by `camera` (lookat, distance, azimuth, elevation); frames show
+    the goal markers set by `set_goal_markers` (envs.markers) on top of `_decorate_scene`'s geoms.
     """
 
     metadata: ClassVar[dict] = {"render_modes": ["rgb_array"], "render_fps": 10}
@@ -99,6 +102,7 @@ class MujocoEnv(gym.Env):
             setattr(camera, key, value)
         self._renderer.update_scene(self.data, camera=camera)
         self._decorate_scene(self._renderer.scene)
+        add_level_markers(self._renderer.scene, self._goal_markers, self.MARKER_RADIUS)
         return self._renderer.render().copy()
 
     def _decorate_scene(self, scene: mujoco.MjvScene) -> None:

@@ -3,6 +3,7 @@
 Edits to gymnasium's model (docs/environments.md, section 1; HIRO's ant definition):
   - every motor: gear 1, ctrlrange [-30, 30] (gymnasium: gear 150, ctrlrange [-1, 1]);
   - integrator RK4, timestep 0.02 (gymnasium: 0.01), frame skip 5, i.e. 0.1 s per env step.
+Renders: the floor is recoloured to a matte blue-grey checker (no effect on the physics).
 Reset: qpos = qpos0 + U(-0.1, 0.1), qvel = 0.1 * N(0, 1). The ant never terminates.
 The heading (`ant_yaw`, used by AntGather's sensors) is computed from the torso quaternion in
 qpos, so that it belongs to the same moment as the position qpos[:2] (see `quaternion_yaw`).
@@ -75,6 +76,14 @@ def ant_spec(add_world: Callable[[mujoco.MjSpec], None] | None = None) -> mujoco
         actuator.gear[0] = 1.0
         actuator.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
         actuator.ctrlrange = [-ANT_CTRL_LIMIT, ANT_CTRL_LIMIT]
+    # Renders only: a dim, matte floor (gymnasium's is a reflective black/white checker) against
+    # which the ant and the goal markers stand out.
+    for texture in spec.textures:
+        if texture.name == "texplane":
+            texture.rgb1, texture.rgb2 = [0.2, 0.3, 0.4], [0.3, 0.4, 0.5]
+    for material in spec.materials:
+        if material.name == "MatPlane":
+            material.reflectance, material.texrepeat = 0.0, [20.0, 20.0]
     # Offscreen buffer large enough for the default 480x480 renders.
     spec.visual.global_.offwidth = 1024
     spec.visual.global_.offheight = 1024

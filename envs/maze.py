@@ -21,6 +21,7 @@ import math
 import mujoco
 import numpy as np
 
+from envs import markers
 from envs._common import episode_context, observation_space
 from envs.ant import ANT_GOAL_HIGH, ANT_GOAL_INDICES, ANT_GOAL_LOW, ANT_OBS_DIM, AntEnv
 from envs.task import TaskSpec
@@ -133,13 +134,10 @@ def add_wall_blocks(
         )
 
 
-# A free camera that shows the whole maze from above (used for rgb_array rendering).
-MAZE_CAMERA = {
-    "lookat": np.array([8.0, 8.0, 0.0]),
-    "distance": 60.0,
-    "azimuth": 90.0,
-    "elevation": -90.0,
-}
+# A top-down camera framing the task's area (the context range, i.e. the maze's corridors) with
+# the walls' inner faces around it: about 18 pixels per unit in a 480 x 480 frame (envs.markers).
+# The ant covers about 290 pixels of such a frame (about 80 from the former camera, distance 60).
+MAZE_CAMERA = markers.framing_camera(MAZE_CONTEXT_LOW, MAZE_CONTEXT_HIGH, margin=1.0)
 
 
 class AntMaze(AntEnv):
@@ -184,6 +182,10 @@ class AntMaze(AntEnv):
 
     def _info(self) -> dict:
         return goal_info(self.data.qpos[:2], self._context)
+
+    def _decorate_scene(self, scene: mujoco.MjvScene) -> None:
+        """Draws the target: the success disc around the context (envs.markers)."""
+        markers.add_target(scene, self._context, self.task_spec.success_threshold, 0.3)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

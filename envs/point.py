@@ -17,7 +17,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from envs import maze
+from envs import markers, maze
 from envs._common import check_action, episode_context, observation_space
 from envs._mujoco import MujocoEnv
 from envs.task import TaskSpec
@@ -30,7 +30,7 @@ def _goal_obs(observation: np.ndarray, context: np.ndarray) -> dict:
     }
 
 
-class PointReach(gym.Env):
+class PointReach(markers.GoalMarkers, gym.Env):
     """A kinematic point in the plane that must reach a target; for tests and demos.
 
     - State: position (x, y), starting at (0, 0) + U(-0.1, 0.1)^2 reset noise.
@@ -102,7 +102,9 @@ class PointReach(gym.Env):
         return self._obs(), -info["distance"], False, False, info
 
     def render(self):
-        """A top-down image [256, 256, 3] uint8: arena (grey), target (green), point (red)."""
+        """A top-down image [256, 256, 3] uint8: arena (grey), target (green disc of the success
+        radius), point (red), and the goal markers (`set_goal_markers`) as discs of radius 0.3 in
+        envs.markers.LEVEL_COLORS, drawn over the point."""
         if self.render_mode is None:
             gym.logger.warn("PointReach.render() called without render_mode='rgb_array'.")
             return None
@@ -117,6 +119,10 @@ class PointReach(gym.Env):
 
         disk(self._context, self.task_spec.success_threshold, (60, 180, 60))
         disk(self._pos, 0.3, (200, 40, 40))
+        for k, pos in enumerate(self._goal_markers):
+            if pos is not None:
+                rgba = markers.LEVEL_COLORS[k % len(markers.LEVEL_COLORS)]
+                disk(pos[:2], 0.3, tuple(int(round(255 * c)) for c in rgba[:3]))
         return img
 
 
@@ -137,6 +143,7 @@ class PointMaze(MujocoEnv):
     """
 
     RESET_NOISE = 0.1
+    MARKER_Z = 1.2  # goal markers given as (x, y) float above the ball (top at z = 1)
     SPEED = 10.0  # units/s at |u| = 1: gear / damping
     DAMPING = 20.0
 
@@ -171,6 +178,10 @@ class PointMaze(MujocoEnv):
 
     def _info(self) -> dict:
         return maze.goal_info(self.data.qpos[:2], self._context, self.task_spec.success_threshold)
+
+    def _decorate_scene(self, scene: mujoco.MjvScene) -> None:
+        """Draws the target: the success disc around the context (envs.markers)."""
+        markers.add_target(scene, self._context, self.task_spec.success_threshold, 0.3)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

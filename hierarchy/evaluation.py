@@ -26,14 +26,41 @@ def eval_contexts(env) -> List[Any]:
     return [tuple(c) for c in task.eval_contexts]
 
 
+def goal_marker_positions(agent, episode) -> List[np.ndarray | None]:
+    """World points of every level's current goal, top level first, for `set_goal_markers`.
+
+    Level 0's goal is the context; level i > 0's is the goal its parent set, s[I] + g for a relative
+    goal g set at state s (absolute: g). A goal's first three (or two) coordinates are taken as the
+    world x, y(, z): true of every goal space of the `envs` package (the position comes first).
+    Levels whose goal has not been set yet in the episode, or has fewer than 2 coordinates, are None.
+    """
+    h = agent.hierarchy
+    goals = [np.asarray(episode.context, np.float64)]
+    for i in range(1, h.num_levels):
+        g = np.asarray(episode.origin_goals[i], np.float64)
+        if h.relative_goals:
+            g = np.asarray(episode.origin_states[i], np.float64)[list(h.goal_indices)] + g
+        goals.append(g if episode.t > 0 else None)
+    return [None if g is None or g.shape[0] < 2 else g[:3] for g in goals]
+
+
+def _render(agent, env, episode):
+    """env.render(), with the levels' goals drawn where the environment offers goal markers."""
+    set_markers = getattr(env.unwrapped, "set_goal_markers", None)
+    if set_markers is not None:
+        set_markers(goal_marker_positions(agent, episode))
+    return env.render()
+
+
 def run_episode(agent, env, *, context=None, seed: int | None = None, frames: list | None = None):
     """One evaluation episode; returns (return, success or None, length). Appends rendered frames
-    to `frames` if given (the environment must have render_mode="rgb_array")."""
+    to `frames` if given (the environment must have render_mode="rgb_array"); frames show every
+    level's goal where the environment has `set_goal_markers` (see `goal_marker_positions`)."""
     options = None if context is None else {"context": np.asarray(context, np.float32)}
     obs, info = env.reset(seed=seed, options=options)
     episode = agent.begin_episode(obs["observation"], obs["context"], training=False)
     if frames is not None:
-        frames.append(env.render())
+        frames.append(_render(agent, env, episode))
     length = 0
     while True:
         action = agent.act(episode)
@@ -41,7 +68,7 @@ def run_episode(agent, env, *, context=None, seed: int | None = None, frames: li
         agent.observe(episode, reward, obs["observation"], terminated, truncated)
         length += 1
         if frames is not None:
-            frames.append(env.render())
+            frames.append(_render(agent, env, episode))
         if terminated or truncated:
             break
     success = info.get("is_success")

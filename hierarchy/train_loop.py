@@ -51,7 +51,7 @@ from absl import logging
 
 import envs  # noqa: F401  (registers the hierarchy/ environments)
 from envs.wrappers import NoContext
-from hierarchy import checkpointing, evaluation, metrics
+from hierarchy import checkpointing, evaluation, metrics, tasks
 from hierarchy.agent import Agent
 from hierarchy.builder import build_for_env, check_gin_scopes
 
@@ -152,7 +152,7 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, render_mode: 
     kwargs = {} if max_episode_steps is None else {"max_episode_steps": int(max_episode_steps)}
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
-    env = gym.make(env_id, **kwargs)
+    env = tasks.make_task_env(env_id, **kwargs)  # gym.make, GoalEnv-style tasks adapted
     if env.spec is None or env.spec.max_episode_steps is None:
         env.close()
         raise ValueError(f"environment '{env_id}' registers no episode horizon: set "

@@ -17,7 +17,7 @@ def test_the_promised_files_exist():
                  "envs/ant_gather.gin", "methods/flat.gin", "methods/hrl.gin", "methods/hrl_cg.gin",
                  "methods/three_level_cg.gin", "paper/ant_maze_hrl_cg.gin",
                  "paper/ant_gather_hrl_cg.gin", "paper/ant_maze_hrl.gin", "paper/ant_gather_hrl.gin",
-                 "demo/point_reach_hrl_cg.gin"]:
+                 "demo/point_reach_hrl_cg.gin", "envs/point_maze_robotics.gin"]:
         assert name in GIN_FILES
 
 

@@ -1,0 +1,48 @@
+"""The train and evaluate binaries on gymnasium-robotics' PointMaze, adapted by envs.GoalTask."""
+
+import json
+import os
+
+import pytest
+from bin_helpers import TINY, run_binary
+
+from hierarchy import metrics, train_loop
+
+GIN = ["envs/point_maze_robotics.gin", "methods/hrl_cg.gin"]
+SHORT = TINY + ["Agent.warmup_steps = 80", "train.total_steps = 200", "train.max_episode_steps = 40",
+                "train.eval_interval = 200", "train.checkpoint_interval = 200",
+                "train.log_interval = 100", "train.eval_episodes_per_context = 1",
+                "train.eval_at_start = False"]
+
+
+def test_two_levels_train_then_evaluate_on_robotics_point_maze(tmp_path):
+    root = str(tmp_path / "run")
+    proc = run_binary("train", root, GIN, SHORT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = metrics.read_jsonl(os.path.join(root, "train_metrics.jsonl"))
+    assert [r["step"] for r in rows] == [40, 80, 120, 160, 200]
+    assert rows[-1]["losses"]["low"]["critic"] > 0
+    ev = metrics.read_jsonl(os.path.join(root, "eval_metrics.jsonl"))
+    assert [c["context"] for c in ev[-1]["per_context"]] == [[-1.0, 1.0], [1.0, 0.0], [-1.0, -1.0]]
+    assert all(c["success_rate"] is not None for c in ev[-1]["per_context"])  # from info["success"]
+    operative = open(os.path.join(root, "operative_config.gin")).read()
+    assert "goal_task.goal_high = (2.0, 2.0)" in operative
+    proc = run_binary("evaluate", root, extra=["--num_episodes=1"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.load(open(os.path.join(root, "evaluation_200.json")))
+    assert out["num_episodes"] == 3 and out["success_rate"] is not None
+
+
+def test_goal_bounds_of_the_wrong_dimension_name_the_setting(tmp_path):
+    train_loop.parse_gin(GIN, ["goal_task.goal_low = (-1.0, -1.0, -1.0)",
+                               "goal_task.goal_high = (1.0, 1.0, 1.0)"])
+    with pytest.raises(train_loop.ConfigurationError,
+                       match="goal_low has 3 entries but the goal dimension is 2"):
+        train_loop.train(str(tmp_path / "bad"))
+    assert not os.path.exists(tmp_path / "bad")
+
+
+def test_unbounded_goals_without_settings_name_the_settings(tmp_path):
+    train_loop.parse_gin(["base.gin", "methods/hrl_cg.gin"], ["train.env_id = 'PointMaze_UMaze-v3'"])
+    with pytest.raises(train_loop.ConfigurationError, match="give the settings goal_low and goal_high"):
+        train_loop.train(str(tmp_path / "bad"))
