@@ -38,8 +38,8 @@ def goal_marker_positions(agent, episode) -> List[np.ndarray | None]:
     goals = [np.asarray(episode.context, np.float64)]
     for i in range(1, h.num_levels):
         g = np.asarray(episode.origin_goals[i], np.float64)
-        if h.relative_goals:
-            g = np.asarray(episode.origin_states[i], np.float64)[list(h.goal_indices)] + g
+        if h.goal_space.relative:
+            g = np.asarray(episode.origin_states[i], np.float64)[list(h.goal_space.indices)] + g
         goals.append(g if episode.t > 0 else None)
     return [None if g is None or g.shape[0] < 2 else g[:3] for g in goals]
 
