@@ -35,23 +35,30 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import pathlib
 import re
 import shlex
 import signal
-import subprocess
 import sys
 import time
 from typing import Dict, List, Sequence
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT / "benchmarks") not in sys.path:   # cell_runner.py sits next to this script
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+import cell_runner  # noqa: E402
+
 METHODS = ("flat", "hrl", "hrl_cg")
 METHOD_GIN = {"flat": "methods/flat.gin", "hrl": "methods/hrl.gin", "hrl_cg": "methods/hrl_cg.gin"}
-FINISHED = "finished.json"   # hierarchy.train_loop.FINISHED
+FINISHED = cell_runner.FINISHED   # hierarchy.train_loop.FINISHED
 CELL_FILE = "cell.json"
-LOG_FILE = "train.log"
-DEFAULT_COMMAND = (sys.executable, "-m", "hierarchy.bin.train")
+LOG_FILE = cell_runner.LOG_FILE
+# The node's own Python runs the binary (cell_runner.PYTHON is replaced by it on the node).
+DEFAULT_COMMAND = (cell_runner.PYTHON, "-m", "hierarchy.bin.train")
+# What the sweep itself writes into a cell directory before the binary writes anything.
+_SWEEP_FILES = (CELL_FILE, LOG_FILE, cell_runner.LOCK_FILE, cell_runner.ATTEMPTS_FILE)
 _CONFIG_KEYS = {"envs", "methods", "num_levels", "cg_lambda", "seeds", "gin_files", "gin_bindings",
                 "env_gin_bindings", "name", "description"}
 
@@ -185,94 +192,151 @@ def cell_status(cell_dir: pathlib.Path) -> str:
     """"finished" (finished.json present), "resume" (the dir holds something) or "new"."""
     if (cell_dir / FINISHED).exists():
         return "finished"
-    if cell_dir.is_dir() and any(p.name not in (CELL_FILE, LOG_FILE) for p in cell_dir.iterdir()):
+    if cell_dir.is_dir() and any(p.name not in _SWEEP_FILES for p in cell_dir.iterdir()):
         return "resume"
     return "new"
 
 
 def _cell_env(threads: int) -> Dict[str, str]:
-    env = dict(os.environ)
-    path = env.get("PYTHONPATH", "")
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + path if path else "")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Variables set for every cell's binary on top of its node's environment."""
+    env = {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     if threads > 0:
         for key in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
             env[key] = str(threads)
     return env
 
 
+# --------------------------------------------------------------------------------------------------
+# Ray.
+
+def _is_loopback(address: str | None) -> bool:
+    host = (address or "127.0.0.1").rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _ray_environment(address: str | None) -> None:
+    """Environment variables Ray reads when it is imported (call before the first `import ray`)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if _is_loopback(address):
+        # Ray turns a loopback node address into the machine's routable one unless it believes it
+        # runs on one machine only; this keeps every connection of a local Ray (or of a driver joining
+        # a cluster at 127.0.0.1) on the loopback interface.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+def start_ray(address: str | None = None, *, num_cpus: int = 1, object_store_mb: int = 100,
+              temp_dir: str | None = None, log=print):
+    """Starts a local Ray on this machine (`address` None) or joins the cluster at `address`.
+
+    Local Ray binds to 127.0.0.1 only, without dashboard or usage statistics, with `num_cpus` CPUs
+    and a small object store (cells pass only a few small values). Reuses a Ray already initialised
+    in this process. Returns the `ray` module.
+    """
+    _ray_environment(address)
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    if address:
+        ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+        log(f"joined the Ray cluster at {address}: {ray.cluster_resources().get('CPU', 0):g} CPUs, "
+            f"{len(ray.nodes())} node(s)")
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
+                 object_store_memory=object_store_mb * 1024 * 1024, _temp_dir=temp_dir,
+                 log_to_driver=False, logging_level="WARNING")
+        log(f"started a local Ray with {num_cpus} CPU(s)")
+    # cell_runner is a script next to this one, not an installed module: ship its code by value.
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(cell_runner)
+    return ray
+
+
 def run_cells(cells: Sequence[Cell], root_dir: pathlib.Path, *, command: Sequence[str] = DEFAULT_COMMAND,
-              max_parallel: int = 1, threads: int = 0, poll_s: float = 1.0,
+              cpus_per_cell: float = 1, gpus_per_cell: float = 0, max_parallel: int = 0,
+              max_retries: int = 3, threads: int = 0, lock_wait_s: float = 600.0,
               log=print) -> Dict[str, dict]:
-    """Runs every cell that is not finished, at most `max_parallel` at a time.
+    """Runs every cell that is not finished as a Ray task (Ray must be started, see `start_ray`).
+
+    Each task needs `cpus_per_cell` CPUs and `gpus_per_cell` GPUs (a fraction shares a GPU); Ray runs
+    as many at once as the cluster's resources allow, and at most `max_parallel` (0: no limit). A task
+    whose worker or node dies, or whose run stops unfinished, is retried up to `max_retries` times;
+    each retry resumes the run from its checkpoint (`cell_runner`).
 
     Returns:
-      cell_id -> {"status": "skipped" | "ok" | "failed", "returncode", "seconds"}.
+      cell_id -> {"status": "skipped" | "ok" | "failed", "returncode", "seconds", "overhead",
+      "error"}; "seconds" is the driver's wall time from submission to the result, "overhead" that
+      minus the binary's own run time (Ray's scheduling and start-up; None if unknown).
     """
-    if max_parallel < 1:
-        raise ValueError(f"max_parallel must be >= 1, got {max_parallel}")
+    import ray
+
+    if max_parallel < 0:
+        raise ValueError(f"max_parallel must be >= 0, got {max_parallel}")
     results: Dict[str, dict] = {}
     pending = []
     for cell in cells:
         status = cell_status(root_dir / cell.cell_id)
         if status == "finished":
-            results[cell.cell_id] = {"status": "skipped", "returncode": None, "seconds": 0.0}
+            results[cell.cell_id] = {"status": "skipped", "returncode": None, "seconds": 0.0,
+                                     "overhead": None, "error": None}
         else:
             pending.append((cell, status))
     log(f"{len(cells)} cells: {len(cells) - len(pending)} finished (skipped), "
         f"{sum(s == 'resume' for _, s in pending)} to resume, {sum(s == 'new' for _, s in pending)} new")
+    task = ray.remote(cell_runner.run_attempt).options(
+        num_cpus=cpus_per_cell, num_gpus=gpus_per_cell, max_retries=max_retries,
+        retry_exceptions=True, name="sweep_cell")
     env = _cell_env(threads)
-    running = {}   # cell_id -> (Popen, log file, start time)
+    running = {}   # ObjectRef -> (cell_id, submit time)
+    total, done = len(pending), 0
     try:
-        _run_loop(pending, running, results, root_dir, command, max_parallel, env, poll_s, log)
+        while pending or running:
+            while pending and (max_parallel == 0 or len(running) < max_parallel):
+                cell, status = pending.pop(0)
+                cell_dir = root_dir / cell.cell_id
+                cell_dir.mkdir(parents=True, exist_ok=True)
+                args = [*command, *cell.args(root_dir)]
+                meta = dict(cell.metadata(), command=shlex.join(args))
+                (cell_dir / CELL_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+                ref = task.remote(args, str(cell_dir), cwd=str(ROOT), env_overrides=env,
+                                  lock_wait_s=lock_wait_s)
+                running[ref] = (cell.cell_id, time.time())
+                log(f"submit {cell.cell_id} ({status})")
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=5.0)
+            for ref in ready:
+                cell_id, submitted = running.pop(ref)
+                done += 1
+                results[cell_id] = _result(ray, ref, root_dir / cell_id, submitted)
+                r = results[cell_id]
+                ok = r["status"] == "ok"
+                tail = "" if ok else f" ({r['error']}; see {root_dir / cell_id / LOG_FILE})"
+                log(f"{'done' if ok else 'FAILED'} {cell_id}: rc {r['returncode']}, "
+                    f"{r['seconds']:.0f} s [{done}/{total}]{tail}")
     finally:
-        # Interrupted (Ctrl-C, SIGTERM): stop the cells still running; a later sweep resumes them.
-        for proc, _, _ in running.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for cell_id, (proc, logf, _) in running.items():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            logf.close()
+        # Interrupted (Ctrl-C, SIGTERM): cancel the running cells; each binary gets SIGTERM, saves a
+        # checkpoint and exits, and a later sweep resumes it.
+        for ref, (cell_id, _) in running.items():
+            ray.cancel(ref)
             log(f"stopped {cell_id} (interrupted; re-run the sweep to resume it)")
+        if running:
+            ray.wait(list(running), num_returns=len(running), timeout=150)
     return results
 
 
-def _run_loop(pending, running, results, root_dir, command, max_parallel, env, poll_s, log) -> None:
-    total = len(pending)
-    done = 0
-    while pending or running:
-        while pending and len(running) < max_parallel:
-            cell, status = pending.pop(0)
-            cell_dir = root_dir / cell.cell_id
-            cell_dir.mkdir(parents=True, exist_ok=True)
-            args = [*command, *cell.args(root_dir)]
-            meta = dict(cell.metadata(), command=shlex.join(args))
-            (cell_dir / CELL_FILE).write_text(json.dumps(meta, indent=1) + "\n")
-            logf = open(cell_dir / LOG_FILE, "a")
-            logf.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} ({status}): {shlex.join(args)}\n")
-            logf.flush()
-            proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-            running[cell.cell_id] = (proc, logf, time.time())
-            log(f"start  {cell.cell_id} ({status})")
-        time.sleep(poll_s if running else 0)
-        for cell_id, (proc, logf, start) in list(running.items()):
-            rc = proc.poll()
-            if rc is None:
-                continue
-            logf.close()
-            del running[cell_id]
-            done += 1
-            finished = (root_dir / cell_id / FINISHED).exists()
-            ok = rc == 0 and finished
-            results[cell_id] = {"status": "ok" if ok else "failed", "returncode": rc,
-                                "seconds": time.time() - start}
-            tail = "" if ok else f" (see {root_dir / cell_id / LOG_FILE})"
-            log(f"{'done' if ok else 'FAILED'} {cell_id}: rc {rc}, {time.time() - start:.0f} s "
-                f"[{done}/{total}]{tail}")
+def _result(ray, ref, cell_dir: pathlib.Path, submitted: float) -> dict:
+    """The driver's record of one finished task."""
+    seconds = time.time() - submitted
+    try:
+        record = ray.get(ref)
+    except Exception as e:   # retries exhausted: the task's last error (a worker or node death ...)
+        first = str(e).strip().splitlines()
+        return {"status": "failed", "returncode": None, "seconds": seconds, "overhead": None,
+                "error": f"{type(e).__name__}: {first[-1] if first else ''}"[:500]}
+    ok = record["returncode"] == 0 and (cell_dir / FINISHED).exists()
+    overhead = seconds - (record["child_end"] - record["child_start"])
+    return {"status": "ok" if ok else "failed", "returncode": record["returncode"], "seconds": seconds,
+            "overhead": overhead, "error": None if ok else f"exit status {record['returncode']}"}
 
 
 def _terminate(signum, frame):
@@ -282,15 +346,34 @@ def _terminate(signum, frame):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", required=True, help="grid JSON (see benchmarks/configs/)")
-    p.add_argument("--root_dir", required=True, help="where the cells' root_dirs go")
-    p.add_argument("--max_parallel", type=int, default=1, help="cells run at once")
+    p.add_argument("--root_dir", required=True,
+                   help="where the cells' root_dirs go; on a cluster, a path every node can reach")
+    p.add_argument("--address", default="",
+                   help="Ray cluster to join (host:port of its head); default: start a local Ray")
+    p.add_argument("--cpus_per_cell", type=float, default=1, help="Ray CPUs each cell needs")
+    p.add_argument("--gpus_per_cell", type=float, default=0,
+                   help="Ray GPUs each cell needs (a fraction such as 0.25 shares one GPU)")
+    p.add_argument("--max_parallel", type=int, default=0,
+                   help="cells run at once at most (0: as many as the resources allow; a local Ray "
+                        "gets max_parallel x cpus_per_cell CPUs, default all cores)")
+    p.add_argument("--max_retries", type=int, default=3,
+                   help="retries of a cell whose worker or node dies or whose run is interrupted")
+    p.add_argument("--lock_wait_s", type=float, default=600,
+                   help="how long a retry waits for a previous attempt of its cell to let go")
     p.add_argument("--threads_per_cell", type=int, default=0,
                    help="TF intra/inter-op threads per cell (0: TensorFlow's default)")
+    p.add_argument("--ray_temp_dir", default=None, help="temporary directory of a local Ray")
     p.add_argument("--filter", default="", help="regex: run only cells whose id matches")
     p.add_argument("--dry_run", action="store_true", help="print the cells and commands, run nothing")
     p.add_argument("--train_command", default="",
                    help="command prefix of the training binary (default: python -m hierarchy.bin.train)")
     return p.parse_args(argv)
+
+
+def _local_cpus(max_parallel: int, cpus_per_cell: float) -> int:
+    if max_parallel > 0:
+        return max(1, math.ceil(max_parallel * cpus_per_cell))
+    return max(1, os.cpu_count() or 1, math.ceil(cpus_per_cell))
 
 
 def main(argv=None) -> int:
@@ -302,26 +385,44 @@ def main(argv=None) -> int:
     root_dir = pathlib.Path(args.root_dir).resolve()
     command = shlex.split(args.train_command) if args.train_command else list(DEFAULT_COMMAND)
     if args.dry_run:
+        shown = [sys.executable if a == cell_runner.PYTHON else a for a in command]
         for cell in cells:
             status = cell_status(root_dir / cell.cell_id)
-            print(f"[{status}] {shlex.join([*command, *cell.args(root_dir)])}")
+            print(f"[{status}] {shlex.join([*shown, *cell.args(root_dir)])}")
         print(f"{len(cells)} cells")
         return 0
+    if args.cpus_per_cell <= 0 or args.gpus_per_cell < 0 or args.max_retries < 0:
+        raise SystemExit("--cpus_per_cell must be > 0, --gpus_per_cell and --max_retries >= 0")
     root_dir.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, _terminate)
     (root_dir / "sweep.json").write_text(json.dumps(
         {"config": config, "config_path": str(args.config),
          "cells": [c.cell_id for c in cells]}, indent=1) + "\n")
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    _ray_environment(args.address or None)
+    import ray
+
+    started = not ray.is_initialized()
+    start_ray(args.address or None, num_cpus=_local_cpus(args.max_parallel, args.cpus_per_cell),
+              temp_dir=args.ray_temp_dir, log=log)
     try:
-        results = run_cells(cells, root_dir, command=command, max_parallel=args.max_parallel,
-                            threads=args.threads_per_cell, log=lambda s: print(s, flush=True))
+        results = run_cells(cells, root_dir, command=command, cpus_per_cell=args.cpus_per_cell,
+                            gpus_per_cell=args.gpus_per_cell, max_parallel=args.max_parallel,
+                            max_retries=args.max_retries, threads=args.threads_per_cell,
+                            lock_wait_s=args.lock_wait_s, log=log)
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume", flush=True)
         return 130
+    finally:
+        if started:
+            ray.shutdown()
     failed = sorted(k for k, v in results.items() if v["status"] == "failed")
+    overheads = sorted(v["overhead"] for v in results.values() if v["overhead"] is not None)
     print(f"{sum(v['status'] == 'ok' for v in results.values())} ran, "
           f"{sum(v['status'] == 'skipped' for v in results.values())} skipped, {len(failed)} failed"
-          + (": " + ", ".join(failed) if failed else ""))
+          + (": " + ", ".join(failed) if failed else "")
+          + (f"; Ray's time per cell outside the binary: median {overheads[len(overheads) // 2]:.2f} s"
+             if overheads else ""))
     return 1 if failed else 0
 
 

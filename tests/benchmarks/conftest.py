@@ -33,3 +33,12 @@ def sweep():
 @pytest.fixture(scope="session")
 def throughput():
     return load_script("throughput")
+
+
+@pytest.fixture(scope="session")
+def local_ray(sweep, tmp_path_factory):
+    """One local Ray (2 CPUs, 127.0.0.1 only) shared by the sweep tests of this session."""
+    ray = sweep.start_ray(None, num_cpus=2, temp_dir=str(tmp_path_factory.mktemp("ray")),
+                          log=lambda s: None)
+    yield ray
+    ray.shutdown()

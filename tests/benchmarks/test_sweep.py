@@ -1,4 +1,5 @@
-"""benchmarks/sweep.py: grid expansion, skip/resume logic and parallel runs with a fake binary."""
+"""benchmarks/sweep.py: grid expansion, skip/resume logic and parallel runs (Ray tasks on a local Ray)
+with a fake binary."""
 
 import json
 import sys
@@ -102,6 +103,8 @@ def test_cell_status(sweep, tmp_path):
     cell.mkdir()
     (cell / "cell.json").write_text("{}")
     (cell / "train.log").write_text("crashed before writing anything")
+    (cell / ".lock").write_text("")
+    (cell / "attempts.jsonl").write_text("")
     assert sweep.cell_status(cell) == "new"
     (cell / "checkpoints").mkdir()
     assert sweep.cell_status(cell) == "resume"
@@ -109,7 +112,7 @@ def test_cell_status(sweep, tmp_path):
     assert sweep.cell_status(cell) == "finished"
 
 
-def test_run_skips_finished_resumes_unfinished(sweep, tmp_path, fake_command):
+def test_run_skips_finished_resumes_unfinished(sweep, local_ray, tmp_path, fake_command):
     config = dict(CONFIG, envs={"maze": "envs/point_maze.gin"}, methods=["flat", "hrl"],
                   num_levels=[2], env_gin_bindings={})
     cells = sweep.expand_grid(config)             # 4 cells
@@ -118,8 +121,7 @@ def test_run_skips_finished_resumes_unfinished(sweep, tmp_path, fake_command):
     (root / "maze/flat_L1/seed0/finished.json").write_text("{}")
     (root / "maze/hrl_L2/seed1/checkpoints").mkdir(parents=True)   # an interrupted run
     logs = []
-    results = sweep.run_cells(cells, root, command=fake_command, max_parallel=2, poll_s=0.05,
-                              log=logs.append)
+    results = sweep.run_cells(cells, root, command=fake_command, max_parallel=2, log=logs.append)
     assert results["maze/flat_L1/seed0"]["status"] == "skipped"
     assert {k: v["status"] for k, v in results.items() if k != "maze/flat_L1/seed0"} == {
         "maze/flat_L1/seed1": "ok", "maze/hrl_L2/seed0": "ok", "maze/hrl_L2/seed1": "ok"}
@@ -131,19 +133,17 @@ def test_run_skips_finished_resumes_unfinished(sweep, tmp_path, fake_command):
     assert (meta["method"], meta["num_levels"], meta["cg_lambda"], meta["seed"]) == ("hrl", 2, 0.0, 1)
     assert "fake_train.py" in meta["command"]
     # A second run of the same sweep launches nothing.
-    again = sweep.run_cells(cells, root, command=fake_command, max_parallel=2, poll_s=0.05,
-                            log=lambda s: None)
+    again = sweep.run_cells(cells, root, command=fake_command, max_parallel=2, log=lambda s: None)
     assert all(v["status"] == "skipped" for v in again.values())
     assert len((root / "maze/hrl_L2/seed0/calls.jsonl").read_text().splitlines()) == 2
 
 
-def test_parallel_limit_and_failures(sweep, tmp_path, fake_command):
+def test_parallel_limit_and_failures(sweep, local_ray, tmp_path, fake_command):
     config = dict(CONFIG, envs={"maze": "m.gin", "fail": "f.gin"}, methods=["flat"], seeds=3,
                   env_gin_bindings={})
     cells = sweep.expand_grid(config)             # 6 cells, 3 of them fail
     root = tmp_path / "sweep"
-    results = sweep.run_cells(cells, root, command=fake_command, max_parallel=2, poll_s=0.02,
-                              log=lambda s: None)
+    results = sweep.run_cells(cells, root, command=fake_command, max_parallel=2, log=lambda s: None)
     assert sorted(k for k, v in results.items() if v["status"] == "failed") == [
         f"fail/flat_L1/seed{s}" for s in range(3)]
     assert all(v["returncode"] == 3 for k, v in results.items() if k.startswith("fail"))
@@ -159,7 +159,7 @@ def test_parallel_limit_and_failures(sweep, tmp_path, fake_command):
         assert (root / cell.cell_id / "train.log").exists()
 
 
-def test_main_dry_run_and_exit_code(sweep, tmp_path, fake_command, capsys):
+def test_main_dry_run_and_exit_code(sweep, local_ray, tmp_path, fake_command, capsys):
     config_path = tmp_path / "grid.json"
     config_path.write_text(json.dumps(dict(CONFIG, envs={"fail": "f.gin"}, methods=["flat"],
                                            seeds=1, env_gin_bindings={})))
