@@ -21,13 +21,26 @@ Expansion: "flat" gives one cell per env and seed (1 level, no lambda); "hrl" on
 `num_levels` (lambda 0); "hrl_cg" one per levels >= 2 and lambda. A cell's metadata is written to
 `<cell dir>/cell.json` (read by benchmarks/aggregate.py), its output to `<cell dir>/train.log`.
 
-Re-running the same sweep skips finished cells (`finished.json` present) and restarts unfinished ones,
-which the binary resumes from their checkpoints. Cells run in parallel processes, at most
-`--max_parallel` at a time. Do not run two sweeps on the same root at once.
+Ray runs the cells: each is a Ray task (`--cpus_per_cell` CPUs, optional `--gpus_per_cell`, a
+fraction shares a GPU) that runs the binary as a child process (benchmarks/cell_runner.py). Without
+`--address` the sweep starts a local Ray on this machine (127.0.0.1 only, no dashboard, no usage
+statistics, `--max_parallel` x `--cpus_per_cell` CPUs, default all cores); with `--address host:port`
+it joins a running cluster, and `--root_dir` must then be a path every node reaches (a shared
+filesystem), as must the repository and its Python environment (the same paths on every node).
+
+Faults: a cell whose worker or node dies, or whose binary is stopped by a signal (SIGTERM: it
+checkpoints and exits), is retried up to `--max_retries` times and resumes from its checkpoint; the
+cell's lock file (`<cell dir>/.lock`, held by the attempt and by its binary) keeps a retry from
+starting while the previous attempt's binary still writes. A cell that fails by itself (exit status
+1 or 2: diverged, bad configuration) is not retried. Re-running the same sweep skips finished cells
+(`finished.json` present) and resumes the others from their checkpoints. Each attempt is recorded in
+`<cell dir>/attempts.jsonl`.
 
 Usage (repository root):
   python benchmarks/sweep.py --config benchmarks/configs/smoke.json --root_dir runs/smoke \
-      --max_parallel 2 [--dry_run] [--filter hrl_cg] [--threads_per_cell 1]
+      --max_parallel 2 --threads_per_cell 1 [--dry_run] [--filter hrl_cg]
+  python benchmarks/sweep.py --config benchmarks/configs/paper.json --root_dir /shared/runs/paper \
+      --address 10.0.0.1:6379 --cpus_per_cell 2 --threads_per_cell 2
 """
 
 from __future__ import annotations

@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Callable, Dict, List
 
@@ -163,11 +165,14 @@ class Node:
 
 
 class LoopbackCluster:
-    """A head node and `workers` more nodes on 127.0.0.1, one CPU each, under `directory`."""
+    """A head node and `workers` more nodes on 127.0.0.1, one CPU each; their output goes to
+    `directory`, their temporary directories under a short-named directory of /tmp (removed by stop)."""
 
     def __init__(self, directory: str, workers: int = 1, object_store_mb: int = 80):
         os.makedirs(directory, exist_ok=True)
         self.directory = directory
+        # Ray's socket paths live in the temporary directories and must stay under 108 bytes.
+        self.temp_root = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
         self.port = free_port()
         self.env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token",
                         RAY_AUTH_TOKEN=secrets.token_hex(32))
@@ -184,9 +189,10 @@ class LoopbackCluster:
         head_args = ["--head", f"--port={self.port}", f"--ray-client-server-port={free_port()}",
                      "--include-dashboard=false", f"--system-config={json.dumps(SYSTEM_CONFIG)}",
                      *common, *node_ports()]
-        self.head = Node("head", head_args, os.path.join(directory, "head"), self.env, directory)
+        self.head = Node("head", head_args, os.path.join(self.temp_root, "head"), self.env,
+                         directory)
         self.workers = [Node(f"worker{i}", [f"--address={self.address}", *common, *node_ports()],
-                             os.path.join(directory, f"worker{i}"), self.env, directory)
+                             os.path.join(self.temp_root, f"w{i}"), self.env, directory)
                         for i in range(workers)]
 
     @property
@@ -201,6 +207,7 @@ class LoopbackCluster:
     def stop(self) -> None:
         for node in [*self.workers, self.head]:
             node.stop()
+        shutil.rmtree(self.temp_root, ignore_errors=True)
 
 
 def _loopback_stays_loopback() -> None:
