@@ -11,7 +11,15 @@ temporary directories are removed by the next `Checkpointer`.
 
 A checkpoint is only written if every floating-point variable of the agent is finite: a NaN or inf
 weight (or optimizer slot) makes `Checkpointer.save` raise `NonFiniteVariablesError` naming the
-variables before anything is written, so the newest checkpoint on disk is always a usable one.
+variables before anything is written, so the newest checkpoint on disk is always a usable one. A write
+that fails (a full disk, an I/O error) removes its temporary directory and raises
+`CheckpointWriteError`, naming the previous checkpoint, which is untouched.
+
+Damaged checkpoints (bytes changed on disk after they were written: a failing disk, a bad copy) are
+found when they are read: `Checkpointer.restore_newest_intact` tries the checkpoints newest first,
+moves each damaged one aside to `damaged-ckpt-<step>` (kept for inspection, no longer a checkpoint)
+and restores the newest intact one; if none is intact it raises `NoIntactCheckpointError` naming
+every file it tried, and moves nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +28,8 @@ import json
 import os
 import re
 import shutil
-from typing import Any, Dict, Iterator, List, Tuple
+import zipfile
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -35,6 +44,21 @@ MAX_NAMED_VARIABLES = 10   # non-finite variables named in the error message; th
 
 class NonFiniteVariablesError(FloatingPointError):
     """A checkpoint was refused because some of the agent's variables hold NaN or inf values."""
+
+
+class CheckpointWriteError(OSError):
+    """Writing a checkpoint failed (e.g. no space left on device); the previous one is intact."""
+
+
+class NoIntactCheckpointError(RuntimeError):
+    """Every checkpoint of a run is damaged; nothing was moved or deleted."""
+
+
+# What reading a damaged checkpoint raises: TensorFlow's checksum and format errors, a broken
+# object graph, a broken npz archive or JSON file, a missing file.
+READ_ERRORS = (tf.errors.OpError, AssertionError, ValueError, KeyError, EOFError, OSError,
+               zipfile.BadZipFile)
+DAMAGED_PREFIX = "damaged-"
 
 
 def _checkpointed_variables(root) -> Iterator[Tuple[str, tf.Variable]]:
@@ -173,14 +197,23 @@ class Checkpointer:
         check_finite(root, what=f"checkpoint ckpt-{int(step)} was not written")
         final = os.path.join(self.directory, f"ckpt-{int(step)}")
         tmp = os.path.join(self.directory, f".tmp-ckpt-{int(step)}-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(os.path.join(tmp, "tf"))
-        root.write(os.path.join(tmp, TF_PREFIX))
-        with open(os.path.join(tmp, AGENT_STATE), "wb") as f:
-            np.savez(f, **agent.numpy_state())
-        with open(os.path.join(tmp, LOOP_STATE), "w") as f:   # written last: marks completeness
-            json.dump(loop_state, f, indent=1)
-        _fsync_tree(tmp)
+        previous = self.latest()
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.makedirs(os.path.join(tmp, "tf"))
+            root.write(os.path.join(tmp, TF_PREFIX))
+            with open(os.path.join(tmp, AGENT_STATE), "wb") as f:
+                np.savez(f, **agent.numpy_state())
+            with open(os.path.join(tmp, LOOP_STATE), "w") as f:   # written last: marks completeness
+                json.dump(loop_state, f, indent=1)
+            _fsync_tree(tmp)
+        except (OSError, tf.errors.OpError) as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            kept = (f"the previous checkpoint {previous} is intact" if previous
+                    else "no earlier checkpoint exists")
+            raise CheckpointWriteError(
+                f"checkpoint ckpt-{int(step)} could not be written to {self.directory} "
+                f"({_reason(e)}); its partial files were removed and {kept}") from e
         if os.path.exists(final):
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -211,3 +244,61 @@ class Checkpointer:
             with np.load(os.path.join(path, AGENT_STATE)) as data:
                 agent.load_numpy_state({k: data[k] for k in data.files})
         return Checkpointer.read_loop_state(path)
+
+    def restore_newest_intact(self, agent, *, log: Callable[[str], None] = print
+                              ) -> Tuple[str | None, Dict[str, Any] | None]:
+        """Restores `agent` from the newest checkpoint that reads back whole.
+
+        Checkpoints are tried newest first; each damaged one newer than the one restored is moved
+        aside (renamed `damaged-ckpt-<step>`) with one line to `log`. The caller drops whatever the
+        run wrote after the restored step, as after any restart.
+
+        Returns:
+          (path, loop state) of the restored checkpoint, or (None, None) if there is none.
+        Raises:
+          NoIntactCheckpointError: checkpoints exist but none reads back; nothing was moved.
+        """
+        complete = self._complete()
+        damaged: List[Tuple[str, str]] = []
+        for _, path in reversed(complete):
+            try:
+                state = self.restore(path, agent)
+            except READ_ERRORS as e:
+                damaged.append((path, _reason(e)))
+                continue
+            for bad, reason in damaged:
+                aside = self._move_aside(bad)
+                log(f"Checkpoint {bad} is damaged ({reason}); moved it to {aside} and resumed from "
+                    f"{path} instead.")
+            atomic_write_text(os.path.join(self.directory, POINTER), os.path.basename(path) + "\n")
+            return path, state
+        if damaged:
+            listing = "; ".join(f"{', '.join(_files(p))}: {reason}" for p, reason in damaged)
+            raise NoIntactCheckpointError(
+                f"no intact checkpoint in {self.directory}: every checkpoint failed to read back "
+                f"({listing}). Nothing was moved or deleted; restore the files from a copy, or move the "
+                f"checkpoints directory away to start the run over.")
+        return None, None
+
+    def _move_aside(self, path: str) -> str:
+        base = os.path.join(self.directory, DAMAGED_PREFIX + os.path.basename(path))
+        target, n = base, 1
+        while os.path.exists(target):
+            target, n = f"{base}.{n}", n + 1
+        os.replace(path, target)
+        _fsync_dir(self.directory)
+        return target
+
+
+def _files(path: str) -> List[str]:
+    """Every file of a checkpoint directory."""
+    out = []
+    for dirpath, _, names in os.walk(path):
+        out += sorted(os.path.join(dirpath, n) for n in names)
+    return out
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of an error's message, with its type."""
+    text = str(getattr(error, "message", "") or error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".strip()

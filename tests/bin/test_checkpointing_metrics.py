@@ -116,3 +116,82 @@ def test_restart_marker_sorts_after_the_files_of_an_earlier_second(tmp_path):
     marker = os.path.basename(metrics.mark_start(log_dir, 0))
     assert int(marker.split(".")[3]) > int(dead.split(".")[3])
     assert sorted(os.listdir(log_dir)) == [dead, marker]
+
+
+def flip_bytes(path, offset=None, count=8):
+    """Inverts `count` bytes of the file at `path` from `offset` (default: its middle)."""
+    with open(path, "r+b") as f:
+        data = bytearray(f.read())
+        start = len(data) // 2 if offset is None else offset
+        for k in range(start, min(start + count, len(data))):
+            data[k] ^= 0xFF
+        f.seek(0)
+        f.write(data)
+
+
+def tf_data_file(ckpt_dir):
+    (name,) = [n for n in os.listdir(os.path.join(ckpt_dir, "tf")) if ".data-" in n]
+    return os.path.join(ckpt_dir, "tf", name)
+
+
+def test_restore_skips_a_damaged_newest_checkpoint_and_moves_it_aside(tmp_path):
+    directory = str(tmp_path / "checkpoints")
+    ckpt = checkpointing.Checkpointer(directory, keep=3, writer=True)
+    for step in (10, 20, 30):
+        ckpt.save(step, FakeAgent(step), {"step": step})
+    flip_bytes(tf_data_file(os.path.join(directory, "ckpt-30")))
+    flip_bytes(os.path.join(directory, "ckpt-20", checkpointing.AGENT_STATE))
+    agent, lines = FakeAgent(0), []
+    path, state = ckpt.restore_newest_intact(agent, log=lines.append)
+    assert os.path.basename(path) == "ckpt-10" and state == {"step": 10}
+    assert float(agent.var.numpy()) == 10.0
+    np.testing.assert_array_equal(agent.state["replay0/x"], [0.0, 10.0, 20.0])
+    assert sorted(os.listdir(directory)) == ["ckpt-10", "damaged-ckpt-20", "damaged-ckpt-30", "latest"]
+    assert len(lines) == 2 and "ckpt-30 is damaged" in lines[0] and "ckpt-20 is damaged" in lines[1]
+    assert "resumed from" in lines[0] and lines[0].count("\n") == 0
+    assert os.path.basename(ckpt.latest()) == "ckpt-10"
+    # The next save at the same step as a damaged one does not collide with it.
+    ckpt.save(30, FakeAgent(30), {"step": 30})
+    assert os.path.basename(ckpt.latest()) == "ckpt-30"
+
+
+def test_no_intact_checkpoint_names_the_files_and_moves_nothing(tmp_path):
+    directory = str(tmp_path / "checkpoints")
+    ckpt = checkpointing.Checkpointer(directory, keep=2, writer=True)
+    for step in (10, 20):
+        ckpt.save(step, FakeAgent(step), {"step": step})
+    for step in (10, 20):
+        flip_bytes(tf_data_file(os.path.join(directory, f"ckpt-{step}")))
+    before = sorted(os.listdir(directory))
+    with pytest.raises(checkpointing.NoIntactCheckpointError) as raised:
+        ckpt.restore_newest_intact(FakeAgent(0), log=lambda s: None)
+    message = str(raised.value)
+    for step in (10, 20):
+        assert tf_data_file(os.path.join(directory, f"ckpt-{step}")) in message
+    assert "Nothing was moved or deleted" in message
+    assert sorted(os.listdir(directory)) == before
+
+
+def test_a_full_disk_during_a_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    """The error is injected where the replay state is written: half the file, then ENOSPC."""
+    import errno
+
+    directory = str(tmp_path / "checkpoints")
+    ckpt = checkpointing.Checkpointer(directory, keep=2, writer=True)
+    ckpt.save(10, FakeAgent(10), {"step": 10})
+
+    def full_disk(f, **arrays):
+        f.write(b"PK\x03\x04 partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpointing.np, "savez", full_disk)
+    with pytest.raises(checkpointing.CheckpointWriteError) as raised:
+        ckpt.save(20, FakeAgent(20), {"step": 20})
+    message = str(raised.value)
+    assert "ckpt-20 could not be written" in message and "No space left on device" in message
+    assert f"the previous checkpoint {os.path.join(directory, 'ckpt-10')} is intact" in message
+    assert sorted(os.listdir(directory)) == ["ckpt-10", "latest"]   # no partial directory left
+    monkeypatch.undo()
+    agent = FakeAgent(0)
+    path, state = ckpt.restore_newest_intact(agent, log=lambda s: None)
+    assert state == {"step": 10} and float(agent.var.numpy()) == 10.0
