@@ -112,15 +112,16 @@ def start_ray(address: str | None = None, *, num_cpus: int = 1, object_store_mb:
 
     if ray.is_initialized():
         return ray
+    start = time.time()
     if address:
         ray.init(address=address, log_to_driver=False, logging_level="WARNING")
-        log(f"joined the Ray cluster at {address}: {ray.cluster_resources().get('CPU', 0):g} CPUs, "
-            f"{len(ray.nodes())} node(s)")
+        log(f"joined the Ray cluster at {address} in {time.time() - start:.1f} s: "
+            f"{ray.cluster_resources().get('CPU', 0):g} CPUs, {len(ray.nodes())} node(s)")
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
                  object_store_memory=object_store_mb * 1024 * 1024, _temp_dir=temp_dir,
                  log_to_driver=False, logging_level="WARNING")
-        log(f"started a local Ray with {num_cpus} CPU(s)")
+        log(f"started a local Ray with {num_cpus} CPU(s) in {time.time() - start:.1f} s")
     # cell_runner is a script next to this one, not an installed module: ship its code by value.
     from ray import cloudpickle
 
