@@ -24,6 +24,7 @@ every file it tried, and moves nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -186,8 +187,10 @@ class Checkpointer:
         complete = self._complete()
         return complete[-1][1] if complete else None
 
-    def save(self, step: int, agent, loop_state: Dict[str, Any]) -> str:
-        """Writes a checkpoint of `agent` and `loop_state` (JSON-serialisable) at `step`.
+    def save(self, step: int, agent, loop_state: Dict[str, Any],
+             blobs: Dict[str, bytes] | None = None) -> str:
+        """Writes a checkpoint of `agent` and `loop_state` (JSON-serialisable) at `step`, and each
+        of `blobs` (file name -> bytes, e.g. a mid-episode checkpoint's open episode) as a file.
 
         Raises:
           NonFiniteVariablesError: a variable of `agent.tf_checkpoint()` holds a NaN or inf value;
@@ -204,6 +207,12 @@ class Checkpointer:
             root.write(os.path.join(tmp, TF_PREFIX))
             with open(os.path.join(tmp, AGENT_STATE), "wb") as f:
                 np.savez(f, **agent.numpy_state())
+            for name, data in (blobs or {}).items():
+                with open(os.path.join(tmp, name), "wb") as f:
+                    f.write(data)
+            if blobs:   # checked by `restore` (the other files carry checksums of their own)
+                loop_state = dict(loop_state, blob_sha256={
+                    name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()})
             with open(os.path.join(tmp, LOOP_STATE), "w") as f:   # written last: marks completeness
                 json.dump(loop_state, f, indent=1)
             _fsync_tree(tmp)
@@ -225,6 +234,12 @@ class Checkpointer:
         return final
 
     @staticmethod
+    def read_blob(path: str, name: str) -> bytes:
+        """A file that `save` wrote from `blobs`."""
+        with open(os.path.join(path, name), "rb") as f:
+            return f.read()
+
+    @staticmethod
     def read_loop_state(path: str) -> Dict[str, Any]:
         with open(os.path.join(path, LOOP_STATE)) as f:
             return json.load(f)
@@ -243,7 +258,11 @@ class Checkpointer:
             status.assert_consumed()
             with np.load(os.path.join(path, AGENT_STATE)) as data:
                 agent.load_numpy_state({k: data[k] for k in data.files})
-        return Checkpointer.read_loop_state(path)
+        state = Checkpointer.read_loop_state(path)
+        for name, digest in state.get("blob_sha256", {}).items():
+            if hashlib.sha256(Checkpointer.read_blob(path, name)).hexdigest() != digest:
+                raise ValueError(f"{os.path.join(path, name)} does not match its checksum")
+        return state
 
     def restore_newest_intact(self, agent, *, log: Callable[[str], None] = print
                               ) -> Tuple[str | None, Dict[str, Any] | None]:

@@ -1,0 +1,145 @@
+"""What a training run needs to survive the faults a cluster produces.
+
+- `StopOnSignal`: SIGTERM (a preemption, a cluster manager stopping the job, a sweep cancelling a
+  cell) sets a flag instead of killing the process; the training loop checks it before every
+  environment step, saves a checkpoint there (even mid-episode) and stops with `Interrupted`.
+- `OpenEpisode`: what a mid-episode checkpoint holds besides the agent: the agent's `Episode` (its
+  open transitions, origins, segments, return), the environment actions taken so far in the episode,
+  and the state of the environment's random generator just before the episode's reset. Resuming
+  restores that generator, resets, and steps the environment through the same actions (`replay`):
+  the environment reaches exactly the state it had, wrappers (time limits, task contexts) included,
+  without any environment-specific state code. Only the environment is stepped, not the agent, so
+  the agent's generator and buffers stay as checkpointed. This needs an environment whose reset and
+  step are deterministic given its generator and the actions, as gymnasium's MuJoCo environments
+  are; `replay` checks the replayed observation against the saved one and raises
+  `ReplayMismatchError` if they differ.
+- `prepare_root_dir`: a run directory that cannot be created or written is a one-paragraph
+  `RootDirectoryError`, not a traceback from deep inside the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import signal
+import threading
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+
+EPISODE_FILE = "open_episode.pkl"
+
+
+class Interrupted(Exception):
+    """The run stopped on SIGTERM after saving a checkpoint at `step` (`path`); re-run to resume."""
+
+    def __init__(self, step: int, path: str, signal_name: str = "SIGTERM"):
+        super().__init__(f"stopped by {signal_name} at step {step}; checkpoint {path} written")
+        self.step, self.path, self.signal_name = step, path, signal_name
+
+
+class RootDirectoryError(OSError):
+    """The run's root directory cannot be created or written; nothing was run."""
+
+
+class ReplayMismatchError(RuntimeError):
+    """Replaying a saved episode's actions did not reproduce its observation."""
+
+
+class StopOnSignal:
+    """Context manager: while active, SIGTERM sets `requested` instead of ending the process.
+
+    Handlers can only be installed from the main thread; elsewhere this does nothing (and the
+    process keeps its default SIGTERM behaviour). The previous handler is restored on exit.
+    """
+
+    def __init__(self, signals=(signal.SIGTERM,)):
+        self.signals = tuple(signals)
+        self.requested: str | None = None   # the name of the signal received, if any
+        self._previous: Dict[int, Any] = {}
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.signals:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+
+def prepare_root_dir(root_dir: str) -> None:
+    """Creates `root_dir` if needed and checks that files can be written in it.
+
+    Raises:
+      RootDirectoryError: with a one-paragraph explanation (what failed, on which path, why).
+    """
+    try:
+        os.makedirs(root_dir, exist_ok=True)
+        probe = os.path.join(root_dir, f".write-check-{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        where = e.filename or root_dir
+        raise RootDirectoryError(
+            f"cannot use {root_dir!r} as the run's root directory: {e.strerror or e} ({where}). "
+            "Nothing was run. Choose a directory that can be created and written (on a cluster, one "
+            "that every node reaches), or fix its permissions.") from e
+
+
+@dataclasses.dataclass
+class OpenEpisode:
+    """A training episode in progress, as a mid-episode checkpoint saves it."""
+
+    episode: Any                      # hierarchy.agent.Episode
+    actions: List[np.ndarray]         # environment actions taken so far in the episode
+    reset_rng_state: Dict[str, Any]   # the environment generator's state before the episode's reset
+    last_info: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def from_bytes(data: bytes) -> OpenEpisode:
+        return pickle.loads(data)
+
+
+def env_rng_state(env) -> Dict[str, Any]:
+    """A copy of the state of the environment's random generator (`env.unwrapped.np_random`)."""
+    return dict(env.unwrapped.np_random.bit_generator.state)
+
+
+def set_env_rng_state(env, state: Dict[str, Any]) -> None:
+    env.unwrapped.np_random.bit_generator.state = state
+
+
+def replay(env, open_episode: OpenEpisode) -> Tuple[dict, dict]:
+    """Brings `env` to the state of `open_episode`: restores the generator's pre-reset state, resets,
+    and takes the episode's actions again.
+
+    Returns:
+      (observation, info) of the last step (of the reset, if no action had been taken).
+    Raises:
+      ReplayMismatchError: the replayed observation differs from the saved one (the environment is
+        not deterministic given its generator and the actions).
+    """
+    set_env_rng_state(env, open_episode.reset_rng_state)
+    obs, info = env.reset()
+    for action in open_episode.actions:
+        obs, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            raise ReplayMismatchError("the replayed episode ended before its saved actions did")
+    saved = np.asarray(open_episode.episode.observation)
+    if not np.array_equal(np.asarray(obs["observation"], saved.dtype), saved):
+        raise ReplayMismatchError(
+            f"replaying {len(open_episode.actions)} actions did not reproduce the saved observation "
+            "(the environment is not deterministic given its random generator and the actions); "
+            "resume from an episode-boundary checkpoint instead")
+    return obs, info

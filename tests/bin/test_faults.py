@@ -1,0 +1,213 @@
+"""Runs that survive faults: SIGTERM mid-episode, a damaged newest checkpoint, an unwritable root
+directory, a full disk while a checkpoint is written."""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import types
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from bin_helpers import REPO, TINY, binary_command, binary_env, run_binary
+
+import envs  # noqa: F401  (registers the environments)
+from hierarchy import checkpointing, metrics, resilience, train_loop
+
+POINT = ["envs/point_reach.gin", "methods/hrl_cg.gin"]
+# 200-step episodes (the task's own horizon is 50), so that most steps are mid-episode.
+SETTINGS = TINY + ["Agent.warmup_steps = 100", "train.max_episode_steps = 200", "train.total_steps = 800",
+                   "train.eval_interval = 400", "train.checkpoint_interval = 200", "train.log_interval = 50",
+                   "train.eval_episodes_per_context = 1", "train.keep_checkpoints = 2"]
+
+
+def rows(root, name):
+    return [{k: v for k, v in r.items() if k != "time"}
+            for r in metrics.read_jsonl(os.path.join(root, name))]
+
+
+def assert_same_metrics(root, reference):
+    for name in ("train_metrics.jsonl", "eval_metrics.jsonl"):
+        assert rows(root, name) == rows(reference, name), name
+    assert rows(reference, "train_metrics.jsonl")[-1]["step"] == 800
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The uninterrupted run every interrupted one must reproduce row for row."""
+    root = str(tmp_path_factory.mktemp("reference") / "run")
+    proc = run_binary("train", root, POINT, SETTINGS)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root
+
+
+def run_until_log_line(root, text, sig, timeout=240):
+    """Starts the train binary and sends `sig` right after it logs a line containing `text`."""
+    proc = subprocess.Popen(binary_command("train", root, POINT, SETTINGS), cwd=REPO, env=binary_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if text in line:
+                proc.send_signal(sig)
+                break
+        rest, _ = proc.communicate(timeout=timeout)
+        lines.append(rest)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, "".join(lines)
+
+
+def test_sigterm_checkpoints_mid_episode_and_resumes_exactly(tmp_path, reference):
+    root = str(tmp_path / "run")
+    code, err = run_until_log_line(root, "step 350/800", signal.SIGTERM)
+    assert code == 0, err[-3000:]
+    assert "Stopped by SIGTERM at step 350" in err and "re-run the same command to resume" in err
+    ckpt = checkpointing.Checkpointer(os.path.join(root, "checkpoints"))
+    latest = ckpt.latest()
+    assert os.path.basename(latest) == "ckpt-350"
+    state = ckpt.read_loop_state(latest)
+    assert state["open_episode"] and state["step"] == 350
+    saved = resilience.OpenEpisode.from_bytes(ckpt.read_blob(latest, resilience.EPISODE_FILE))
+    assert saved.episode.t == len(saved.actions) == 150     # episodes of 200 steps: 200, then 150
+    assert not os.path.exists(os.path.join(root, "finished.json"))
+    done = run_binary("train", root, POINT, SETTINGS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "(step 350, 1 episodes)" in done.stderr and "mid-episode" in done.stderr
+    assert_same_metrics(root, reference)
+
+
+def flip_middle_bytes(path, count=16):
+    with open(path, "r+b") as f:
+        data = bytearray(f.read())
+        for k in range(len(data) // 2, min(len(data) // 2 + count, len(data))):
+            data[k] ^= 0xFF
+        f.seek(0)
+        f.write(data)
+
+
+def tf_data_file(ckpt_dir):
+    (name,) = [n for n in os.listdir(os.path.join(ckpt_dir, "tf")) if ".data-" in n]
+    return os.path.join(ckpt_dir, "tf", name)
+
+
+def killed_run(root):
+    """A run SIGKILLed after step 450 (checkpoints at 200 and 400; rows after 400 on disk)."""
+    code, _ = run_until_log_line(root, "step 450/800", signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    directory = os.path.join(root, "checkpoints")
+    assert sorted(n for n in os.listdir(directory) if n.startswith("ckpt-")) == ["ckpt-200", "ckpt-400"]
+    return directory
+
+
+def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_run_resumes_from_the_previous(
+        tmp_path, reference):
+    root = str(tmp_path / "run")
+    directory = killed_run(root)
+    flip_middle_bytes(tf_data_file(os.path.join(directory, "ckpt-400")))
+    done = run_binary("train", root, POINT, SETTINGS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    damaged = [line for line in done.stderr.splitlines() if "is damaged" in line]
+    assert len(damaged) == 1 and "ckpt-400" in damaged[0] and "damaged-ckpt-400" in damaged[0]
+    assert "Traceback" not in done.stderr
+    assert "Resuming from" in done.stderr and "(step 200, 1 episodes)" in done.stderr
+    assert os.path.isdir(os.path.join(directory, "damaged-ckpt-400"))
+    assert_same_metrics(root, reference)
+
+
+def test_no_intact_checkpoint_exits_1_naming_the_files_and_keeps_everything(tmp_path):
+    root = str(tmp_path / "run")
+    directory = killed_run(root)
+    files = [tf_data_file(os.path.join(directory, name)) for name in ("ckpt-200", "ckpt-400")]
+    for path in files:
+        flip_middle_bytes(path)
+    before = {p: open(p, "rb").read() for p in files}
+    listing = sorted(os.listdir(directory))
+    train_rows = open(os.path.join(root, "train_metrics.jsonl")).read()
+    done = run_binary("train", root, POINT, SETTINGS)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "no intact checkpoint" in done.stderr and "Traceback" not in done.stderr
+    for path in files:
+        assert path in done.stderr
+    assert sorted(os.listdir(directory)) == listing
+    assert {p: open(p, "rb").read() for p in files} == before
+    assert open(os.path.join(root, "train_metrics.jsonl")).read() == train_rows
+
+
+def test_an_unwritable_root_dir_is_a_one_paragraph_error_with_status_2(tmp_path):
+    # /sys is mounted read-only: nothing can be created there, not even by root.
+    root = "/sys/hierarchy-test-run/run"
+    done = run_binary("train", root, POINT, SETTINGS)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if "cannot use" in line]
+    assert "/sys/hierarchy-test-run" in line and "Nothing was run" in line
+    # A path through a regular file fails the same way.
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    done = run_binary("train", str(blocker / "run"), POINT, SETTINGS)
+    assert done.returncode == 2 and "cannot use" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_full_disk_while_checkpointing_stops_the_run_and_keeps_the_previous_checkpoint(
+        tmp_path, monkeypatch):
+    """ENOSPC is injected into the second checkpoint's replay-state write (half a file, then the
+    error); the run stops with a message naming the intact checkpoint, and resumes from it."""
+    root = str(tmp_path / "run")
+    savez, calls = np.savez, []
+
+    def savez_on_a_full_disk(f, **arrays):
+        calls.append(1)
+        if len(calls) == 2:
+            f.write(b"PK\x03\x04" + b"\0" * 64)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return savez(f, **arrays)
+
+    monkeypatch.setattr(checkpointing.np, "savez", savez_on_a_full_disk)
+    train_loop.parse_gin(POINT, SETTINGS)
+    with pytest.raises(checkpointing.CheckpointWriteError) as raised:
+        train_loop.train(root)
+    message = str(raised.value)
+    directory = os.path.join(root, "checkpoints")
+    assert "ckpt-400 could not be written" in message and "No space left on device" in message
+    assert f"the previous checkpoint {os.path.join(directory, 'ckpt-200')} is intact" in message
+    assert sorted(os.listdir(directory)) == ["ckpt-200", "latest"]
+    monkeypatch.undo()
+    import gin
+
+    gin.clear_config()
+    train_loop.parse_gin(POINT, SETTINGS)
+    final = train_loop.train(root)
+    assert final["step"] == 800
+
+
+def test_replaying_an_ant_maze_episode_restores_the_physics_exactly():
+    """The mid-episode resume's premise on a MuJoCo task: the same generator state, reset and
+    actions give bit-identical positions and velocities."""
+    env = gym.make("hierarchy/AntMaze-v0")
+    env.reset(seed=3)
+    before = resilience.env_rng_state(env)
+    env.reset()
+    rng = np.random.default_rng(0)
+    actions = [rng.uniform(-1, 1, env.action_space.shape).astype(np.float32) for _ in range(40)]
+    for a in actions:
+        obs, *_ = env.step(a)
+    data = env.unwrapped.data
+    qpos, qvel, after = data.qpos.copy(), data.qvel.copy(), resilience.env_rng_state(env)
+    env.close()
+
+    fresh = gym.make("hierarchy/AntMaze-v0")
+    fresh.reset(seed=99)
+    replayed, _ = resilience.replay(fresh, resilience.OpenEpisode(
+        episode=types.SimpleNamespace(observation=obs["observation"]), actions=actions,
+        reset_rng_state=before))
+    np.testing.assert_array_equal(fresh.unwrapped.data.qpos, qpos)
+    np.testing.assert_array_equal(fresh.unwrapped.data.qvel, qvel)
+    assert json.dumps(resilience.env_rng_state(fresh)) == json.dumps(after)
+    np.testing.assert_array_equal(replayed["observation"], obs["observation"])
+    fresh.close()
