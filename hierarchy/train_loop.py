@@ -51,7 +51,7 @@ from absl import logging
 
 import envs  # noqa: F401  (registers the hierarchy/ environments)
 from envs.wrappers import NoContext
-from hierarchy import checkpointing, evaluation, metrics, tasks
+from hierarchy import checkpointing, evaluation, metrics, resilience, tasks
 from hierarchy.agent import Agent
 from hierarchy.builder import build_for_env, check_gin_scopes
 
@@ -243,6 +243,14 @@ def _check_config(root_dir: str, config_text: str) -> None:
             f"{diff}")
 
 
+def _replay_open_episode(ckpt: checkpointing.Checkpointer, path: str, env):
+    """The open episode of a mid-episode checkpoint, with `env` brought back to its state by
+    replaying its actions (`resilience.replay`): (OpenEpisode, observation, info)."""
+    open_episode = resilience.OpenEpisode.from_bytes(ckpt.read_blob(path, resilience.EPISODE_FILE))
+    obs, info = resilience.replay(env, open_episode)
+    return open_episode, obs, info
+
+
 def _format_duration(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "?"
@@ -323,7 +331,12 @@ def train(
     (env, eval_env), agent = _build_for_run(env_id, max_episode_steps=max_episode_steps, seed=seed,
                                             count=2)
     level_names = [lvl.level_name for lvl in agent.hierarchy.levels]
-    os.makedirs(root_dir, exist_ok=True)
+    try:
+        resilience.prepare_root_dir(root_dir)
+    except resilience.RootDirectoryError:
+        env.close()
+        eval_env.close()
+        raise
     checkpointing.atomic_write_text(os.path.join(root_dir, CONFIG_FILE), config_text)
     checkpointing.atomic_write_text(os.path.join(root_dir, OPERATIVE_CONFIG_FILE),
                                     gin.operative_config_str())
@@ -332,15 +345,24 @@ def train(
     ckpt = checkpointing.Checkpointer(os.path.join(root_dir, CHECKPOINTS), keep=keep_checkpoints,
                                        writer=True)
     env.reset(seed=seed)   # seeds the environment's generator; each episode then resets unseeded
-    latest = ckpt.latest()
-    episodes, elapsed_before = 0, 0.0
+    try:
+        latest, state = ckpt.restore_newest_intact(agent, log=logging.warning)
+    except checkpointing.NoIntactCheckpointError:
+        env.close()
+        eval_env.close()
+        raise
+    episodes, elapsed_before, resumed = 0, 0.0, None
     if latest is not None:
-        state = ckpt.restore(latest, agent)
         episodes, elapsed_before = state["episodes"], state["elapsed"]
-        env.unwrapped.np_random.bit_generator.state = state["env_rng"]
+        resilience.set_env_rng_state(env, state["env_rng"])
+        if state.get("open_episode"):
+            resumed = _replay_open_episode(ckpt, latest, env)
         dropped = [metrics.truncate_jsonl(p, agent.env_steps) for p in (train_path, eval_path)]
-        logging.info("Resuming from %s (step %d, %d episodes); dropped %d train and %d eval metric "
-                     "rows written after it.", latest, agent.env_steps, episodes, *dropped)
+        logging.info("Resuming from %s (step %d, %d episodes%s); dropped %d train and %d eval metric "
+                     "rows written after it.", latest, agent.env_steps, episodes,
+                     "" if resumed is None else
+                     f", mid-episode: {resumed[0].episode.t} steps of the open episode replayed",
+                     *dropped)
     else:
         for p in (train_path, eval_path):   # rows of a run that died before its first checkpoint
             metrics.truncate_jsonl(p, -1)
@@ -352,7 +374,8 @@ def train(
                                maxlen=recent_episodes)
     eval_rows = metrics.read_jsonl(eval_path)
     last_eval_step = eval_rows[-1]["step"] if eval_rows else 0
-    last_saved = agent.env_steps if latest is not None else None
+    # The step of the last checkpoint of the regular schedule (a SIGTERM checkpoint is not one).
+    last_saved = state.get("last_scheduled_save", agent.env_steps) if latest is not None else None
     train_writer, eval_writer = metrics.JsonlWriter(train_path), metrics.JsonlWriter(eval_path)
     # Events at the checkpoint's step or before stay; without a checkpoint, none does (step 0 included).
     metrics.mark_start(os.path.join(root_dir, TENSORBOARD),
@@ -376,27 +399,41 @@ def train(
                      row["mean_return"], success, row["num_episodes"], time.time() - t)
         return row
 
-    def save(step: int) -> None:
+    def save(step: int, open_episode: resilience.OpenEpisode | None = None) -> str:
         train_writer.sync()
         eval_writer.sync()
         summary_writer.flush()
-        path = ckpt.save(step, agent, {
-            "step": step, "episodes": episodes, "elapsed": now(),
-            "env_rng": env.unwrapped.np_random.bit_generator.state})
-        logging.info("Saved checkpoint %s.", path)
+        loop_state = {"step": step, "episodes": episodes, "elapsed": now(),
+                      "env_rng": resilience.env_rng_state(env), "open_episode": open_episode is not None,
+                      "last_scheduled_save": last_saved if open_episode is not None else step}
+        blobs = None if open_episode is None else {resilience.EPISODE_FILE: open_episode.to_bytes()}
+        path = ckpt.save(step, agent, loop_state, blobs=blobs)
+        logging.info("Saved checkpoint %s%s.", path, "" if open_episode is None else " (mid-episode)")
+        return path
 
+    stop = resilience.StopOnSignal()
     try:
-        with summary_writer.as_default():
+        with summary_writer.as_default(), stop:
             if eval_at_start and not eval_rows and agent.env_steps == 0:
                 run_eval(0)
             step = agent.env_steps
             log_t, log_step = time.time(), step
             while step < total_steps:
-                obs, info = env.reset()
-                episode = agent.begin_episode(obs["observation"], obs["context"], training=True)
+                if resumed is not None:
+                    open_episode, obs, info = resumed
+                    episode, resumed = open_episode.episode, None
+                else:
+                    open_episode = resilience.OpenEpisode(
+                        episode=None, actions=[], reset_rng_state=resilience.env_rng_state(env))
+                    obs, info = env.reset()
+                    episode = agent.begin_episode(obs["observation"], obs["context"], training=True)
+                    open_episode.episode = episode
                 done = False
                 while not done and step < total_steps:
+                    if stop.requested:   # SIGTERM: checkpoint here, mid-episode, and stop
+                        raise resilience.Interrupted(step, save(step, open_episode), stop.requested)
                     action = agent.act(episode)
+                    open_episode.actions.append(np.array(action, copy=True))
                     obs, reward, terminated, truncated, info = env.step(action)
                     agent.observe(episode, reward, obs["observation"], terminated, truncated)
                     done = terminated or truncated

@@ -6,12 +6,16 @@ r"""Trains a hierarchy. Every hyperparameter comes from gin; see hierarchy/gin/.
 Gin files are paths or names under hierarchy/gin/. Re-running with the same root_dir resumes an
 interrupted run (or does nothing for a finished one).
 
-Exit status: 0 when the run finished (or had finished before); 2 for a configuration error (a gin
-file that does not parse, an unknown or misspelled binding, a bad value such as
-`ReplayBuffer.batch_size = 0`, an unknown environment id, a scope that names no level), reported in one
-paragraph before anything is written (root_dir is not created); 1 when root_dir holds a run of
-another configuration, or training diverged (a NaN or inf loss or weight; the last good checkpoint
-is intact).
+Exit status: 0 when the run finished (or had finished before), or when SIGTERM stopped it (it saves a
+checkpoint at the next environment step, even mid-episode, and says so; re-running resumes exactly);
+2 for a configuration error (a gin file that does not parse, an unknown or misspelled binding, a bad
+value such as `ReplayBuffer.batch_size = 0`, an unknown environment id, a scope that names no level)
+or a root_dir that cannot be created or written, reported in one paragraph before anything is
+written; 1 when root_dir holds a run of another configuration, training diverged (a NaN or inf loss
+or weight; the last good checkpoint is intact), a checkpoint could not be written (a full disk; the
+previous one is intact), or every checkpoint of the run is damaged (the files are named, nothing is
+moved). A damaged newest checkpoint alone is moved aside and the run resumes from the newest intact
+one.
 """
 
 import os
@@ -31,7 +35,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from hierarchy import train_loop
+    from hierarchy import checkpointing, resilience, train_loop
     from hierarchy.bin._config import EXIT_CONFIGURATION, EXIT_FAILED, parse_or_exit
 
     parse_or_exit(FLAGS.gin_file, FLAGS.gin_bindings)
@@ -41,7 +45,14 @@ def main(argv):
         logging.error("Invalid configuration; nothing was run and nothing was written to %s: %s",
                       FLAGS.root_dir, e.message)
         sys.exit(EXIT_CONFIGURATION)
-    except (train_loop.ConfigMismatchError, train_loop.TrainingDivergedError) as e:
+    except resilience.RootDirectoryError as e:
+        logging.error("%s", e)
+        sys.exit(EXIT_CONFIGURATION)
+    except resilience.Interrupted as e:
+        logging.info("Stopped by %s at step %d: checkpoint %s written; re-run the same command to "
+                     "resume.", e.signal_name, e.step, e.path)
+    except (train_loop.ConfigMismatchError, train_loop.TrainingDivergedError,
+            checkpointing.CheckpointWriteError, checkpointing.NoIntactCheckpointError) as e:
         logging.error("%s", e)
         sys.exit(EXIT_FAILED)
 

@@ -4,6 +4,7 @@ directory, a full disk while a checkpoint is written."""
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import types
@@ -54,8 +55,8 @@ def run_until_log_line(root, text, sig, timeout=240):
             if text in line:
                 proc.send_signal(sig)
                 break
-        rest, _ = proc.communicate(timeout=timeout)
-        lines.append(rest)
+        lines.append(proc.stderr.read())
+        proc.wait(timeout=timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -78,7 +79,7 @@ def test_sigterm_checkpoints_mid_episode_and_resumes_exactly(tmp_path, reference
     assert not os.path.exists(os.path.join(root, "finished.json"))
     done = run_binary("train", root, POINT, SETTINGS)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "(step 350, 1 episodes)" in done.stderr and "mid-episode" in done.stderr
+    assert "(step 350, 1 episodes, mid-episode: 150 steps of the open episode replayed)" in done.stderr
     assert_same_metrics(root, reference)
 
 
@@ -96,19 +97,27 @@ def tf_data_file(ckpt_dir):
     return os.path.join(ckpt_dir, "tf", name)
 
 
-def killed_run(root):
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory):
     """A run SIGKILLed after step 450 (checkpoints at 200 and 400; rows after 400 on disk)."""
+    root = str(tmp_path_factory.mktemp("killed") / "run")
     code, _ = run_until_log_line(root, "step 450/800", signal.SIGKILL)
     assert code == -signal.SIGKILL
     directory = os.path.join(root, "checkpoints")
     assert sorted(n for n in os.listdir(directory) if n.startswith("ckpt-")) == ["ckpt-200", "ckpt-400"]
-    return directory
+    return root
+
+
+def killed_run(killed, root):
+    """A copy of the killed run at `root`; returns its checkpoints directory."""
+    shutil.copytree(killed, root)
+    return os.path.join(root, "checkpoints")
 
 
 def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_run_resumes_from_the_previous(
-        tmp_path, reference):
+        tmp_path, reference, killed):
     root = str(tmp_path / "run")
-    directory = killed_run(root)
+    directory = killed_run(killed, root)
     flip_middle_bytes(tf_data_file(os.path.join(directory, "ckpt-400")))
     done = run_binary("train", root, POINT, SETTINGS)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -120,9 +129,9 @@ def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_run_resumes_from_the
     assert_same_metrics(root, reference)
 
 
-def test_no_intact_checkpoint_exits_1_naming_the_files_and_keeps_everything(tmp_path):
+def test_no_intact_checkpoint_exits_1_naming_the_files_and_keeps_everything(tmp_path, killed):
     root = str(tmp_path / "run")
-    directory = killed_run(root)
+    directory = killed_run(killed, root)
     files = [tf_data_file(os.path.join(directory, name)) for name in ("ckpt-200", "ckpt-400")]
     for path in files:
         flip_middle_bytes(path)
@@ -139,7 +148,7 @@ def test_no_intact_checkpoint_exits_1_naming_the_files_and_keeps_everything(tmp_
     assert open(os.path.join(root, "train_metrics.jsonl")).read() == train_rows
 
 
-def test_an_unwritable_root_dir_is_a_one_paragraph_error_with_status_2(tmp_path):
+def test_an_unwritable_root_dir_is_a_one_paragraph_error_with_status_2():
     # /sys is mounted read-only: nothing can be created there, not even by root.
     root = "/sys/hierarchy-test-run/run"
     done = run_binary("train", root, POINT, SETTINGS)
@@ -147,11 +156,15 @@ def test_an_unwritable_root_dir_is_a_one_paragraph_error_with_status_2(tmp_path)
     assert "Traceback" not in done.stderr
     (line,) = [line for line in done.stderr.splitlines() if "cannot use" in line]
     assert "/sys/hierarchy-test-run" in line and "Nothing was run" in line
-    # A path through a regular file fails the same way.
+
+
+def test_prepare_root_dir_through_a_regular_file(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
-    done = run_binary("train", str(blocker / "run"), POINT, SETTINGS)
-    assert done.returncode == 2 and "cannot use" in done.stderr and "Traceback" not in done.stderr
+    with pytest.raises(resilience.RootDirectoryError, match="cannot use .*a_file/run.* Nothing was run"):
+        resilience.prepare_root_dir(str(blocker / "run"))
+    resilience.prepare_root_dir(str(tmp_path / "fine" / "run"))
+    assert os.listdir(tmp_path / "fine" / "run") == []   # the write check leaves nothing behind
 
 
 def test_a_full_disk_while_checkpointing_stops_the_run_and_keeps_the_previous_checkpoint(
