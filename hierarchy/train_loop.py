@@ -28,6 +28,16 @@ written after it (by the run that died) are dropped and written again, so every 
 once. Checkpoints are taken at episode boundaries (the first boundary at or after each multiple of
 `checkpoint_interval`), so restoring the agent, the environment's random generator and the counters
 continues the run exactly where it was saved.
+
+Faults (`hierarchy.resilience`): SIGTERM makes the run save a checkpoint at the next environment step,
+even mid-episode, and stop with `resilience.Interrupted`; a mid-episode checkpoint also holds the open
+episode and the actions it took, and resuming replays them in the environment from the generator
+state of the episode's reset, so the resumed run writes exactly the rows of an uninterrupted one. A
+newest checkpoint that does not read back (damaged on disk) is moved aside with one warning line and
+the run resumes from the newest intact one; if none is intact, `checkpointing.NoIntactCheckpointError`
+names the files and nothing is moved. A root_dir that cannot be created or written raises
+`resilience.RootDirectoryError`; a checkpoint that cannot be written (a full disk) raises
+`checkpointing.CheckpointWriteError`, with the previous checkpoint intact.
 """
 
 from __future__ import annotations
@@ -312,6 +322,10 @@ def train(
       ConfigMismatchError: root_dir holds a run of another configuration.
       TrainingDivergedError: a loss or a variable became NaN or infinite; the last good checkpoint
         is intact.
+      resilience.Interrupted: SIGTERM stopped the run after a checkpoint at the next step.
+      resilience.RootDirectoryError: root_dir cannot be created or written; nothing was run.
+      checkpointing.CheckpointWriteError: a checkpoint could not be written (the previous is intact).
+      checkpointing.NoIntactCheckpointError: every checkpoint in root_dir is damaged.
     """
     _check_train_settings(total_steps=total_steps, eval_interval=eval_interval,
                           checkpoint_interval=checkpoint_interval, log_interval=log_interval,
