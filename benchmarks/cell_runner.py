@@ -6,7 +6,9 @@ standard library, so it runs (and is tested) without Ray, and Ray can ship it to
 Faults it is built for:
 - The worker running the attempt dies (SIGKILL, out of memory, its node lost): the child gets SIGTERM
   from the kernel at once (`PR_SET_PDEATHSIG`, set in the child before it execs the binary), so no
-  orphan trains on; the training binary checkpoints on SIGTERM and exits.
+  orphan trains on; the training binary saves a checkpoint at its next environment step and exits.
+  The child runs in a session of its own: Ray kills a dead worker's whole process group with
+  SIGKILL, which would lose the steps since the binary's last scheduled checkpoint.
 - Two attempts of one cell (a retry scheduled while the previous attempt's child is still writing
   its last checkpoint): the cell's lock file `<cell dir>/.lock` is held with `fcntl.flock` by the
   attempt AND inherited by its child, so the lock is free only once both are gone; a new attempt
@@ -135,8 +137,10 @@ def run_attempt(args: Sequence[str], cell_dir: str, *, cwd: str, env_overrides: 
             say(f"attempt on {socket.gethostname()} (pid {os.getpid()}): {' '.join(args)}")
             command = [sys.executable, "-c", _PDEATHSIG_SHIM, str(os.getpid()), *args]
             child_start = time.time()
+            # Its own session: Ray SIGKILLs a dead worker's process group, which would kill the
+            # binary before it could checkpoint; the kernel's SIGTERM (the shim) stops it instead.
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env,
-                                    pass_fds=(lock_fd,))
+                                    pass_fds=(lock_fd,), start_new_session=True)
             record = {"host": socket.gethostname(), "pid": os.getpid(), "child_pid": proc.pid,
                       "start": start, "child_start": child_start}
             _append_json(os.path.join(cell_dir, ATTEMPTS_FILE), dict(record, event="start"))

@@ -40,7 +40,7 @@ def free_port() -> int:
 def free_port_range(size: int = 40) -> int:
     """The first port of `size` consecutive ports that are free on 127.0.0.1 now."""
     for _ in range(200):
-        base = 20000 + secrets.randbelow(40000)
+        base = 20000 + secrets.randbelow(12000)   # below the ephemeral range (32768 up)
         try:
             socks = []
             for port in range(base, base + size):
@@ -176,6 +176,8 @@ class LoopbackCluster:
         self.port = free_port()
         self.env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token",
                         RAY_AUTH_TOKEN=secrets.token_hex(32))
+        # Set by a local Ray of this process (sweep.start_ray); it forbids joining a multi-node cluster.
+        self.env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
         common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats",
                   f"--object-store-memory={object_store_mb * 1024 * 1024}"]
 

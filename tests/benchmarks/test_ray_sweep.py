@@ -208,8 +208,9 @@ def kill_when_checkpointed(cell_dir, kill, timeout=300):
 
 def test_local_sweep_resumes_a_cell_whose_worker_was_killed(sweep, local_ray, tmp_path):
     """Two cells of one configuration on the local Ray; the Ray worker running one of them is
-    SIGKILLed after the run's first checkpoint. Its binary stops (SIGTERM from the kernel), Ray retries
-    the task, the retry resumes the run, and both cells end with the same rows."""
+    SIGKILLed after the run's first checkpoint. Its binary gets SIGTERM from the kernel and saves a
+    checkpoint at its next step; Ray retries the task, the retry resumes the run there (mid-episode),
+    and both cells end with the same rows."""
     total = 400
     config = sweep.load_config(identical_cells_config(tmp_path / "grid.json", ["a", "b"], total))
     cells = sweep.expand_grid(config)
@@ -233,7 +234,9 @@ def test_local_sweep_resumes_a_cell_whose_worker_was_killed(sweep, local_ray, tm
     assert not alive(killed["child_pid"])
     assert len([a for a in attempts(dirs[1]) if a["event"] == "start"]) == 1
     with open(os.path.join(dirs[0], "train.log")) as f:
-        assert "Resuming from" in f.read()
+        log = f.read()
+    # The orphaned binary got SIGTERM, checkpointed at its next step, and the retry resumed there.
+    assert "Stopped by SIGTERM" in log and "mid-episode" in log
     assert_same_rows(dirs, total)
 
 
@@ -289,6 +292,9 @@ def test_cluster_sweep_survives_a_killed_node(sweep, tmp_path):
     starts = [a for a in attempts(victim_dir) if a["event"] == "start"]
     assert len(starts) == 2 and starts[1]["pid"] != first["pid"]
     assert sum(len([a for a in attempts(d) if a["event"] == "start"]) for d in dirs) == 5
+    with open(os.path.join(victim_dir, "train.log")) as f:
+        log = f.read()
+    assert "Stopped by SIGTERM" in log and "mid-episode" in log
     assert_same_rows(dirs, total)
     # Re-running the finished sweep skips every cell.
     again = subprocess.run([sys.executable, str(BENCHMARKS / "sweep.py"), "--config", config_path,
