@@ -1,4 +1,4 @@
-"""Raw environment throughput: hierarchy/AntMaze-v0, hierarchy/AntGather-v0 and Ant-v5.
+"""Raw environment throughput: the hierarchy/ Ant tasks and gymnasium's Ant-v5.
 
 Steps the unwrapped environments (no TimeLimit / checker wrappers) with the same pre-drawn
 uniform random actions (rescaled to each action space), interleaving the environments in every
@@ -20,7 +20,14 @@ import time
 import gymnasium as gym
 import numpy as np
 
-ENV_IDS = ("hierarchy/AntMaze-v0", "hierarchy/AntGather-v0", "Ant-v5")
+ENV_IDS = (
+    "hierarchy/AntMaze-v0",
+    "hierarchy/AntGather-v0",
+    "hierarchy/AntPush-v0",
+    "hierarchy/AntFall-v0",
+    "hierarchy/AntFourRooms-v0",
+    "Ant-v5",
+)
 REFERENCE = "Ant-v5"
 
 
@@ -60,11 +67,11 @@ def main() -> None:
             results[env_id].append(steps_per_second(env, unit_actions))
 
     reference = statistics.median(results[REFERENCE])
-    print(f"{'env':<26}{'median steps/s':>16}{'min':>10}{'max':>10}{'x ' + REFERENCE:>12}")
+    print(f"{'env':<30}{'median steps/s':>16}{'min':>10}{'max':>10}{'x ' + REFERENCE:>12}")
     for env_id, values in results.items():
         median = statistics.median(values)
         print(
-            f"{env_id:<26}{median:>16.0f}{min(values):>10.0f}{max(values):>10.0f}"
+            f"{env_id:<30}{median:>16.0f}{min(values):>10.0f}{max(values):>10.0f}"
             f"{median / reference:>12.2f}"
         )
     for env in environments.values():
