@@ -12,7 +12,9 @@ Geometry (HIRO's maze convention, with cell size `scaling` and block height `hei
 units of `scaling`):
   - Cell (i, j) is centred at ((j - j_S) * scaling, (i - i_S) * scaling, .): x follows the column,
     y the row, and the start cell is at the origin.
-  - Walls are boxes with a scaling x scaling footprint and height * scaling tall.
+  - Walls are height * scaling tall and fill their cells; neighbouring wall cells are built as one
+    box of at most MAX_WALL_BOX units a side (see `wall_boxes`), so a layout of small cells costs
+    fewer bodies. With AntMaze's cells of 8, every wall cell is its own box.
   - A layout with a chasm raises the floor: every cell but the chasm cells gets a floor box whose top
     is at `floor_height` = height * scaling, the walls stand on it, the robot's root body starts that
     much higher, and the chasm cells keep the ground plane (z = 0) as their floor. We build each wall
@@ -39,6 +41,8 @@ MOVABLE_AXES: dict[str, str] = {"X": "x", "Y": "y", "Z": "z", "P": "xy", "F": "y
 SYMBOLS = frozenset((WALL, FREE, START, CHASM, *MOVABLE_AXES))
 
 BLOCK_SOLIMP = (0.995, 0.995, 0.01)
+# Longest side of one wall box when wall cells are merged (AntMaze's cell size).
+MAX_WALL_BOX = 8.0
 _AXIS_VECTORS = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 
 
@@ -92,6 +96,68 @@ def wall_blocks(layout, scaling: float, height: float) -> tuple[np.ndarray, np.n
     half = np.array([scaling / 2, scaling / 2, top / 2])
     centers = [(*cell_center(i, j, layout, scaling), top / 2) for i, j in cells_of(layout, WALL)]
     return np.array(centers, dtype=np.float64).reshape(-1, 3), half
+
+
+def wall_rectangles(layout) -> list[tuple[int, int, int, int]]:
+    """The wall cells grouped into rectangles (i0, j0, i1, j1), corners inclusive, sorted.
+
+    Each row's maximal horizontal runs of walls, a run merged into the one above it when both span
+    the same columns. Every wall cell lies in exactly one rectangle.
+    """
+    layout = check_layout(layout)
+    growing: dict[tuple[int, int], int] = {}  # (j0, j1) -> first row of a rectangle still growing
+    rectangles = []
+    for i, row in enumerate((*layout, "")):  # the empty last row closes every rectangle
+        runs, j = [], 0
+        while j < len(row):
+            if row[j] == WALL:
+                j1 = j
+                while j1 + 1 < len(row) and row[j1 + 1] == WALL:
+                    j1 += 1
+                runs.append((j, j1))
+                j = j1
+            j += 1
+        for (j0, j1), i0 in list(growing.items()):
+            if (j0, j1) not in runs:
+                rectangles.append((i0, j0, i - 1, j1))
+                del growing[(j0, j1)]
+        for run in runs:
+            growing.setdefault(run, i)
+    return sorted(rectangles)
+
+
+def _split(first: int, last: int, most: int) -> list[tuple[int, int]]:
+    """[first, last] cut into the fewest nearly equal runs of at most `most` cells."""
+    n = last - first + 1
+    pieces = -(-n // most)
+    bounds = [first + (n * k) // pieces for k in range(pieces + 1)]
+    return [(bounds[k], bounds[k + 1] - 1) for k in range(pieces)]
+
+
+def wall_boxes(layout, scaling: float, height: float, max_size: float = MAX_WALL_BOX
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The walls as few boxes, each from z = 0 to floor_height + height * scaling.
+
+    Wall rectangles (`wall_rectangles`) are cut into boxes at most `max_size` long on each side
+    (but at least one cell): fewer bodies make each physics step cheaper, while long boxes would
+    make MuJoCo test them against every robot geom within their (large) bounding sphere. With
+    cells of max_size or more, every wall cell is its own box, in row-major order.
+
+    Returns:
+      centers: float64 [n_boxes, 3]; half_sizes: float64 [n_boxes, 3].
+    """
+    top = floor_height(layout, scaling, height) + height * scaling
+    most = max(1, int(max_size // scaling))
+    x0, y0 = cell_center(0, 0, layout, scaling)
+    centers, halves = [], []
+    for i0, j0, i1, j1 in wall_rectangles(layout):
+        for a, b in _split(i0, i1, most):
+            for c, d in _split(j0, j1, most):
+                centers.append((x0 + (c + d) / 2 * scaling, y0 + (a + b) / 2 * scaling, top / 2))
+                halves.append(((d - c + 1) * scaling / 2, (b - a + 1) * scaling / 2, top / 2))
+    order = sorted(range(len(centers)), key=lambda k: (centers[k][1], centers[k][0]))
+    return (np.array([centers[k] for k in order], np.float64).reshape(-1, 3),
+            np.array([halves[k] for k in order], np.float64).reshape(-1, 3))
 
 
 def floor_boxes(layout, scaling: float, height: float) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +222,8 @@ def add_maze(spec: mujoco.MjSpec, layout, scaling: float, height: float,
              root_body: str = "torso") -> None:
     """Adds the world of `layout` to `spec` (before compiling).
 
-    Adds, in this order: a static body "block_k" (geom "block_k") per wall, a static body "floor_k"
+    Adds, in this order: a static body "block_k" (geom "block_k") per wall box (`wall_boxes`: one
+    per wall cell for cells of 8 or more), a static body "floor_k"
     per raised-floor box, and a body "movable_k" per movable block with slide joints "movable_k_x",
     "_y", "_z" (those of its axes, in xyz order) and a geom "movable_k". Bodies added after the
     robot keep the robot's qpos/qvel entries first. With a chasm, the body `root_body` is raised by
@@ -171,11 +238,12 @@ def add_maze(spec: mujoco.MjSpec, layout, scaling: float, height: float,
       ValueError: a bad layout, or a chasm but no body named `root_body`.
     """
     layout = check_layout(layout)
-    for prefix, (centers, half), rgba in (
-        ("block", wall_blocks(layout, scaling, height), (0.4, 0.4, 0.4, 1.0)),
-        ("floor", floor_boxes(layout, scaling, height), (0.9, 0.9, 0.9, 1.0)),
+    floors, floor_half = floor_boxes(layout, scaling, height)
+    for prefix, (centers, halves), rgba in (
+        ("block", wall_boxes(layout, scaling, height), (0.4, 0.4, 0.4, 1.0)),
+        ("floor", (floors, np.tile(floor_half, (len(floors), 1))), (0.9, 0.9, 0.9, 1.0)),
     ):
-        for k, center in enumerate(centers):
+        for k, (center, half) in enumerate(zip(centers, halves, strict=True)):
             body = spec.worldbody.add_body(name=f"{prefix}_{k}", pos=center.tolist())
             body.add_geom(name=f"{prefix}_{k}", type=mujoco.mjtGeom.mjGEOM_BOX,
                           size=half.tolist(), contype=0, conaffinity=1, rgba=list(rgba))

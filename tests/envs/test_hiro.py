@@ -249,3 +249,25 @@ def test_walls_stop_the_ant(cls, start, force, face, axis):
     # The torso (radius 0.25) stays outside the wall, up to soft-contact give of a few mm.
     assert np.all(sign * path[:, axis] < sign * face - 0.25 + 0.02)
     assert sign * path[-1, axis] > sign * face - 0.9  # and it did reach the wall
+
+
+def test_wall_boxes_cover_exactly_the_wall_cells():
+    # Four rooms (cells 2): merged into boxes of at most 8 x 8 units; every wall cell centre lies
+    # in exactly one box and no free cell centre in any.
+    centers, halves = layout.wall_boxes(FOUR_ROOMS, 2, 0.5)
+    assert len(centers) < len(layout.cells_of(FOUR_ROOMS, "#")) / 2
+    assert np.all(halves[:, :2] <= 4) and np.all(halves[:, 2] == 0.5)
+
+    def boxes_holding(x, y):
+        inside = np.all(np.abs(centers[:, :2] - (x, y)) < halves[:, :2], axis=1)
+        return int(inside.sum())
+
+    for symbol, expected in (("#", 1), (".S", 0)):
+        for i, j in layout.cells_of(FOUR_ROOMS, symbol):
+            assert boxes_holding(*layout.cell_center(i, j, FOUR_ROOMS, 2)) == expected, (i, j)
+    # Cells of 8: one box per wall cell, as `wall_blocks` lists them.
+    for grid in (ANT_PUSH, ANT_FALL):
+        centers, halves = layout.wall_boxes(grid, 8, 0.5)
+        cell_centers, half = layout.wall_blocks(grid, 8, 0.5)
+        np.testing.assert_array_equal(centers, cell_centers)
+        np.testing.assert_array_equal(halves, np.tile(half, (len(centers), 1)))
