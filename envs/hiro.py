@@ -113,8 +113,7 @@ class AntFall(AntGoalMaze):
       start and along z within [-4, 0], not along x. Pushed 8 north it sits over the chasm cell
       (8, 16) and drops 4, its top flush with the floor (z = 4): a bridge to (8, 24).
     - Context: (x, y, z) target, uniform in [-4, 12] x [-4, 28] x [0, 5] for training; evaluation
-      (0, 27, 4.5). The target includes the torso height, so an ant in the chasm (z < 1) is at
-      least 3.5 away from (0, 27, 4.5) even below it.
+      (0, 27, 4.5). The target includes the torso height (the floor top is at z = 4).
     - Reward -||xyz - c||_2; success distance < 5 at the final step (of 500).
     """
 
