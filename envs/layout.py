@@ -203,6 +203,9 @@ def movable_blocks(layout, scaling: float, height: float) -> list[MovableBlock]:
     for i, j in cells_of(layout, "".join(MOVABLE_AXES)):
         axes = MOVABLE_AXES[layout[i][j]]
         falls = "z" in axes
+        if falls and offset == 0.0:
+            raise ValueError(f"maze layout: the block at cell {(i, j)} moves along z, which needs a "
+                             "chasm 'C' (a raised floor) in the layout")
         k = 0.99 if falls else 1.0
         ranges = {a: (-scaling, scaling) for a in axes if falls and a != "z"}
         if falls:

@@ -101,10 +101,11 @@ def test_models_put_the_ant_first_and_the_block_after_it():
     (("###", "#.#"), "start"),
     (("#S#", "#"), "equally long"),
     (("#S#", "#?#"), "unknown symbols"),
+    (("#S#", "#F#"), "needs a chasm"),
 ])
 def test_bad_layouts_raise(bad, match):
     with pytest.raises(ValueError, match=match):
-        layout.check_layout(bad)
+        layout.movable_blocks(bad, 8, 0.5)
 
 
 # ------------------------------------------------------------------------------------------------
