@@ -17,7 +17,11 @@ def test_the_promised_files_exist():
                  "envs/ant_gather.gin", "methods/flat.gin", "methods/hrl.gin", "methods/hrl_cg.gin",
                  "methods/three_level_cg.gin", "paper/ant_maze_hrl_cg.gin",
                  "paper/ant_gather_hrl_cg.gin", "paper/ant_maze_hrl.gin", "paper/ant_gather_hrl.gin",
-                 "demo/point_reach_hrl_cg.gin", "envs/point_maze_robotics.gin"]:
+                 "demo/point_reach_hrl_cg.gin", "envs/ant_push.gin", "envs/ant_fall.gin",
+                 "envs/ant_four_rooms.gin", "paper/ant_push_hrl.gin", "paper/ant_push_hrl_cg.gin",
+                 "paper/ant_fall_hrl.gin", "paper/ant_fall_hrl_cg.gin",
+                 "paper/ant_four_rooms_hrl.gin", "paper/ant_four_rooms_hrl_cg.gin",
+                 "envs/point_maze_robotics.gin"]:
         assert name in GIN_FILES
 
 
@@ -37,12 +41,12 @@ def test_gin_file_parses_and_builds(name):
         assert agent.warmup_steps == 10_000
         assert h.periods == [10]
         assert settings["max_episode_steps"] == 500
-        if "ant_maze" in name:
-            assert math.isclose(top.reward_scale, 0.1)
-            assert h.cg_lambda == pytest.approx([0.005 if "hrl_cg" in name else 0.0])
-        else:
+        if "ant_gather" in name:
             assert math.isclose(top.reward_scale, 10.0)
             assert h.cg_lambda == pytest.approx([0.01 if "hrl_cg" in name else 0.0])
+        else:  # AntMaze, and AntPush, AntFall, AntFourRooms with AntMaze's settings
+            assert math.isclose(top.reward_scale, 0.1)
+            assert h.cg_lambda == pytest.approx([0.005 if "hrl_cg" in name else 0.0])
         assert h.levels[1].reward_scale == 1.0
         check_paper_td3_settings(agent)
     env.close()
@@ -78,6 +82,28 @@ def test_paper_ant_maze_hrl_cg_settings_reach_the_levels():
     # Huber (delta 1): quadratic inside |error| <= 1, linear outside.
     losses = td_loss(top.critic_loss_kind, tf.zeros(2), tf.constant([0.5, 3.0]))
     assert losses.numpy().tolist() == pytest.approx([0.125, 2.5])
+
+
+@pytest.mark.parametrize("name, env_id, context_dim", [
+    ("paper/ant_push_hrl_cg.gin", "hierarchy/AntPush-v0", 2),
+    ("paper/ant_fall_hrl_cg.gin", "hierarchy/AntFall-v0", 3),
+    ("paper/ant_four_rooms_hrl.gin", "hierarchy/AntFourRooms-v0", 2),
+])
+def test_hiro_task_compositions_build_their_hierarchy(name, env_id, context_dim):
+    """The AntPush / AntFall / AntFourRooms compositions: the environment, its goal space (15 dims,
+    the torso height included) and context (with the height for AntFall) reach the hierarchy."""
+    train_loop.parse_gin([name])
+    settings = train_loop.train_settings()
+    assert settings["env_id"] == env_id
+    env = train_loop.make_env(settings["env_id"], max_episode_steps=settings["max_episode_steps"])
+    agent = train_loop.build_agent(env, seed=0)
+    env.close()
+    h = agent.hierarchy
+    assert h.goal_space.indices == tuple(range(15)) and h.goal_dim == 15
+    assert env.observation_space["context"].shape == (context_dim,)
+    top, low = h.levels
+    assert (top.reward_scale, low.reward_scale) == pytest.approx((0.1, 1.0))
+    assert h.cg_lambda == pytest.approx([0.005 if name.endswith("_cg.gin") else 0.0])
 
 
 def test_include_paths_resolve_from_any_working_directory(tmp_path, monkeypatch):
