@@ -33,8 +33,8 @@ def test_each_checkpoint_gets_its_own_file(run_dir):
     assert newest["episodes_per_context"] == 1 and newest["num_episodes"] == 4
     # The run's final evaluation used the same weights and the same episode seeds.
     final_eval = metrics.read_jsonl(os.path.join(run_dir, "eval_metrics.jsonl"))[-1]
-    assert [c["returns"] for c in newest["per_context"]] == pytest.approx(
-        [c["returns"] for c in final_eval["per_context"]], rel=1e-5)
+    assert [r for c in newest["per_context"] for r in c["returns"]] == pytest.approx(
+        [r for c in final_eval["per_context"] for r in c["returns"]], rel=1e-5)
     older = evaluate_run(run_dir, episodes_per_context=2,
                          checkpoint=os.path.join(run_dir, "checkpoints", "ckpt-100"))
     assert older["step"] == 100 and older["num_episodes"] == 8
