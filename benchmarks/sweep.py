@@ -9,7 +9,7 @@ Each cell is a normal run of the training binary in its own root_dir:
       [--gin_bindings <extra> ...]
 
 The grid is a JSON file (see benchmarks/configs/); its keys:
-  envs          {name: gin file (path, or name under hierarchy/gin/)}  required
+  envs          {name: gin file (path, or name under gin/)}            required
   methods       subset of ["flat", "hrl", "hrl_cg"]                     required
   num_levels    levels of the hierarchical methods, e.g. [2, 3]        default [2]
   cg_lambda     lambdas of "hrl_cg" (each > 0), or {env name: lambdas}  default [0.01]
@@ -46,9 +46,13 @@ import time
 from typing import Dict, List, Sequence
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make `hierarchy` importable
+    sys.path.insert(0, str(ROOT))
+
+from hierarchy.run_files import FINISHED  # noqa: E402
+
 METHODS = ("flat", "hrl", "hrl_cg")
 METHOD_GIN = {"flat": "methods/flat.gin", "hrl": "methods/hrl.gin", "hrl_cg": "methods/hrl_cg.gin"}
-FINISHED = "finished.json"   # hierarchy.train_loop.FINISHED
 CELL_FILE = "cell.json"
 LOG_FILE = "train.log"
 DEFAULT_COMMAND = (sys.executable, "-m", "hierarchy.bin.train")

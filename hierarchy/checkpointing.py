@@ -5,9 +5,9 @@ A checkpoint is a directory `root/checkpoints/ckpt-<step>/` holding
   agent_state.npz    `agent.numpy_state()`: replay buffers, counters, the agent's random generator;
   loop_state.json    what the training loop needs to continue (step, episodes, environment RNG, ...).
 It is written into a temporary directory first; every file is fsync'ed, then the directory is renamed
-into place (`os.replace`, atomic on POSIX) and the `latest` pointer file is replaced atomically. A
-process killed at any moment therefore leaves the previous checkpoint and pointer intact; leftover
-temporary directories are removed by the next `Checkpointer`.
+into place and the `latest` pointer file is replaced atomically (`hierarchy.files`). A process killed
+at any moment therefore leaves the previous checkpoint and pointer intact; leftover temporary
+directories are removed by the next `Checkpointer`.
 
 A checkpoint is only written if every floating-point variable of the agent is finite: a NaN or inf
 weight (or optimizer slot) makes `Checkpointer.save` raise `NonFiniteVariablesError` naming the
@@ -24,6 +24,8 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import numpy as np
 import tensorflow as tf
+
+from hierarchy.files import atomic_directory, atomic_write_text
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
 LOOP_STATE = "loop_state.json"
@@ -85,38 +87,6 @@ def check_finite(root, *, what: str) -> None:
         f"{what}: {len(bad)} variable(s) of the agent hold NaN or inf values: {'; '.join(named)}{more}")
 
 
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Writes `text` to `path` so that readers see either the old or the whole new content."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(os.path.dirname(os.path.abspath(path)))
-
-
-def _fsync_tree(path: str) -> None:
-    for dirpath, _, filenames in os.walk(path):
-        for name in filenames:
-            with open(os.path.join(dirpath, name), "rb") as f:
-                os.fsync(f.fileno())
-        _fsync_dir(dirpath)
-
-
 class Checkpointer:
     """Saves and restores checkpoints under `directory`, keeping the newest `keep`.
 
@@ -172,19 +142,13 @@ class Checkpointer:
         root = agent.tf_checkpoint()
         check_finite(root, what=f"checkpoint ckpt-{int(step)} was not written")
         final = os.path.join(self.directory, f"ckpt-{int(step)}")
-        tmp = os.path.join(self.directory, f".tmp-ckpt-{int(step)}-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(os.path.join(tmp, "tf"))
-        root.write(os.path.join(tmp, TF_PREFIX))
-        with open(os.path.join(tmp, AGENT_STATE), "wb") as f:
-            np.savez(f, **agent.numpy_state())
-        with open(os.path.join(tmp, LOOP_STATE), "w") as f:   # written last: marks completeness
-            json.dump(loop_state, f, indent=1)
-        _fsync_tree(tmp)
-        if os.path.exists(final):
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        _fsync_dir(self.directory)
+        with atomic_directory(final) as tmp:
+            os.makedirs(os.path.join(tmp, "tf"))
+            root.write(os.path.join(tmp, TF_PREFIX))
+            with open(os.path.join(tmp, AGENT_STATE), "wb") as f:
+                np.savez(f, **agent.numpy_state())
+            with open(os.path.join(tmp, LOOP_STATE), "w") as f:   # written last: marks completeness
+                json.dump(loop_state, f, indent=1)
         atomic_write_text(os.path.join(self.directory, POINTER), os.path.basename(final) + "\n")
         for _, old in self._complete()[:-self.keep]:
             if old != final:

@@ -34,18 +34,21 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from hierarchy import train_loop
+    from hierarchy import run_files
     from hierarchy.bin._config import EXIT_CONFIGURATION, EXIT_FAILED, parse_or_exit
+    from hierarchy.config import ConfigurationError
 
-    config = os.path.join(FLAGS.root_dir, train_loop.CONFIG_FILE)
+    config = os.path.join(FLAGS.root_dir, run_files.CONFIG_FILE)
     if not os.path.isfile(config):
         logging.error("%s not found: is %s a run directory?", config, FLAGS.root_dir)
         sys.exit(EXIT_CONFIGURATION)
     parse_or_exit([config, *FLAGS.gin_file], FLAGS.gin_bindings)
+    from hierarchy.run_evaluation import evaluate_run
+
     try:
-        result = train_loop.evaluate_run(FLAGS.root_dir, episodes_per_context=FLAGS.num_episodes,
-                                         checkpoint=FLAGS.checkpoint, video_path=FLAGS.video)
-    except train_loop.ConfigurationError as e:
+        result = evaluate_run(FLAGS.root_dir, episodes_per_context=FLAGS.num_episodes,
+                              checkpoint=FLAGS.checkpoint, video_path=FLAGS.video)
+    except ConfigurationError as e:
         logging.error("Invalid configuration, nothing was evaluated: %s", e.message)
         sys.exit(EXIT_CONFIGURATION)
     except FileNotFoundError as e:

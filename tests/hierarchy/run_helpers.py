@@ -1,4 +1,4 @@
-"""Helpers of the binary / training-loop tests: tiny configurations, running the binaries."""
+"""Helpers of the tests that train: tiny configurations, and running the binaries as processes."""
 
 import os
 import subprocess
@@ -6,6 +6,7 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+POINT = ["envs/point_reach.gin", "methods/hrl_cg.gin"]
 
 # Tiny networks and batches: the tests check plumbing, not learning.
 TINY = [
@@ -14,6 +15,11 @@ TINY = [
     "ReplayBuffer.batch_size = 16",
     "ReplayBuffer.capacity = 5000",
 ]
+# Warm-up longer than the run: acting only, no compiled training step to trace (fast).
+NO_TRAINING = ["Agent.warmup_steps = 100000", "train.log_interval = 100",
+               "train.eval_episodes_per_context = 1"]
+# A 100-step warm-up, then every level updates on schedule (tiny networks: still fast).
+TRAINING = ["Agent.warmup_steps = 100", "train.log_interval = 100", "train.eval_episodes_per_context = 1"]
 
 
 def binary_env():
