@@ -71,15 +71,18 @@ def test_a_run_directory_of_another_configuration_is_refused(tmp_path):
 
 def test_scoped_bindings_lists_every_scoped_binding_and_nothing_else():
     parse_gin([], ["Level.tau = 0.1", "top/Level.tau = 0.2", "top/Level.gamma = 0.9",
-                   "low/ReplayBuffer.batch_size = 3", "top/low/Level.tau = 0.3", "Hierarchy.cg_lambda = 0.1",
+                   "low/ReplayBuffer.batch_size = 3", "top/low/Level.tau = 0.3",
+                   "Hierarchy.cg_lambda = 0.1",
                    "SOME_MACRO = 4", "top/Hierarchy.cg_lambda = %SOME_MACRO",
                    "low/Agent.warmup_steps = 5"])
     from hierarchy.agent import Agent
     from hierarchy.hierarchy import Hierarchy
     from hierarchy.level import Level
+    from hierarchy.replay import ReplayBuffer
 
     assert config.scoped_bindings() == {
-        ("top", "Level"): (["gamma", "tau"], Level), ("low", "Level"): (["batch_size"], Level),
+        ("top", "Level"): (["gamma", "tau"], Level),
+        ("low", "ReplayBuffer"): (["batch_size"], ReplayBuffer),
         ("top/low", "Level"): (["tau"], Level), ("top", "Hierarchy"): (["cg_lambda"], Hierarchy),
         ("low", "Agent"): (["warmup_steps"], Agent)}
 
