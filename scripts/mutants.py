@@ -10,6 +10,7 @@ stops with "original line not found" for that mutant: update this list by hand.
 
 GUARDS = "tests/hierarchy/test_mutant_guards.py"
 CONNECTED = "tests/hierarchy/test_connected.py"
+AGENT_CONFIGS = "tests/hierarchy/test_agent_configurations.py"
 
 MUTANTS = [
     dict(name="parent wired to the bottom level",
@@ -114,4 +115,19 @@ MUTANTS = [
          mutated="return tf.reduce_mean(tf.exp(log_lambda) * tf.stop_gradient(delta - objective))",
          tests=[f"{CONNECTED}::test_lagrangian_lambda_moves_against_the_constraint",
                 f"{GUARDS}::test_learned_lambda_is_the_one_in_the_actor_gradient"]),
+    dict(name="absolute goals carried like relative ones",
+         file="hierarchy/goals.py",
+         original="return goal",
+         mutated="return select(state, goal_indices) + goal - select(next_state, goal_indices)",
+         tests=[f"{AGENT_CONFIGS}::test_absolute_goals_and_reference_estimator_train_through_the_agent"]),
+    dict(name="reference estimator uses the child's policy, not its buffer action",
+         file="hierarchy/connected.py",
+         original="q = child.q1(state, goal, gather_step(child_actions, j))",
+         mutated="q = child.q1(state, goal, child.policy(state, goal))",
+         tests=[f"{GUARDS}::test_every_pair_of_three_levels_has_its_own_child_and_lambda"]),
+    dict(name="restoring an agent leaves its random generator as seeded",
+         file="hierarchy/agent.py",
+         original='self.rng.bit_generator.state = json.loads(bytes(np.asarray(state["rng"])).decode())',
+         mutated="pass",
+         tests=[f"{AGENT_CONFIGS}::test_four_levels_with_learned_lambdas_restore_exactly"]),
 ]
