@@ -4,13 +4,20 @@ import glob
 import json
 import os
 import re
-import signal
 import subprocess
-import time
 
 import numpy as np
 import pytest
-from run_helpers import POINT, REPO, TINY, TRAINING, binary_command, binary_env, run_binary
+from run_helpers import (
+    POINT,
+    REPO,
+    TINY,
+    TRAINING,
+    binary_command,
+    binary_env,
+    kill_after_checkpoint,
+    run_binary,
+)
 
 from hierarchy import checkpointing, metrics
 from hierarchy.config import parse_gin
@@ -34,7 +41,9 @@ def test_train_binary_writes_everything(point_run):
     assert re.search(r"step 200/300 .* ETA \d+m\d\ds", proc.stderr)
     # Operative config: what was used, defaults included.
     operative = open(os.path.join(root, "operative_config.gin")).read()
-    assert "low/Level" in operative or "ReplayBuffer.batch_size = 16" in operative
+    # The tiny batch (16) replaced base.gin's 128 for every level.
+    assert re.search(r"^(\w+/)?ReplayBuffer\.batch_size = 16$", operative, re.M), operative
+    assert "batch_size = 128" not in operative
     assert "Hierarchy.cg_lambda = 0.01" in operative
 
     train_rows = metrics.read_jsonl(os.path.join(root, "train_metrics.jsonl"))
@@ -96,21 +105,9 @@ def test_sigkill_then_resume_gives_consistent_metrics(tmp_path):
                             stderr=subprocess.DEVNULL)
     train_path = os.path.join(root, "train_metrics.jsonl")
     pointer = os.path.join(root, "checkpoints", "latest")
-    deadline = time.time() + 240
-    try:
-        # Kill once a checkpoint exists AND rows newer than it were written (they must be dropped).
-        while time.time() < deadline and proc.poll() is None:
-            if os.path.exists(pointer):
-                ckpt_step = int(open(pointer).read().strip().split("-")[1])
-                if ckpt_step >= 300 and steps_of(train_path)[-1] > ckpt_step:
-                    break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # Killed once a checkpoint at step >= 300 exists AND rows newer than it were written (they must
+    # be dropped): the polling follows the run's progress, with no deadline tied to machine speed.
+    kill_after_checkpoint(proc, root, 300)
     killed_steps = steps_of(train_path)
     assert not os.path.exists(os.path.join(root, "finished.json"))
     # The checkpoint the run resumes from was taken after real updates (warm-up: 100 steps; the
