@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.ant import ANT_GOAL_HIGH, ANT_GOAL_INDICES, ANT_GOAL_LOW
-from envs.maze import MAZE_MAX_EPISODE_STEPS, MAZE_SUCCESS_THRESHOLD, AntGoalMaze
-from envs.task import TaskSpec
+from envs.maze import AntGoalMaze, ant_task_spec
 
 ANT_PUSH: tuple[str, ...] = (
     "#####",
@@ -75,18 +73,6 @@ FALL_EVAL_CONTEXTS = ((0.0, 27.0, 4.5),)
 FOUR_ROOMS_TARGETS = ((20.0, 0.0), (0.0, 20.0), (20.0, 20.0))
 
 
-def _spec(context_low, context_high, eval_contexts) -> TaskSpec:
-    return TaskSpec(
-        goal_indices=ANT_GOAL_INDICES,
-        goal_low=ANT_GOAL_LOW,
-        goal_high=ANT_GOAL_HIGH,
-        context_low=context_low,
-        context_high=context_high,
-        eval_contexts=eval_contexts,
-        max_episode_steps=MAZE_MAX_EPISODE_STEPS,
-        success_threshold=MAZE_SUCCESS_THRESHOLD,
-    )
-
 
 class AntPush(AntGoalMaze):
     """HIRO's AntPush: push the block aside to reach the target (0, 19) behind it.
@@ -100,7 +86,7 @@ class AntPush(AntGoalMaze):
     """
 
     LAYOUT = ANT_PUSH
-    task_spec = _spec(PUSH_CONTEXT_LOW, PUSH_CONTEXT_HIGH, PUSH_EVAL_CONTEXTS)
+    task_spec = ant_task_spec(PUSH_CONTEXT_LOW, PUSH_CONTEXT_HIGH, PUSH_EVAL_CONTEXTS)
 
 
 class AntFall(AntGoalMaze):
@@ -119,7 +105,7 @@ class AntFall(AntGoalMaze):
 
     LAYOUT = ANT_FALL
     TARGET_DIMS = 3
-    task_spec = _spec(FALL_CONTEXT_LOW, FALL_CONTEXT_HIGH, FALL_EVAL_CONTEXTS)
+    task_spec = ant_task_spec(FALL_CONTEXT_LOW, FALL_CONTEXT_HIGH, FALL_EVAL_CONTEXTS)
 
 
 class AntFourRooms(AntGoalMaze):
@@ -136,7 +122,7 @@ class AntFourRooms(AntGoalMaze):
 
     LAYOUT = FOUR_ROOMS
     SCALING = FOUR_ROOMS_SCALING
-    task_spec = _spec((0.0, 0.0), (20.0, 20.0), FOUR_ROOMS_TARGETS)
+    task_spec = ant_task_spec((0.0, 0.0), (20.0, 20.0), FOUR_ROOMS_TARGETS)
 
     def _draw_context(self) -> np.ndarray:
         """One of the three targets, uniformly, float64 [2]."""

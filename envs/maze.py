@@ -111,6 +111,21 @@ def add_wall_blocks(
 MAZE_CAMERA = markers.framing_camera(MAZE_CONTEXT_LOW, MAZE_CONTEXT_HIGH, margin=1.0)
 
 
+def ant_task_spec(context_low, context_high, eval_contexts) -> TaskSpec:
+    """The TaskSpec of an ant-in-a-maze task: the Ant sub-goal space (envs.ant), the given contexts,
+    HIRO's horizon (500) and success distance (5)."""
+    return TaskSpec(
+        goal_indices=ANT_GOAL_INDICES,
+        goal_low=ANT_GOAL_LOW,
+        goal_high=ANT_GOAL_HIGH,
+        context_low=context_low,
+        context_high=context_high,
+        eval_contexts=eval_contexts,
+        max_episode_steps=MAZE_MAX_EPISODE_STEPS,
+        success_threshold=MAZE_SUCCESS_THRESHOLD,
+    )
+
+
 class AntGoalMaze(AntEnv):
     """Base of the ant-in-a-maze tasks: reach the context, a target for the torso's first coordinates.
 
@@ -192,13 +207,4 @@ class AntMaze(AntGoalMaze):
     """
 
     LAYOUT = U_MAZE
-    task_spec = TaskSpec(
-        goal_indices=ANT_GOAL_INDICES,
-        goal_low=ANT_GOAL_LOW,
-        goal_high=ANT_GOAL_HIGH,
-        context_low=MAZE_CONTEXT_LOW,
-        context_high=MAZE_CONTEXT_HIGH,
-        eval_contexts=MAZE_EVAL_CONTEXTS,
-        max_episode_steps=MAZE_MAX_EPISODE_STEPS,
-        success_threshold=MAZE_SUCCESS_THRESHOLD,
-    )
+    task_spec = ant_task_spec(MAZE_CONTEXT_LOW, MAZE_CONTEXT_HIGH, MAZE_EVAL_CONTEXTS)
