@@ -1,18 +1,22 @@
 """Trajectory pictures (`hierarchy.trajectory_plot`): what an evaluation records, and what the PNG
 shows where (pixels read back from the written file)."""
 
+import glob
+import io
 import os
 
+import gin
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
-from run_helpers import TINY
+from run_helpers import NO_TRAINING, POINT, TINY
 
 from envs.markers import LEVEL_COLORS
-from hierarchy import evaluation, run_files, trajectory_plot
+from hierarchy import evaluation, metrics, run_files, trajectory_plot
 from hierarchy.config import parse_gin
 from hierarchy.experiment import build_agent, make_env
-from hierarchy.runner import train_settings
+from hierarchy.runner import train, train_settings
 from hierarchy.trajectory_plot import Trajectory
 
 WIDTH, HEIGHT = (int(v * trajectory_plot.DPI) for v in trajectory_plot.FIGURE_SIZE)
@@ -78,10 +82,10 @@ def test_the_png_shows_walls_goals_target_and_path(tmp_path):
     # The path: dark pixels on the line y = 0 between the markers, white paper off it.
     assert pixel(plot, image, (2.5, 0.0)).max() < 120
     np.testing.assert_array_equal(pixel(plot, image, (3.0, -6.5)), [255, 255, 255])
-    # No level colour where nothing was drawn (a wall-free, path-free spot).
+    # Level 2's colour only where its goals are: none below y = -1 (world), left of the legend.
     cyan = np.all(np.abs(image.astype(int) - rgb(2)) <= 8, axis=-1)
-    row, col = plot.pixels([[6.0, 3.0]])[0]
-    assert cyan[int(row), int(col)] and not cyan[int(row) + 30:, :int(col) - 60].any()
+    (row, _), (_, legend) = plot.pixels([[0.0, -1.0], [12.0, 0.0]])
+    assert cyan[:int(row)].any() and not cyan[int(row):, :int(legend)].any()
 
 
 def build(gin_files, max_episode_steps, extra=()):
@@ -162,3 +166,48 @@ def test_no_pictures_without_a_world_position():
     evaluation.evaluate(agent, env, episodes_per_context=1, trajectories=trajectories)
     assert trajectories == []
     env.close()
+
+
+def image_summaries(tensorboard_dir):
+    """{(tag, step): PNG bytes} of every image summary in the run's event files."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(tensorboard_dir, "events.out.tfevents.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "images":
+                    width, height, png = tf.make_ndarray(value.tensor)
+                    assert (int(width), int(height)) == (WIDTH, HEIGHT)
+                    found[(value.tag, event.step)] = png
+    return found
+
+
+def test_training_writes_a_picture_per_context_at_each_evaluation(tmp_path):
+    runs = {}
+    for plots in (True, False):
+        gin.clear_config()
+        root = str(tmp_path / f"plots_{plots}")
+        parse_gin(POINT, TINY + NO_TRAINING + [
+            "train.total_steps = 100", "train.eval_interval = 100", "train.checkpoint_interval = 100",
+            f"train.trajectory_plots = {plots}"])
+        train(root)
+        runs[plots] = root
+    root = runs[True]
+    expected = [run_files.trajectory_plot_file(step, k) for step in (0, 100) for k in range(4)]
+    assert sorted(os.listdir(os.path.join(root, "plots"))) == sorted(expected)
+    images = image_summaries(os.path.join(root, "tensorboard"))
+    assert sorted(images) == sorted((f"trajectory/context_{k}", s) for s in (0, 100)
+                                    for k in range(4))
+    for (tag, step), png in images.items():
+        k = int(tag.rsplit("_", 1)[1])
+        on_disk = read_png(os.path.join(root, "plots", run_files.trajectory_plot_file(step, k)))
+        assert on_disk.shape == (HEIGHT, WIDTH, 3)
+        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), on_disk)
+    # Turned off: no pictures; and drawing them changed nothing of the run.
+    off = runs[False]
+    assert not os.path.exists(os.path.join(off, "plots"))
+    assert image_summaries(os.path.join(off, "tensorboard")) == {}
+    for name in (run_files.EVAL_METRICS, run_files.TRAIN_METRICS):
+        strip = [{k: v for k, v in r.items() if k != "time"}
+                 for r in metrics.read_jsonl(os.path.join(root, name))]
+        assert strip == [{k: v for k, v in r.items() if k != "time"}
+                         for r in metrics.read_jsonl(os.path.join(off, name))]
