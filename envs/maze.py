@@ -177,6 +177,11 @@ class AntGoalMaze(AntEnv):
         return goal_info(self.data.qpos[: self.TARGET_DIMS], self._context,
                          self.task_spec.success_threshold)
 
+    def wall_rectangles(self) -> list[tuple[float, float, float, float]]:
+        """The layout's walls seen from above: world rectangles (x0, y0, x1, y1) of merged wall
+        cells (`envs.layout.wall_footprints`). Movable blocks and chasms are not walls."""
+        return maze_layout.wall_footprints(self.LAYOUT, self.SCALING)
+
     def _decorate_scene(self, scene: mujoco.MjvScene) -> None:
         """Draws the target: the success disc around the context's (x, y) (envs.markers)."""
         markers.add_target(scene, self._context, self.task_spec.success_threshold, 0.3)

@@ -11,9 +11,13 @@ What a training run (`hierarchy.runner.train`) writes into its `root_dir`:
                          per (re)start makes TensorBoard drop the dead run's events after its checkpoint
   checkpoints/           crash-safe checkpoints (`hierarchy.checkpointing`), the newest `keep_checkpoints`
   learning_curve.png     evaluation return and success rate against steps (at the end)
+  plots/                 trajectory_<step>_ctx<k>.png: the first evaluation episode of context k at
+                         each evaluation, seen from above (`hierarchy.trajectory_plot`; setting
+                         `train.trajectory_plots`), also in TensorBoard as images
   finished.json          the final metrics; its presence makes a re-run a no-op
   evaluation_<step>.json written by `hierarchy.run_evaluation.evaluate_run` (the evaluate binary):
-                         the evaluation of the checkpoint of that step
+                         the evaluation of the checkpoint of that step, and its pictures
+                         plots/evaluation_<step>_ctx<k>.png (unless --notrajectory_plots)
 """
 
 CONFIG_FILE = "config.gin"
@@ -24,8 +28,16 @@ FINISHED = "finished.json"
 LEARNING_CURVE = "learning_curve.png"
 CHECKPOINTS = "checkpoints"
 TENSORBOARD = "tensorboard"
+PLOTS = "plots"
 
 
 def evaluation_file(step: int) -> str:
     """The name of the file that evaluating the checkpoint of `step` writes (`evaluation_<step>.json`)."""
     return f"evaluation_{int(step)}.json"
+
+
+def trajectory_plot_file(step: int, context_index: int, prefix: str = "trajectory") -> str:
+    """The name of the picture of evaluation context `context_index` at `step`
+    (`<prefix>_<step>_ctx<k>.png`; the training loop's prefix is "trajectory", the evaluate
+    binary's "evaluation"), inside the run's PLOTS folder."""
+    return f"{prefix}_{int(step)}_ctx{int(context_index)}.png"

@@ -4,7 +4,10 @@ r"""Evaluates a trained run: its config.gin and newest (or a given) checkpoint.
 
 Runs N episodes per evaluation context of the task, prints the results and writes them to
 root_dir/evaluation_<step>.json, named after the step of the evaluated checkpoint (so evaluating
-several checkpoints, e.g. with `--checkpoint=runs/demo/checkpoints/ckpt-5000`, keeps every result).
+several checkpoints, e.g. with `--checkpoint=runs/demo/checkpoints/ckpt-5000`, keeps every result),
+and draws the first episode of every context from above into
+root_dir/plots/evaluation_<step>_ctx<k>.png (walls, path, target, every level's goals; turn off
+with `--notrajectory_plots`).
 `--gin_file`/`--gin_bindings` are applied on top of the run's config.gin.
 
 Exit status: 0 on success; 2 for a configuration error (no config.gin in root_dir, a gin file or
@@ -26,6 +29,9 @@ flags.DEFINE_integer("num_episodes", None, "Episodes per evaluation context (def
                      "train.eval_episodes_per_context).")
 flags.DEFINE_string("video", None, "Render the first episode of every context into this file "
                     "(.gif; .mp4 needs imageio-ffmpeg).")
+flags.DEFINE_boolean("trajectory_plots", True, "Draw the first episode of every evaluation context "
+                     "from above into root_dir/plots/evaluation_<step>_ctx<k>.png "
+                     "(--notrajectory_plots: none).")
 flags.DEFINE_string("checkpoint", None, "A checkpoint directory (default: the newest of the run).")
 flags.mark_flag_as_required("root_dir")
 FLAGS = flags.FLAGS
@@ -47,7 +53,8 @@ def main(argv):
 
     try:
         result = evaluate_run(FLAGS.root_dir, episodes_per_context=FLAGS.num_episodes,
-                              checkpoint=FLAGS.checkpoint, video_path=FLAGS.video)
+                              checkpoint=FLAGS.checkpoint, video_path=FLAGS.video,
+                              trajectory_plots=FLAGS.trajectory_plots)
     except ConfigurationError as e:
         logging.error("Invalid configuration, nothing was evaluated: %s", e.message)
         sys.exit(EXIT_CONFIGURATION)

@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+from PIL import Image
 from run_helpers import run_binary
 
 from hierarchy import metrics
@@ -23,3 +24,10 @@ def test_evaluate_binary(point_run):
     for a, b in zip(out["per_context"], final_eval["per_context"]):
         assert a["returns"][0] == pytest.approx(b["returns"][0], rel=1e-4)
     assert os.path.getsize(video) > 0
+    # One picture per context, beside the training's pictures of each evaluation.
+    plots = [os.path.join(root, "plots", f"evaluation_300_ctx{k}.png") for k in range(4)]
+    assert out["trajectory_plots"] == plots
+    for step in (0, 150, 300):
+        assert os.path.isfile(os.path.join(root, "plots", f"trajectory_{step}_ctx3.png"))
+    for path in plots:
+        assert Image.open(path).size == (720, 540)

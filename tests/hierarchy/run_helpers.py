@@ -15,11 +15,14 @@ TINY = [
     "ReplayBuffer.batch_size = 16",
     "ReplayBuffer.capacity = 5000",
 ]
-# Warm-up longer than the run: acting only, no compiled training step to trace (fast).
+# Warm-up longer than the run: acting only, no compiled training step to trace (fast). No
+# trajectory pictures (about 0.2 s each, 4 per PointReach evaluation): test_trajectory_plot.py and
+# the binaries' shared run check them.
 NO_TRAINING = ["Agent.warmup_steps = 100000", "train.log_interval = 100",
-               "train.eval_episodes_per_context = 1"]
+               "train.eval_episodes_per_context = 1", "train.trajectory_plots = False"]
 # A 100-step warm-up, then every level updates on schedule (tiny networks: still fast).
-TRAINING = ["Agent.warmup_steps = 100", "train.log_interval = 100", "train.eval_episodes_per_context = 1"]
+TRAINING = ["Agent.warmup_steps = 100", "train.log_interval = 100", "train.eval_episodes_per_context = 1",
+            "train.trajectory_plots = False"]
 
 
 def binary_env():

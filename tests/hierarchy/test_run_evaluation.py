@@ -35,9 +35,13 @@ def test_each_checkpoint_gets_its_own_file(run_dir):
     final_eval = metrics.read_jsonl(os.path.join(run_dir, "eval_metrics.jsonl"))[-1]
     assert [r for c in newest["per_context"] for r in c["returns"]] == pytest.approx(
         [r for c in final_eval["per_context"] for r in c["returns"]], rel=1e-5)
-    older = evaluate_run(run_dir, episodes_per_context=2,
+    assert newest["trajectory_plots"] == [
+        os.path.join(run_dir, "plots", f"evaluation_200_ctx{k}.png") for k in range(4)]
+    older = evaluate_run(run_dir, episodes_per_context=2, trajectory_plots=False,
                          checkpoint=os.path.join(run_dir, "checkpoints", "ckpt-100"))
     assert older["step"] == 100 and older["num_episodes"] == 8
+    assert older["trajectory_plots"] == []
+    assert not glob.glob(os.path.join(run_dir, "plots", "evaluation_100_*"))
     assert json.load(open(os.path.join(run_dir, "evaluation_100.json"))) == older
     assert json.load(open(os.path.join(run_dir, "evaluation_200.json"))) == newest
 
