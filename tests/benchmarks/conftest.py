@@ -33,3 +33,9 @@ def sweep():
 @pytest.fixture(scope="session")
 def throughput():
     return load_script("throughput")
+
+
+@pytest.fixture(scope="session")
+def compare():
+    """benchmarks/compare.py; its modules `compare.evidence` and `compare.paired` are the ones it uses."""
+    return load_script("compare")
