@@ -124,7 +124,8 @@ def lambda_positions(lambdas: Sequence[float]) -> np.ndarray:
 def plot_lambda(env: str, n_levels: int, rows: Sequence[dict], levels: Sequence[str],
                 out_dir: pathlib.Path, plt) -> str:
     """`lambda_<env>_L<n>.png`: final return, success (where any) and intrinsic returns against
-    lambda; lambda 0 at a tick labelled "0", cut off from the rest by a broken-axis mark."""
+    lambda; lambda 0 (HRL, a square) at a tick labelled "0", cut off from the rest by a broken-axis
+    mark and not joined to them."""
     x = lambda_positions([r["lambda"] for r in rows])
     panels = [("return", r"final evaluation return")]
     if any(r["success"][2] for r in rows):
@@ -137,7 +138,11 @@ def plot_lambda(env: str, n_levels: int, rows: Sequence[dict], levels: Sequence[
                  else r[key] for r in rows]
         mean = np.asarray([s[0] for s in stats], np.float64)
         half = np.nan_to_num(np.asarray([s[1] for s in stats], np.float64))
-        ax.errorbar(x, mean, yerr=half, marker="o", capsize=3)
+        zero = np.asarray([r["lambda"] == 0 for r in rows])
+        ax.errorbar(x[~zero], mean[~zero], yerr=half[~zero], marker="o", capsize=3, color="C0")
+        if zero.any():   # HRL, not joined to the rest across the broken axis
+            ax.errorbar(x[zero], mean[zero], yerr=half[zero], marker="s", capsize=3, color="C1",
+                        linestyle="none")
         ax.set_xscale("log")
         ticks = sorted(set(x.tolist()))
         ax.set_xticks(ticks)

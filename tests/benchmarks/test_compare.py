@@ -224,3 +224,21 @@ def test_reference_file_errors(compare, tmp_path):
     bad.write_text(json.dumps({"marks": [{"env": "maze"}]}))
     with pytest.raises(ValueError, match="lacks"):
         compare.evidence.load_reference(bad)
+
+
+def test_reference_marks_are_drawn(compare):
+    import evidence_plots  # benchmarks/ is on sys.path once compare.py is loaded
+
+    plt = compare.aggregate._pyplot()
+    fig, ax = plt.subplots()
+    marks = [{"group": "hrl_L2", "value": 3.04, "plus_minus": 0.54, "label": "paper"},
+             {"group": "hrl_L2", "value": None, "label": "no number"},
+             {"group": "other", "value": 1.0, "plus_minus": None, "label": "not shown here"}]
+    evidence_plots._marks(ax, marks, ["hrl_L2"], {"hrl_L2": "C3"})
+    assert [tuple(line.get_ydata()) for line in ax.lines] == [(3.04, 3.04)]
+    assert len(ax.patches) == 1                     # the band of the one drawn mark
+    patch = ax.patches[0]
+    y = ax.transData.inverted().transform(patch.get_transform().transform(
+        patch.get_path().vertices))[:, 1]
+    assert min(y) == pytest.approx(2.5) and max(y) == pytest.approx(3.58)
+    plt.close(fig)
