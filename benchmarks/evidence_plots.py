@@ -169,6 +169,6 @@ def _tick(position: float, rows: Sequence[dict], x: np.ndarray) -> str:
 
 def _save(fig, path: pathlib.Path, plt) -> str:
     fig.tight_layout()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)
     return str(path)
