@@ -242,3 +242,25 @@ def test_reference_marks_are_drawn(compare):
         patch.get_path().vertices))[:, 1]
     assert min(y) == pytest.approx(2.5) and max(y) == pytest.approx(3.58)
     plt.close(fig)
+
+
+def test_task_without_targets_or_success(compare, tmp_path):
+    """AntGather-like runs: one empty context, null success: only "all" and the return."""
+    root = tmp_path / "sweep"
+    for group in ("hrl_L2", "hrl_cg_L2_lam0.01"):
+        for seed in (0, 1):
+            run = root / "gather" / group / f"seed{seed}"
+            run.mkdir(parents=True)
+            rows = [{"step": s, "mean_return": float(s + seed + (group != "hrl_L2")),
+                     "success_rate": None, "per_context": [
+                         {"context": [], "mean_return": 0.0, "success_rate": None, "returns": [0.0]}]}
+                    for s in (0, 10)]
+            (run / "eval_metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = compare.compare([root], tmp_path / "out", plot=False)
+    a = result["analysis"]["gather"]
+    assert a["targets"] == ["all"] and a["keys"] == ["return"]
+    (p,) = a["paired"]
+    assert [(r["target"], r["metric"]) for r in p["rows"]] == [("all", "return")]
+    assert p["rows"][0]["final"]["differences"] == [1.0, 1.0]
+    assert "final success" not in result["markdown"]
+    assert "No run has intrinsic returns" in result["markdown"]
