@@ -36,6 +36,8 @@ import aggregate  # noqa: E402
 import evidence  # noqa: E402
 import paired  # noqa: E402
 
+from hierarchy.metrics import jsonable  # noqa: E402
+
 NAMES = {"final": "final", "auc": "area under curve"}
 
 
@@ -186,7 +188,7 @@ def compare(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_thresh
     analysis = {}
     for env in envs:
         thresholds = {"success": success_threshold,
-                      "return": aggregate._thresholds(return_thresholds, env)}
+                      "return": evidence.return_threshold(return_thresholds, env)}
         analysis[env] = analyse_env(env, evidence.group_index(groups, env), thresholds=thresholds,
                                     bin_width=bin_width, marks=marks, resamples=resamples, seed=seed)
     lines = ["# Evidence report", "", f"Command: `{prov['command']}`", "",
@@ -202,25 +204,16 @@ def compare(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_thresh
     text = "\n".join(lines)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "compare.md").write_text(text)
-    (out_dir / "compare.json").write_text(json.dumps(aggregate._jsonable(
-        _lists({"provenance": prov, "envs": analysis})), indent=1))
+    (out_dir / "compare.json").write_text(json.dumps(jsonable(
+        {"provenance": prov, "envs": analysis}), indent=1))
     paths = _plots(groups, envs, analysis, marks, out_dir) if plot else []
     return {"analysis": analysis, "markdown": text, "plots": paths}
-
-
-def _lists(x):
-    """`x` with numpy arrays as lists (for aggregate._jsonable)."""
-    if isinstance(x, dict):
-        return {k: _lists(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_lists(v) for v in x]
-    return x.tolist() if isinstance(x, np.ndarray) else x
 
 
 def _plots(groups, envs, analysis, marks, out_dir: pathlib.Path) -> List[str]:
     import evidence_plots
 
-    plt = aggregate._pyplot()
+    plt = evidence_plots.pyplot()
     paths = []
     for env in envs:
         index = evidence.group_index(groups, env)

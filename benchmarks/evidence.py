@@ -58,6 +58,23 @@ _GROUP = re.compile(r"^(flat|hrl_cg|hrl)_L(\d+)(?:_lam(.+))?$")
 # --------------------------------------------------------------------------------------------------
 # Reading runs.
 
+def number(value) -> float:
+    """A JSON number as a float; null as NaN."""
+    return float("nan") if value is None else float(value)
+
+
+def return_threshold(values: Sequence[str], env: str) -> float | None:
+    """The return threshold of `env` from 'X' / 'env=X' options: 'env=X' beats a bare 'X'."""
+    default = None
+    for v in values:
+        name, _, x = v.rpartition("=")
+        if not name:
+            default = float(x)
+        elif name == env:
+            return float(x)
+    return default
+
+
 def target_label(context) -> str:
     """'(16, 0)' for the context [16.0, 0.0]; '()' for an empty one or None."""
     return "(" + ", ".join(f"{float(c):g}" for c in (context or [])) + ")"
@@ -95,8 +112,8 @@ def per_target_series(rows: Sequence[dict], steps: np.ndarray) -> Dict[str, Dict
             continue
         for c in r.get("per_context") or []:
             t = target_label(c.get("context"))
-            out[t]["return"][i] = aggregate._value(c.get("mean_return"))
-            out[t]["success"][i] = aggregate._value(c.get("success_rate"))
+            out[t]["return"][i] = number(c.get("mean_return"))
+            out[t]["success"][i] = number(c.get("success_rate"))
     return out
 
 
@@ -107,7 +124,7 @@ def intrinsic_series(rows: Sequence[dict]) -> Dict[str, Dict[str, np.ndarray]]:
         for name, value in (r.get("intrinsic_returns") or {}).items():
             entry = out.setdefault(name, {"steps": [], "values": []})
             entry["steps"].append(float(r["step"]))
-            entry["values"].append(aggregate._value(value))
+            entry["values"].append(number(value))
     return {n: {k: np.asarray(v, np.float64) for k, v in e.items()} for n, e in out.items()}
 
 

@@ -24,6 +24,15 @@ import evidence  # noqa: E402
 YLABEL = {"success": "evaluation success rate", "return": "evaluation return"}
 
 
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def _rows(index: Dict[str, dict]) -> List[int]:
     """The hierarchical level counts of an env (a row each); [1] for an env with flat runs only."""
     return sorted({m["num_levels"] or 0 for m in index.values() if m["num_levels"] != 1}) or [1]
@@ -44,7 +53,7 @@ def _band(ax, c, color, label, clip: bool) -> None:
     ax.fill_between(c["steps"][ok], low, high, alpha=0.15, color=color, linewidth=0)
 
 
-def _marks(ax, marks: Sequence[dict], groups: Sequence[str], colors: Dict[str, str]) -> None:
+def draw_marks(ax, marks: Sequence[dict], groups: Sequence[str], colors: Dict[str, str]) -> None:
     """The reference marks of these groups (value and +/- band); marks without a value are skipped."""
     for m in marks:
         if m["group"] not in groups or m.get("value") is None:
@@ -74,7 +83,7 @@ def plot_targets(env: str, index: Dict[str, dict], marks: Sequence[dict], out_di
                 views = [evidence.view(r, target) for r in m["runs"]]
                 _band(ax, aggregate.curve(views, key), colors[g], f"{g} (n={len(views)})",
                       clip=key == "success")
-            _marks(ax, [mk for mk in marks if mk["target"] == target and mk["metric"] == key],
+            draw_marks(ax, [mk for mk in marks if mk["target"] == target and mk["metric"] == key],
                    list(shown), colors)
             ax.set_title(f"{target}, {n_levels} level(s)", fontsize=9)
             ax.set_xlabel("environment steps")

@@ -229,12 +229,12 @@ def test_reference_file_errors(compare, tmp_path):
 def test_reference_marks_are_drawn(compare):
     import evidence_plots  # benchmarks/ is on sys.path once compare.py is loaded
 
-    plt = compare.aggregate._pyplot()
+    plt = evidence_plots.pyplot()
     fig, ax = plt.subplots()
     marks = [{"group": "hrl_L2", "value": 3.04, "plus_minus": 0.54, "label": "paper"},
              {"group": "hrl_L2", "value": None, "label": "no number"},
              {"group": "other", "value": 1.0, "plus_minus": None, "label": "not shown here"}]
-    evidence_plots._marks(ax, marks, ["hrl_L2"], {"hrl_L2": "C3"})
+    evidence_plots.draw_marks(ax, marks, ["hrl_L2"], {"hrl_L2": "C3"})
     assert [tuple(line.get_ydata()) for line in ax.lines] == [(3.04, 3.04)]
     assert len(ax.patches) == 1                     # the band of the one drawn mark
     patch = ax.patches[0]
@@ -256,11 +256,16 @@ def test_task_without_targets_or_success(compare, tmp_path):
                          {"context": [], "mean_return": 0.0, "success_rate": None, "returns": [0.0]}]}
                     for s in (0, 10)]
             (run / "eval_metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    result = compare.compare([root], tmp_path / "out", plot=False)
+    result = compare.compare([root], tmp_path / "out", plot=False,
+                             return_thresholds=["9", "gather=1.5"])
+    assert compare.evidence.return_threshold(["9", "gather=1.5"], "maze") == 9.0
     a = result["analysis"]["gather"]
     assert a["targets"] == ["all"] and a["keys"] == ["return"]
     (p,) = a["paired"]
     assert [(r["target"], r["metric"]) for r in p["rows"]] == [("all", "return")]
     assert p["rows"][0]["final"]["differences"] == [1.0, 1.0]
     assert "final success" not in result["markdown"]
+    # Return >= 1.5 first at step 10 (0 + seed + 1 for HRL-CG seed 1 is 2 at step 0).
+    assert "| hrl_cg_L2_lam0.01 | 2 (0) | 11.50 +/- 6.35 | 11.50 +/- 6.35 | 5 +/- 64 (2/2) |" \
+        in result["markdown"]
     assert "No run has intrinsic returns" in result["markdown"]
