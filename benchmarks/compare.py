@@ -13,7 +13,7 @@ runs have intrinsic returns) and `lambda_<env>_L<n>.png` (where a level count ha
 Usage (repository root):
   python benchmarks/compare.py runs/point_maze --out_dir runs/point_maze/summary \
       [--success_threshold 0.5] [--return_threshold ant_gather=3.0] \
-      [--reference benchmarks/configs/paper_reference.json] [--intrinsic_bin 50000] \
+      [--reference benchmarks/paper_reference.json] [--intrinsic_bin 50000] \
       [--resamples 10000] [--bootstrap_seed 0] [--no_plots]
 """
 

@@ -22,7 +22,7 @@ and, per run, the "per_context" entries of `eval_metrics.jsonl` and the "intrins
 - the lambda study, per number of levels with at least two lambdas (HRL = lambda 0): final return,
   success and intrinsic returns against lambda (`lambda_<env>_L<n>.png`, log x axis, lambda 0 at a
   marked position one decade left of the smallest lambda).
-A reference file (--reference, e.g. benchmarks/configs/paper_reference.json) adds the paper's
+A reference file (--reference, e.g. benchmarks/paper_reference.json) adds the paper's
 numbers as horizontal lines and bands on the curves of the matching env, group, target and metric.
 
 The report (markdown, JSON, figures) is written by benchmarks/compare.py.
