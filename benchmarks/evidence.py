@@ -206,11 +206,12 @@ def final_window(series: Dict[str, np.ndarray], width: float) -> float:
 
 
 def lower_levels(runs: Sequence[dict]) -> List[str]:
-    """The level names with intrinsic returns in any run, in order of first appearance."""
+    """The level names with intrinsic returns in any run, in order of first appearance but "low"
+    (the bottom level of every hierarchy) last."""
     names: List[str] = []
     for r in runs:
         names += [n for n in r["intrinsic"] if n not in names]
-    return names
+    return sorted(names, key=lambda n: n == "low")
 
 
 def intrinsic_curve(runs: Sequence[dict], level: str, width: float) -> Dict[str, np.ndarray] | None:

@@ -269,3 +269,28 @@ def test_task_without_targets_or_success(compare, tmp_path):
     assert "| hrl_cg_L2_lam0.01 | 2 (0) | 11.50 +/- 6.35 | 11.50 +/- 6.35 | 5 +/- 64 (2/2) |" \
         in result["markdown"]
     assert "No run has intrinsic returns" in result["markdown"]
+
+
+@pytest.mark.slow
+def test_real_sweep_end_to_end(compare, sweep, tmp_path):
+    """A real two-cell PointMaze sweep (3 levels, tiny settings, ~1-2 minutes), then the report."""
+    config = {"envs": {"point_maze": "envs/point_maze.gin"}, "methods": ["hrl", "hrl_cg"],
+              "num_levels": [3], "cg_lambda": [0.01], "seeds": [0],
+              "gin_bindings": ["train.total_steps = 600", "train.eval_interval = 300",
+                               "train.checkpoint_interval = 600", "train.log_interval = 600",
+                               "train.eval_episodes_per_context = 1", "Agent.warmup_steps = 200",
+                               "Level.actor_hidden_sizes = (16,)", "Level.critic_hidden_sizes = (16,)",
+                               "ReplayBuffer.batch_size = 16", "Hierarchy.periods = 3",
+                               "train.max_episode_steps = 100"]}
+    root = tmp_path / "sweep"
+    results = sweep.run_cells(sweep.expand_grid(config), root, max_parallel=2, threads=1,
+                              log=lambda s: None)
+    assert {v["status"] for v in results.values()} == {"ok"}
+    result = compare.compare([root], tmp_path / "out", plot=True)
+    a = result["analysis"]["point_maze"]
+    assert a["targets"] == ["all", "(16, 0)", "(16, 16)", "(0, 16)"]
+    assert a["levels"] == ["mid", "low"] and a["bin"] == 300
+    assert set(a["intrinsic"]) == {"hrl_L3", "hrl_cg_L3_lam0.01"}
+    assert a["paired"][0]["rows"][0]["seeds"] == [0]
+    assert "n/a, needs >= 2 seeds" in result["markdown"]
+    assert len(result["plots"]) == 3          # targets, intrinsic, lambda (0 and 0.01 at 3 levels)
