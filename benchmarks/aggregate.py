@@ -37,9 +37,14 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-EVAL_METRICS = "eval_metrics.jsonl"   # hierarchy.train_loop.EVAL_METRICS
-FINISHED = "finished.json"
-CELL_FILE = "cell.json"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make `hierarchy` importable
+    sys.path.insert(0, str(ROOT))
+
+from hierarchy.metrics import read_jsonl  # noqa: E402
+from hierarchy.run_files import EVAL_METRICS, FINISHED  # noqa: E402
+
+CELL_FILE = "cell.json"   # a sweep cell's description, written by benchmarks/sweep.py
 METRICS = {"return": "mean_return", "success": "success_rate"}
 
 # Two-sided 95% quantiles of Student's t, t(0.975, df), for df = 1..30; larger df use the nearest
@@ -64,18 +69,6 @@ def t95(df: int) -> float:
 
 # --------------------------------------------------------------------------------------------------
 # Reading runs.
-
-def read_jsonl(path: pathlib.Path) -> List[dict]:
-    """Rows of a JSON-lines file; a cut-off last line (no newline) is ignored."""
-    rows = []
-    with open(path) as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break
-            if line.strip():
-                rows.append(json.loads(line))
-    return rows
-
 
 def _value(v) -> float:
     return float("nan") if v is None else float(v)

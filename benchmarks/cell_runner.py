@@ -16,7 +16,7 @@ Faults it is built for:
   filesystem across machines it holds only where the filesystem supports flock (NFSv4 and most
   cluster filesystems do).
 - A run stopped by a signal, or stopped cleanly but unfinished (SIGTERM: checkpointed, exit 0, no
-  `finished.json`): `CellInterrupted` is raised, which the sweep retries; the next attempt resumes the
+  `finished_file`): `CellInterrupted` is raised, which the sweep retries; the next attempt resumes the
   run from its checkpoint.
 A run that fails by itself (a configuration error, a diverged run: a non-zero exit status) is not
 retried: the attempt returns its exit status.
@@ -40,7 +40,6 @@ from typing import Dict, Sequence
 LOCK_FILE = ".lock"
 ATTEMPTS_FILE = "attempts.jsonl"
 LOG_FILE = "train.log"
-FINISHED = "finished.json"   # written by the training binary at the end of a run
 PYTHON = "{python}"          # in a command: the Python interpreter of the process running the attempt
 
 # Runs in the child between fork and the binary: asks the kernel for SIGTERM when the parent (the
@@ -98,7 +97,8 @@ def _append_json(path: str, record: dict) -> None:
 
 
 def run_attempt(args: Sequence[str], cell_dir: str, *, cwd: str, env_overrides: Dict[str, str],
-                lock_wait_s: float = 600.0, term_grace_s: float = 120.0) -> Dict[str, object]:
+                finished_file: str, lock_wait_s: float = 600.0,
+                term_grace_s: float = 120.0) -> Dict[str, object]:
     """Runs the command `args` (the training binary of one cell) to its end under the cell's lock.
 
     Args:
@@ -108,6 +108,7 @@ def run_attempt(args: Sequence[str], cell_dir: str, *, cwd: str, env_overrides: 
       cwd: working directory of the child (the repository root).
       env_overrides: variables set for the child on top of this process's environment
         (PYTHONPATH entries are prepended to the existing PYTHONPATH).
+      finished_file: the file (in `cell_dir`) the binary writes when its run is complete.
       lock_wait_s: how long to wait for a previous attempt's lock.
       term_grace_s: when this attempt itself is interrupted (an exception such as Ray's cancellation
         while waiting), how long the child gets after SIGTERM to checkpoint before SIGKILL.
@@ -152,7 +153,7 @@ def run_attempt(args: Sequence[str], cell_dir: str, *, cwd: str, env_overrides: 
             record["child_end"] = time.time()
         finally:
             os.close(lock_fd)
-        finished = os.path.exists(os.path.join(cell_dir, FINISHED))
+        finished = os.path.exists(os.path.join(cell_dir, finished_file))
         record.update(returncode=returncode, finished=finished, end=time.time())
         _append_json(os.path.join(cell_dir, ATTEMPTS_FILE), dict(record, event="end"))
         say(f"attempt ended: exit status {returncode}, {'finished' if finished else 'unfinished'}")

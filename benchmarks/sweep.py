@@ -49,12 +49,15 @@ import time
 from typing import Dict, Sequence
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-if str(ROOT / "benchmarks") not in sys.path:   # cell_runner.py sits next to this script
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+for _path in (ROOT, ROOT / "benchmarks"):   # run as a script: `hierarchy` and the scripts beside this one
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
 import cell_runner  # noqa: E402
 from sweep_grid import METHOD_GIN, METHODS, Cell, expand_grid, load_config, validate_config  # noqa: E402, F401
 
-FINISHED = cell_runner.FINISHED   # hierarchy.train_loop.FINISHED
+from hierarchy.run_files import FINISHED  # noqa: E402
+
 CELL_FILE = "cell.json"
 LOG_FILE = cell_runner.LOG_FILE
 # The node's own Python runs the binary (cell_runner.PYTHON is replaced by it on the node).
@@ -176,7 +179,7 @@ def run_cells(cells: Sequence[Cell], root_dir: pathlib.Path, *, command: Sequenc
                 meta = dict(cell.metadata(), command=shlex.join(args))
                 (cell_dir / CELL_FILE).write_text(json.dumps(meta, indent=1) + "\n")
                 ref = task.remote(args, str(cell_dir), cwd=str(ROOT), env_overrides=env,
-                                  lock_wait_s=lock_wait_s)
+                                  finished_file=FINISHED, lock_wait_s=lock_wait_s)
                 running[ref] = (cell.cell_id, time.time())
                 log(f"submit {cell.cell_id} ({status})")
             ready, _ = ray.wait(list(running), num_returns=1, timeout=5.0)

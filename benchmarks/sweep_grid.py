@@ -1,7 +1,7 @@
 """Sweep grids: a JSON config expanded into cells (environment x method x levels x lambda x seed).
 
 The grid is a JSON file (see benchmarks/configs/); its keys:
-  envs          {name: gin file (path, or name under hierarchy/gin/)}  required
+  envs          {name: gin file (path, or name under gin/)}            required
   methods       subset of ["flat", "hrl", "hrl_cg"]                     required
   num_levels    levels of the hierarchical methods, e.g. [2, 3]        default [2]
   cg_lambda     lambdas of "hrl_cg" (each > 0), or {env name: lambdas}  default [0.01]

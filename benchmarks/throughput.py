@@ -112,13 +112,12 @@ EXTRA_LOOPS = ("flat_overlap",)   # measured only when named in --loops
 # Environments.
 
 def make_env(env_id: str) -> gym.Env:
-    """A gymnasium environment with {"observation", "context"} observations."""
-    if env_id.startswith("hierarchy/"):
-        import envs  # noqa: F401  (registers the hierarchy/ ids)
-        return gym.make(env_id)
-    from envs.wrappers import NoContext
+    """The library's environment of a run (`hierarchy.experiment.make_env`); Ant-v5 without its
+    contact forces (see the module docstring)."""
+    from hierarchy.experiment import make_env as make_run_env
+
     kwargs = {"include_cfrc_ext_in_observation": False} if env_id.startswith("Ant-") else {}
-    return NoContext(gym.make(env_id, **kwargs))
+    return make_run_env(env_id, **kwargs)
 
 
 def goal_space(env: gym.Env):

@@ -1,7 +1,8 @@
 """Goal-conditioned environments for the hierarchy library.
 
 Importing this package registers the gymnasium ids of ENV_IDS:
-hierarchy/PointReach-v0, hierarchy/PointMaze-v0, hierarchy/AntMaze-v0, hierarchy/AntGather-v0.
+hierarchy/PointReach-v0, hierarchy/PointMaze-v0, hierarchy/AntMaze-v0, hierarchy/AntGather-v0,
+hierarchy/AntPush-v0, hierarchy/AntFall-v0, hierarchy/AntFourRooms-v0.
 Every environment publishes a TaskSpec (see `task_spec(env)`); `as_task(env)` adapts a
 goal-conditioned ("GoalEnv"-style) gymnasium task, e.g. gymnasium-robotics' PointMaze (envs/goal_env.py).
 
@@ -13,6 +14,7 @@ import envs._headless  # noqa: F401  (must run before mujoco is imported)
 from envs.ant import AntEnv
 from envs.gather import AntGather, sensor_readings
 from envs.goal_env import GoalTask, as_task, ensure_registered
+from envs.hiro import AntFall, AntFourRooms, AntPush
 from envs.maze import AntMaze
 from envs.point import PointMaze, PointReach
 from envs.registration import ENV_IDS, register_envs
@@ -23,9 +25,12 @@ register_envs()
 __all__ = [
     "ENV_IDS",
     "AntEnv",
+    "AntFall",
+    "AntFourRooms",
     "AntGather",
     "AntMaze",
     "GoalTask",
+    "AntPush",
     "PointMaze",
     "PointReach",
     "TaskSpec",

@@ -105,6 +105,12 @@ class MujocoEnv(GoalMarkers, gym.Env):
         add_level_markers(self._renderer.scene, self._goal_markers, self.MARKER_RADIUS)
         return self._renderer.render().copy()
 
+    def wall_rectangles(self) -> list[tuple[float, float, float, float]]:
+        """The static walls seen from above, as world rectangles (x0, y0, x1, y1) with x0 < x1 and
+        y0 < y1 (for top-down pictures; the physics does not use them). None here; environments
+        with walls override this."""
+        return []
+
     def _decorate_scene(self, scene: mujoco.MjvScene) -> None:
         """Hook for subclasses to add visual-only geoms (no physics cost) to a frame's scene."""
 

@@ -4,7 +4,8 @@ Edits to gymnasium's model (docs/environments.md, section 1; HIRO's ant definiti
   - every motor: gear 1, ctrlrange [-30, 30] (gymnasium: gear 150, ctrlrange [-1, 1]);
   - integrator RK4, timestep 0.02 (gymnasium: 0.01), frame skip 5, i.e. 0.1 s per env step.
 Renders: the floor is recoloured to a matte blue-grey checker (no effect on the physics).
-Reset: qpos = qpos0 + U(-0.1, 0.1), qvel = 0.1 * N(0, 1). The ant never terminates.
+Reset: the ant's qpos = qpos0 + U(-0.1, 0.1), qvel = 0.1 * N(0, 1); joints of the world (movable
+blocks, added after the ant) restart exactly at qpos0 and rest. The ant never terminates.
 The heading (`ant_yaw`, used by AntGather's sensors) is computed from the torso quaternion in
 qpos, so that it belongs to the same moment as the position qpos[:2] (see `quaternion_yaw`).
 Observation (float32 [30]): qpos[:15] (x, y, z, torso quaternion, 8 joint angles),
@@ -34,6 +35,7 @@ ANT_RESET_QPOS_NOISE = 0.1  # qpos0 + U(-0.1, 0.1)
 ANT_RESET_QVEL_NOISE = 0.1  # 0.1 * N(0, 1)
 ANT_TIME_SCALE = 0.001  # time feature t * 0.001
 ANT_OBS_DIM = 30  # 15 qpos + 14 qvel + 1 time
+ANT_NQ, ANT_NV = 15, 14  # the ant's qpos / qvel entries, first in every model built here
 
 # Sub-goal space of the Ant tasks: observation dims 0..14 (x, y, z, quaternion, 8 joint
 # angles) with these half-ranges (HIRO's sub-goal range; docs/environments.md, section 1).
@@ -128,17 +130,18 @@ class AntEnv(MujocoEnv):
     def _reset_ant(self) -> None:
         """Resets the ant with noise from self.np_random and the time feature to 0.
 
-        The noise is added to every qpos entry, the torso quaternion qpos[3:7] included, without
+        The noise is added to every ant qpos entry, the torso quaternion qpos[3:7] included, without
         renormalising it: HIRO's ant (tensorflow/models research/efficient-hrl/environments/ant.py,
         `reset_model`) and gymnasium's Ant-v5 (`reset_model`) do the same. MuJoCo normalises the
         quaternion wherever it uses it, and its integrator writes back a unit quaternion at the
         first physics step; until then the observation shows the noised, non-unit quaternion.
         """
         rng = self.np_random
-        qpos = self.model.qpos0 + rng.uniform(
-            -ANT_RESET_QPOS_NOISE, ANT_RESET_QPOS_NOISE, size=self.model.nq
-        )
-        qvel = ANT_RESET_QVEL_NOISE * rng.standard_normal(self.model.nv)
+        qpos = self.model.qpos0.copy()
+        qvel = np.zeros(self.model.nv)
+        # Only the ant's own entries are noised; world joints (movable blocks) start exactly at rest.
+        qpos[:ANT_NQ] += rng.uniform(-ANT_RESET_QPOS_NOISE, ANT_RESET_QPOS_NOISE, size=ANT_NQ)
+        qvel[:ANT_NV] = ANT_RESET_QVEL_NOISE * rng.standard_normal(ANT_NV)
         self._set_state(qpos, qvel)
         self._t = 0
 

@@ -116,6 +116,17 @@ def _candidate_points() -> np.ndarray:
     return points[keep]
 
 
+def _walls() -> list[tuple[str, list[float], list[float]]]:
+    """(name, centre [3], half sizes [3]) of the four walls (see `_add_walls`)."""
+    d, t, h = GATHER_WALL_DISTANCE, GATHER_WALL_HALF_THICKNESS, GATHER_WALL_HALF_HEIGHT
+    return [
+        ("wall_east", [d, 0, h], [t, d + t, h]),
+        ("wall_west", [-d, 0, h], [t, d + t, h]),
+        ("wall_north", [0, d, h], [d + t, t, h]),
+        ("wall_south", [0, -d, h], [d + t, t, h]),
+    ]
+
+
 def _add_walls(spec: mujoco.MjSpec) -> None:
     """Four walls around the activity area, after rllab's gather env (see GATHER_WALL_DISTANCE).
 
@@ -124,13 +135,7 @@ def _add_walls(spec: mujoco.MjSpec) -> None:
     centres them at z = 0, so half of each wall is below the floor and 1 above it; here they
     stand on the floor, z in [0, 2] (same footprint, taller above the floor).
     """
-    d, t, h = GATHER_WALL_DISTANCE, GATHER_WALL_HALF_THICKNESS, GATHER_WALL_HALF_HEIGHT
-    for name, pos, size in (
-        ("wall_east", [d, 0, h], [t, d + t, h]),
-        ("wall_west", [-d, 0, h], [t, d + t, h]),
-        ("wall_north", [0, d, h], [d + t, t, h]),
-        ("wall_south", [0, -d, h], [d + t, t, h]),
-    ):
+    for name, pos, size in _walls():
         spec.worldbody.add_geom(
             name=name,
             type=mujoco.mjtGeom.mjGEOM_BOX,
@@ -232,6 +237,10 @@ class AntGather(AntEnv):
         self.bombs, n_bombs = self._collect(self.bombs, xy)
         reward = float(n_apples - n_bombs)
         return self._obs(), reward, False, False, self._info(n_apples, n_bombs)
+
+    def wall_rectangles(self) -> list[tuple[float, float, float, float]]:
+        """The four walls seen from above: world rectangles (x0, y0, x1, y1)."""
+        return [(c[0] - s[0], c[1] - s[1], c[0] + s[0], c[1] + s[1]) for _, c, s in _walls()]
 
     def _decorate_scene(self, scene: mujoco.MjvScene) -> None:
         """Draws apples (green) and bombs (red) as spheres; they take no part in the physics."""

@@ -1,6 +1,6 @@
-"""The U-shaped maze of HIRO's AntMaze: layout, world geometry and the AntMaze task.
+"""HIRO's U-maze and AntMaze, and `AntGoalMaze`, the base of every ant-in-a-maze goal task.
 
-Layout (5x5 block grid, row i / column j; "#" wall, "S" start, "." open):
+U-maze layout (5x5 grid, row i / column j; symbols of envs.layout: "#" wall, "S" start, "." free):
 
     row 0:  # # # # #
     row 1:  # S . . #
@@ -11,22 +11,26 @@ Layout (5x5 block grid, row i / column j; "#" wall, "S" start, "." open):
 Cell (i, j) has its center at world ((j - start_col) * MAZE_SCALING, (i - start_row) *
 MAZE_SCALING), so the start cell (1, 1) is at (0, 0), the corridor runs (0,0) -> (16,0) ->
 (16,16) -> (0,16). Every wall cell is one box of MAZE_SCALING x MAZE_SCALING footprint and
-MAZE_HEIGHT * MAZE_SCALING height standing on the floor (HIRO's maze_env convention).
+MAZE_HEIGHT * MAZE_SCALING height standing on the floor (HIRO's maze_env convention). The world is
+built by `envs.layout.add_maze`, shared with AntPush, AntFall and AntFourRooms (envs/hiro.py).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import ClassVar
 
 import mujoco
 import numpy as np
 
+from envs import layout as maze_layout
 from envs import markers
-from envs._common import episode_context, observation_space
+from envs._common import observation_space, parse_context
 from envs.ant import ANT_GOAL_HIGH, ANT_GOAL_INDICES, ANT_GOAL_LOW, ANT_OBS_DIM, AntEnv
 from envs.task import TaskSpec
 
-# The U-maze grid of HIRO's maze_env (docs/environments.md, section 2).
+# The U-maze grid of HIRO's maze_env.
 U_MAZE: tuple[str, ...] = (
     "#####",
     "#S..#",
@@ -39,7 +43,7 @@ MAZE_SCALING = 8.0
 # Block height in units of MAZE_SCALING (HIRO maze_env `maze_height`): blocks are 4.0 tall.
 MAZE_HEIGHT = 0.5
 
-# The AntMaze / PointMaze task (docs/environments.md, section 2; HIRO's published definition).
+# The AntMaze / PointMaze task (HIRO's published definition).
 MAZE_CONTEXT_LOW = (-4.0, -4.0)
 MAZE_CONTEXT_HIGH = (20.0, 20.0)
 MAZE_EVAL_CONTEXTS = ((16.0, 0.0), (16.0, 16.0), (0.0, 16.0))
@@ -47,61 +51,48 @@ MAZE_SUCCESS_THRESHOLD = 5.0
 MAZE_MAX_EPISODE_STEPS = 500
 
 
-def goal_info(xy, context, threshold: float = MAZE_SUCCESS_THRESHOLD) -> dict:
-    """The goal-reaching info of one step: {"distance": ||xy - context||_2, "is_success": bool}.
+def goal_info(position, context, threshold: float = MAZE_SUCCESS_THRESHOLD) -> dict:
+    """The goal-reaching info of one step: {"distance": ||position - context||_2, "is_success"}.
 
-    Success is strict: distance < threshold (docs/environments.md, section 2: success = distance < 5).
+    Success is strict: distance < threshold (HIRO: success = distance < 5).
 
     Args:
-      xy: robot position (x, y), shape [2].
-      context: target (cx, cy), shape [2].
+      position: robot position, shape [d] ((x, y), or (x, y, z) for AntFall).
+      context: target, shape [d].
       threshold: success distance.
     """
-    distance = math.dist(xy, context)
+    distance = math.dist(position, context)
     return {"distance": distance, "is_success": distance < threshold}
 
 
+# The U-maze's geometry (envs.layout's functions with this maze's defaults).
 def start_cell(layout: tuple[str, ...] = U_MAZE) -> tuple[int, int]:
     """(row, col) of the unique "S" cell of `layout`."""
-    cells = [(i, j) for i, row in enumerate(layout) for j, c in enumerate(row) if c == "S"]
-    if len(cells) != 1:
-        raise ValueError(f"maze layout needs exactly one start cell 'S', found {len(cells)}")
-    return cells[0]
+    return maze_layout.start_cell(layout)
 
 
 def cell_center(
     i: int, j: int, layout: tuple[str, ...] = U_MAZE, scaling: float = MAZE_SCALING
 ) -> tuple[float, float]:
     """World (x, y) of the center of cell (row i, col j); the start cell is at (0, 0)."""
-    si, sj = start_cell(layout)
-    return ((j - sj) * scaling, (i - si) * scaling)
+    return maze_layout.cell_center(i, j, layout, scaling)
 
 
 def open_cells(layout: tuple[str, ...] = U_MAZE) -> list[tuple[int, int]]:
     """(row, col) of every non-wall cell (start included), in row-major order."""
-    return [(i, j) for i, row in enumerate(layout) for j, c in enumerate(row) if c != "#"]
+    return maze_layout.cells_of(layout, "".join(sorted(maze_layout.SYMBOLS - {maze_layout.WALL})))
 
 
 def wall_cells(layout: tuple[str, ...] = U_MAZE) -> list[tuple[int, int]]:
     """(row, col) of every wall cell, in row-major order."""
-    return [(i, j) for i, row in enumerate(layout) for j, c in enumerate(row) if c == "#"]
+    return maze_layout.cells_of(layout, maze_layout.WALL)
 
 
 def wall_blocks(
     layout: tuple[str, ...] = U_MAZE, scaling: float = MAZE_SCALING, height: float = MAZE_HEIGHT
 ) -> tuple[np.ndarray, np.ndarray]:
-    """World boxes of the walls.
-
-    Returns:
-      centers: float64 array [n_walls, 3], box centers (x, y, z), z = half the block height.
-      half_sizes: float64 array [3], the box half sizes (scaling/2, scaling/2, height*scaling/2).
-    """
-    half = np.array([scaling / 2, scaling / 2, height * scaling / 2])
-    centers = np.array(
-        [(*cell_center(i, j, layout, scaling), half[2]) for i, j in wall_cells(layout)],
-        dtype=np.float64,
-    ).reshape(-1, 3)
-    return centers, half
+    """World boxes of the walls: centers float64 [n_walls, 3], half sizes float64 [3]."""
+    return maze_layout.wall_blocks(layout, scaling, height)
 
 
 def add_wall_blocks(
@@ -110,86 +101,97 @@ def add_wall_blocks(
     scaling: float = MAZE_SCALING,
     height: float = MAZE_HEIGHT,
 ) -> None:
-    """Adds one static box per wall cell to `spec`: a body "block_k" holding a geom "block_k".
-
-    Each block gets its own (jointless, hence static) body rather than being a geom of the world
-    body: MuJoCo's broadphase prunes body pairs by bounding box, while every geom of the world
-    body (which holds the infinite floor plane) would be tested against every robot geom at
-    every physics step. Measured on the 2-core dev machine: ant + blocks as world geoms ran at
-    about 0.65-0.75x the bare ant's physics steps/s, with one body per block about 0.8x.
-
-    The blocks have contype=0, conaffinity=1: they collide with robot geoms (contype=1) but not
-    with each other or the floor.
-    """
-    centers, half = wall_blocks(layout, scaling, height)
-    for k, center in enumerate(centers):
-        body = spec.worldbody.add_body(name=f"block_{k}", pos=center.tolist())
-        body.add_geom(
-            name=f"block_{k}",
-            type=mujoco.mjtGeom.mjGEOM_BOX,
-            size=half.tolist(),
-            contype=0,
-            conaffinity=1,
-            rgba=[0.4, 0.4, 0.4, 1.0],
-        )
+    """Adds the world of `layout` (default: the U-maze) to `spec`; see `envs.layout.add_maze`."""
+    maze_layout.add_maze(spec, layout, scaling, height)
 
 
 # A top-down camera framing the task's area (the context range, i.e. the maze's corridors) with
 # the walls' inner faces around it: about 18 pixels per unit in a 480 x 480 frame (envs.markers).
-# The ant covers about 290 pixels of such a frame (about 80 from the former camera, distance 60).
+# The ant covers about 290 pixels of such a frame (about 80 from a camera showing the whole maze).
 MAZE_CAMERA = markers.framing_camera(MAZE_CONTEXT_LOW, MAZE_CONTEXT_HIGH, margin=1.0)
 
 
-class AntMaze(AntEnv):
-    """HIRO's AntMaze: the Ant in the U-maze, reaching a target position.
-
-    - Observation: {"observation": ant obs float32 [30] (see envs.ant), "context": [cx, cy]}.
-    - Action: 8 torques in [-30, 30] (clipped).
-    - Context: target, uniform in [-4, 20]^2 for training (may lie inside walls, as in HIRO);
-      evaluation at (16, 0), (16, 16), (0, 16); `options={"context": c}` fixes it.
-    - Reward: -||xy - c||_2, raw; the paper's x0.1 is the hierarchy's reward scale.
-    - info["distance"] and info["is_success"] (distance < 5 at this step) at every step; the
-      final step's success is the one reported. Horizon 500 (TimeLimit); never terminates.
-    - Sub-goals address observation dims 0..14 with the bounds of docs/environments.md, section 1.
-    """
-
-    task_spec = TaskSpec(
+def ant_task_spec(context_low, context_high, eval_contexts) -> TaskSpec:
+    """The TaskSpec of an ant-in-a-maze task: the Ant sub-goal space (envs.ant), the given contexts,
+    HIRO's horizon (500) and success distance (5)."""
+    return TaskSpec(
         goal_indices=ANT_GOAL_INDICES,
         goal_low=ANT_GOAL_LOW,
         goal_high=ANT_GOAL_HIGH,
-        context_low=MAZE_CONTEXT_LOW,
-        context_high=MAZE_CONTEXT_HIGH,
-        eval_contexts=MAZE_EVAL_CONTEXTS,
+        context_low=context_low,
+        context_high=context_high,
+        eval_contexts=eval_contexts,
         max_episode_steps=MAZE_MAX_EPISODE_STEPS,
         success_threshold=MAZE_SUCCESS_THRESHOLD,
     )
 
+
+class AntGoalMaze(AntEnv):
+    """Base of the ant-in-a-maze tasks: reach the context, a target for the torso's first coordinates.
+
+    Subclasses set the class attributes LAYOUT (envs.layout symbols), SCALING, TARGET_DIMS (the
+    context is a target for observation dims [0, TARGET_DIMS): 2 for (x, y), 3 for (x, y, z)) and
+    `task_spec`, and may override `_draw_context` (default: uniform in the context box).
+
+    - Observation: {"observation": ant obs float32 [30] (see envs.ant; movable blocks are not
+      observed), "context": the target, float32 [TARGET_DIMS]}.
+    - Action: 8 torques in [-30, 30] (clipped).
+    - Reward: -||obs'[:TARGET_DIMS] - c||_2 after the step, raw; the hierarchy's gin files set the
+      reward scale.
+    - info["distance"] and info["is_success"] (distance < success_threshold at this step) at every
+      step; the final step's is the one reported. Horizon from task_spec (TimeLimit); the episode
+      never terminates.
+    """
+
+    LAYOUT: ClassVar[tuple[str, ...]]
+    SCALING: ClassVar[float] = MAZE_SCALING
+    HEIGHT: ClassVar[float] = MAZE_HEIGHT
+    TARGET_DIMS: ClassVar[int] = 2
+    task_spec: ClassVar[TaskSpec]
+
     def __init__(self, render_mode: str | None = None, width: int = 480, height: int = 480):
         super().__init__(
-            add_world=add_wall_blocks,
+            add_world=functools.partial(
+                maze_layout.add_maze, layout=self.LAYOUT, scaling=self.SCALING, height=self.HEIGHT
+            ),
             render_mode=render_mode,
             width=width,
             height=height,
-            camera=MAZE_CAMERA,
+            camera=markers.framing_camera(self.task_spec.context_low[:2],
+                                          self.task_spec.context_high[:2], margin=1.0),
         )
         self.observation_space = observation_space(
             np.full(ANT_OBS_DIM, -np.inf), np.full(ANT_OBS_DIM, np.inf), self.task_spec
         )
-        self._context = np.zeros(2)
+        self._context = np.zeros(self.TARGET_DIMS)
+
+    def _draw_context(self) -> np.ndarray:
+        """A training context, float64 [TARGET_DIMS]: uniform in the task's context box."""
+        spec = self.task_spec
+        return self.np_random.uniform(spec.context_low, spec.context_high)
 
     def _obs(self) -> dict:
         return {"observation": self._ant_obs(), "context": self._context.astype(np.float32)}
 
     def _info(self) -> dict:
-        return goal_info(self.data.qpos[:2], self._context)
+        return goal_info(self.data.qpos[: self.TARGET_DIMS], self._context,
+                         self.task_spec.success_threshold)
+
+    def wall_rectangles(self) -> list[tuple[float, float, float, float]]:
+        """The layout's walls seen from above: world rectangles (x0, y0, x1, y1) of merged wall
+        cells (`envs.layout.wall_footprints`). Movable blocks and chasms are not walls."""
+        return maze_layout.wall_footprints(self.LAYOUT, self.SCALING)
 
     def _decorate_scene(self, scene: mujoco.MjvScene) -> None:
-        """Draws the target: the success disc around the context (envs.markers)."""
+        """Draws the target: the success disc around the context's (x, y) (envs.markers)."""
         markers.add_target(scene, self._context, self.task_spec.success_threshold, 0.3)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self._context = episode_context(options, self.task_spec, "AntMaze", self.np_random)
+        context = parse_context(options, self.task_spec, type(self).__name__)
+        self._context = np.asarray(
+            self._draw_context() if context is None else context, np.float64
+        )
         self._reset_ant()
         return self._obs(), self._info()
 
@@ -197,3 +199,17 @@ class AntMaze(AntEnv):
         self._step_ant(action)
         info = self._info()
         return self._obs(), -info["distance"], False, False, info
+
+
+class AntMaze(AntGoalMaze):
+    """HIRO's AntMaze: the Ant in the U-maze, reaching a target position.
+
+    - Context: target, uniform in [-4, 20]^2 for training (may lie inside walls, as in HIRO);
+      evaluation at (16, 0), (16, 16), (0, 16); `options={"context": c}` fixes it.
+    - Reward: -||xy - c||_2, raw; the paper's x0.1 is the hierarchy's reward scale.
+    - Success: distance < 5 (reported every step; the final step's counts). Horizon 500.
+    - Sub-goals address observation dims 0..14 with the bounds of envs.ant.
+    """
+
+    LAYOUT = U_MAZE
+    task_spec = ant_task_spec(MAZE_CONTEXT_LOW, MAZE_CONTEXT_HIGH, MAZE_EVAL_CONTEXTS)

@@ -17,6 +17,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
+from envs import layout as maze_layout
 from envs import markers, maze
 from envs._common import check_action, episode_context, observation_space
 from envs._mujoco import MujocoEnv
@@ -101,6 +102,10 @@ class PointReach(markers.GoalMarkers, gym.Env):
         info = maze.goal_info((x, y), self._context, self._threshold)
         return self._obs(), -info["distance"], False, False, info
 
+    def wall_rectangles(self) -> list[tuple[float, float, float, float]]:
+        """No walls: the arena's edge only clips the position."""
+        return []
+
     def render(self):
         """A top-down image [256, 256, 3] uint8: arena (grey), target (green disc of the success
         radius), point (red), and the goal markers (`set_goal_markers`) as discs of radius 0.3 in
@@ -178,6 +183,10 @@ class PointMaze(MujocoEnv):
 
     def _info(self) -> dict:
         return maze.goal_info(self.data.qpos[:2], self._context, self.task_spec.success_threshold)
+
+    def wall_rectangles(self) -> list[tuple[float, float, float, float]]:
+        """The U-maze's walls seen from above: world rectangles (x0, y0, x1, y1), as AntMaze's."""
+        return maze_layout.wall_footprints(maze.U_MAZE, maze.MAZE_SCALING)
 
     def _decorate_scene(self, scene: mujoco.MjvScene) -> None:
         """Draws the target: the success disc around the context (envs.markers)."""

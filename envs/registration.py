@@ -10,6 +10,9 @@ _ENTRY_POINTS = {
     "hierarchy/PointMaze-v0": "envs.point:PointMaze",
     "hierarchy/AntMaze-v0": "envs.maze:AntMaze",
     "hierarchy/AntGather-v0": "envs.gather:AntGather",
+    "hierarchy/AntPush-v0": "envs.hiro:AntPush",
+    "hierarchy/AntFall-v0": "envs.hiro:AntFall",
+    "hierarchy/AntFourRooms-v0": "envs.hiro:AntFourRooms",
 }
 
 ENV_IDS: tuple[str, ...] = tuple(_ENTRY_POINTS)

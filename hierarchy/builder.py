@@ -8,15 +8,14 @@ or `flat/` for one level), so per-level hyperparameters are gin bindings such as
 `low/ReplayBuffer.batch_size = 256`).
 
 Gin ignores a binding whose scope is never entered, so a misspelled scope (`tpo/Level.reward_scale`)
-would silently do nothing; `check_gin_scopes` (run after building by `hierarchy.train_loop.build_agent`,
-so by the training and evaluation binaries) turns such bindings into errors.
+would silently do nothing; `hierarchy.config.check_gin_scopes` (run after building by
+`hierarchy.experiment.build_agent`, so by the training and evaluation binaries) turns such bindings
+into errors.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Sequence
 
 import gin
 import numpy as np
@@ -24,7 +23,6 @@ from tf_agents.specs import tensor_spec
 
 from hierarchy.hierarchy import Hierarchy, level_names
 from hierarchy.level import Level
-from hierarchy.replay import ReplayBuffer
 
 
 def _vector_spec(space, name: str, bounded: bool):
@@ -114,84 +112,3 @@ def build_for_env(env, *, num_levels: int | None = None, seed: int | None = None
     hierarchy.check_environment(observation_spec=observation_spec, context_spec=context_spec,
                                 action_spec=action_spec)
     return hierarchy
-
-
-# --------------------------------------------------------------------------------------------------
-# Checking the scopes of gin bindings.
-
-# The configurables built inside a level's gin scope (`Level` by `build_hierarchy`, `ReplayBuffer` by
-# the `Agent`): the only ones whose bindings may be scoped. Every other one is called outside scopes.
-SCOPED_CONFIGURABLES = (Level, ReplayBuffer)
-# The middle levels of a hierarchy of 4 or more levels, mid1 ... mid999 (deeper is not checked).
-_DEEP_MIDDLE = re.compile(r"mid([1-9][0-9]{0,2})")
-
-
-def is_level_name(name: str) -> bool:
-    """Whether `name` is a level's name (so a gin scope) in a hierarchy of some depth (up to 1001)."""
-    middle = _DEEP_MIDDLE.fullmatch(name)
-    depths = (1, 2, 3) if middle is None else (max(4, int(middle.group(1)) + 2),)
-    return any(name in level_names(n) for n in depths)
-
-
-def _scoped_bindings() -> Dict[Tuple[str, str], Tuple[List[str], Any]]:
-    """{(scope, selector): ([parameter names], the configurable)} of every scoped binding of the
-    current gin configuration, gin's own macros left out.
-
-    Gin 0.5 has no public way to list bindings; this reads the mapping (scope, selector) ->
-    {parameter: value} that it keeps in `gin.config._CONFIG` (the same object its finalize hooks are
-    given, see `gin.register_finalize_hook`).
-    """
-    out = {}
-    for (scope, selector), params in gin.config._CONFIG.items():
-        if scope and not selector.startswith("gin."):
-            configurable = gin.get_configurable(selector)
-            out[(scope, selector)] = sorted(params), configurable
-    return out
-
-
-def _valid_scopes_text(names: Sequence[str]) -> str:
-    return (f"the valid scopes of this {len(names)}-level hierarchy are "
-            f"{', '.join(n + '/' for n in names)} (other depths: flat/ for one level; top/, mid/, low/ "
-            "for three; top/, mid1/, mid2/, ..., low/ for more)")
-
-
-def check_gin_scopes(names: Sequence[str]) -> List[str]:
-    """Checks the scope of every scoped gin binding against a hierarchy whose levels are `names`.
-
-    A binding of a level's configurable (`Level`) scoped by one of `names` applies. One scoped by the
-    name of a level at another depth (`flat/` or `mid/` in a two-level run) is allowed but unused:
-    environment files bind `top/` and `flat/` so that they serve every depth. Anything else would be
-    ignored by gin without a word, and is an error.
-
-    Returns:
-      The unused bindings (e.g. `flat/Level.reward_scale`), for the caller to log.
-
-    Raises:
-      ValueError: naming every binding whose scope is not a level name of any depth (a misspelling
-        such as `tpo/`), is nested (`top/low/`), or is on a configurable that is never built inside
-        a level's scope (`top/Hierarchy.cg_lambda`); it lists the valid scopes.
-    """
-    unused, problems = [], []
-    for (scope, _), (params, configurable) in sorted(_scoped_bindings().items()):
-        label = getattr(configurable, "__name__", str(configurable))
-        keys = ", ".join(f"{scope}/{label}.{p}" for p in params)
-        if configurable not in SCOPED_CONFIGURABLES:
-            problems.append(f"{keys}: {label} is never built inside a scope, so a scoped binding of "
-                            f"it never applies; bind it without the '{scope}/' scope")
-        elif scope in names:
-            continue
-        elif is_level_name(scope):
-            unused.append(keys)
-        else:
-            problems.append(f"{keys}: '{scope}/' is not the name of a level"
-                            + _suggestion(scope, names))
-    if problems:
-        raise ValueError(f"gin binding(s) that would be silently ignored: {'; '.join(problems)}. "
-                         f"Per-level bindings are scoped by the level's name: "
-                         f"{_valid_scopes_text(names)}.")
-    return unused
-
-
-def _suggestion(scope: str, names: Sequence[str]) -> str:
-    close = difflib.get_close_matches(scope, list(names) + ["flat", "top", "mid", "low"], n=1)
-    return f" (did you mean '{close[0]}/'?)" if close else ""

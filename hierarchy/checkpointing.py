@@ -5,9 +5,9 @@ A checkpoint is a directory `root/checkpoints/ckpt-<step>/` holding
   agent_state.npz    `agent.numpy_state()`: replay buffers, counters, the agent's random generator;
   loop_state.json    what the training loop needs to continue (step, episodes, environment RNG, ...).
 It is written into a temporary directory first; every file is fsync'ed, then the directory is renamed
-into place (`os.replace`, atomic on POSIX) and the `latest` pointer file is replaced atomically. A
-process killed at any moment therefore leaves the previous checkpoint and pointer intact; leftover
-temporary directories are removed by the next `Checkpointer`.
+into place and the `latest` pointer file is replaced atomically (`hierarchy.files`). A process killed
+at any moment therefore leaves the previous checkpoint and pointer intact; leftover temporary
+directories are removed by the next `Checkpointer`.
 
 A checkpoint is only written if every floating-point variable of the agent is finite: a NaN or inf
 weight (or optimizer slot) makes `Checkpointer.save` raise `NonFiniteVariablesError` naming the
@@ -34,6 +34,8 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import numpy as np
 import tensorflow as tf
+
+from hierarchy.files import atomic_directory, atomic_write_text, fsync_dir
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
 LOOP_STATE = "loop_state.json"
@@ -110,38 +112,6 @@ def check_finite(root, *, what: str) -> None:
         f"{what}: {len(bad)} variable(s) of the agent hold NaN or inf values: {'; '.join(named)}{more}")
 
 
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Writes `text` to `path` so that readers see either the old or the whole new content."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(os.path.dirname(os.path.abspath(path)))
-
-
-def _fsync_tree(path: str) -> None:
-    for dirpath, _, filenames in os.walk(path):
-        for name in filenames:
-            with open(os.path.join(dirpath, name), "rb") as f:
-                os.fsync(f.fileno())
-        _fsync_dir(dirpath)
-
-
 class Checkpointer:
     """Saves and restores checkpoints under `directory`, keeping the newest `keep`.
 
@@ -199,34 +169,27 @@ class Checkpointer:
         root = agent.tf_checkpoint()
         check_finite(root, what=f"checkpoint ckpt-{int(step)} was not written")
         final = os.path.join(self.directory, f"ckpt-{int(step)}")
-        tmp = os.path.join(self.directory, f".tmp-ckpt-{int(step)}-{os.getpid()}")
         previous = self.latest()
         try:
-            shutil.rmtree(tmp, ignore_errors=True)
-            os.makedirs(os.path.join(tmp, "tf"))
-            root.write(os.path.join(tmp, TF_PREFIX))
-            with open(os.path.join(tmp, AGENT_STATE), "wb") as f:
-                np.savez(f, **agent.numpy_state())
-            for name, data in (blobs or {}).items():
-                with open(os.path.join(tmp, name), "wb") as f:
-                    f.write(data)
-            if blobs:   # checked by `restore` (the other files carry checksums of their own)
-                loop_state = dict(loop_state, blob_sha256={
-                    name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()})
-            with open(os.path.join(tmp, LOOP_STATE), "w") as f:   # written last: marks completeness
-                json.dump(loop_state, f, indent=1)
-            _fsync_tree(tmp)
-        except (OSError, tf.errors.OpError) as e:
-            shutil.rmtree(tmp, ignore_errors=True)
+            with atomic_directory(final) as tmp:
+                os.makedirs(os.path.join(tmp, "tf"))
+                root.write(os.path.join(tmp, TF_PREFIX))
+                with open(os.path.join(tmp, AGENT_STATE), "wb") as f:
+                    np.savez(f, **agent.numpy_state())
+                for name, data in (blobs or {}).items():
+                    with open(os.path.join(tmp, name), "wb") as f:
+                        f.write(data)
+                if blobs:   # checked by `restore` (the other files carry checksums of their own)
+                    loop_state = dict(loop_state, blob_sha256={
+                        name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()})
+                with open(os.path.join(tmp, LOOP_STATE), "w") as f:   # written last: marks completeness
+                    json.dump(loop_state, f, indent=1)
+        except (OSError, tf.errors.OpError) as e:   # the temporary directory is gone already
             kept = (f"the previous checkpoint {previous} is intact" if previous
                     else "no earlier checkpoint exists")
             raise CheckpointWriteError(
                 f"checkpoint ckpt-{int(step)} could not be written to {self.directory} "
                 f"({_reason(e)}); its partial files were removed and {kept}") from e
-        if os.path.exists(final):
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        _fsync_dir(self.directory)
         atomic_write_text(os.path.join(self.directory, POINTER), os.path.basename(final) + "\n")
         for _, old in self._complete()[:-self.keep]:
             if old != final:
@@ -305,7 +268,7 @@ class Checkpointer:
         while os.path.exists(target):
             target, n = f"{base}.{n}", n + 1
         os.replace(path, target)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         return target
 
 

@@ -7,6 +7,10 @@ evaluation is reproducible and independent of what the environment did before.
 
 Success is `info["is_success"]` at an episode's final step (the paper's metric for AntMaze: within
 distance 5 of the target at the final step); tasks whose info has no "is_success" report None.
+
+Asked for them, an evaluation also records the first episode of every context as a `Trajectory`
+(the robot's path and every level's goals, in world x, y) for `hierarchy.trajectory_plot`; only
+then does it record anything, so training's episodes and unasked evaluations pay nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import os
 from typing import Any, Dict, List, Sequence
 
 import numpy as np
+
+from hierarchy.trajectory_plot import Trajectory, world_xy_indices
 
 
 def eval_contexts(env) -> List[Any]:
@@ -26,13 +32,13 @@ def eval_contexts(env) -> List[Any]:
     return [tuple(c) for c in task.eval_contexts]
 
 
-def goal_marker_positions(agent, episode) -> List[np.ndarray | None]:
-    """World points of every level's current goal, top level first, for `set_goal_markers`.
+def goal_world_points(agent, episode) -> List[np.ndarray | None]:
+    """World points of every level's latest goal, top level first.
 
-    Level 0's goal is the context; level i > 0's is the goal its parent set, s[I] + g for a relative
-    goal g set at state s (absolute: g). A goal's first three (or two) coordinates are taken as the
-    world x, y(, z): true of every goal space of the `envs` package (the position comes first).
-    Levels whose goal has not been set yet in the episode, or has fewer than 2 coordinates, are None.
+    Level 0's goal is the context; level i > 0's is the goal its parent set last, s[I] + g for a
+    relative goal g set at state s (absolute: g). A goal's first three (or two) coordinates are
+    taken as the world x, y(, z): true of every goal space of the `envs` package (the position comes
+    first). Goals with fewer than 2 coordinates are None.
     """
     h = agent.hierarchy
     goals = [np.asarray(episode.context, np.float64)]
@@ -40,8 +46,26 @@ def goal_marker_positions(agent, episode) -> List[np.ndarray | None]:
         g = np.asarray(episode.origin_goals[i], np.float64)
         if h.goal_space.relative:
             g = np.asarray(episode.origin_states[i], np.float64)[list(h.goal_space.indices)] + g
-        goals.append(g if episode.t > 0 else None)
-    return [None if g is None or g.shape[0] < 2 else g[:3] for g in goals]
+        goals.append(g)
+    return [None if g.shape[0] < 2 else g[:3] for g in goals]
+
+
+def goal_marker_positions(agent, episode) -> List[np.ndarray | None]:
+    """`goal_world_points` for `set_goal_markers`, with None for the levels below the top before the
+    episode's first step (their goals have not been set yet)."""
+    points = goal_world_points(agent, episode)
+    return [p if k == 0 or episode.t > 0 else None for k, p in enumerate(points)]
+
+
+def _record_goals(agent, episode, trajectory) -> None:
+    """Adds to `trajectory` the goals set by the decision just taken at step episode.t: the context
+    (level 0) at t = 0, and level i's goal wherever level i - 1 started a step of its own."""
+    h, t = agent.hierarchy, episode.t
+    points = goal_world_points(agent, episode)
+    for i in range(h.num_levels):
+        new_goal = t == 0 if i == 0 else t % h.env_steps_per_step[i - 1] == 0
+        if new_goal:
+            trajectory.add_goal(i, t, points[i])
 
 
 def _render(agent, env, episode):
@@ -52,31 +76,45 @@ def _render(agent, env, episode):
     return env.render()
 
 
-def run_episode(agent, env, *, context=None, seed: int | None = None, frames: list | None = None):
+def run_episode(agent, env, *, context=None, seed: int | None = None, frames: list | None = None,
+                trajectory: Trajectory | None = None):
     """One evaluation episode; returns (return, success or None, length). Appends rendered frames
     to `frames` if given (the environment must have render_mode="rgb_array"); frames show every
-    level's goal where the environment has `set_goal_markers` (see `goal_marker_positions`)."""
+    level's goal where the environment has `set_goal_markers` (see `goal_marker_positions`).
+    Records the robot's path and every goal set into `trajectory` if given (see
+    `hierarchy.trajectory_plot`), its context and outcome too."""
     options = None if context is None else {"context": np.asarray(context, np.float32)}
     obs, info = env.reset(seed=seed, options=options)
     episode = agent.begin_episode(obs["observation"], obs["context"], training=False)
     if frames is not None:
         frames.append(_render(agent, env, episode))
+    if trajectory is not None:
+        trajectory.context = np.asarray(obs["context"], np.float64)
+        trajectory.add_point(obs["observation"])
     length = 0
     while True:
         action = agent.act(episode)
+        if trajectory is not None:
+            _record_goals(agent, episode, trajectory)
         obs, reward, terminated, truncated, info = env.step(action)
         agent.observe(episode, reward, obs["observation"], terminated, truncated)
         length += 1
         if frames is not None:
             frames.append(_render(agent, env, episode))
+        if trajectory is not None:
+            trajectory.add_point(obs["observation"])
         if terminated or truncated:
             break
     success = info.get("is_success")
-    return episode.env_return, (None if success is None else bool(success)), length
+    success = None if success is None else bool(success)
+    if trajectory is not None:
+        trajectory.success, trajectory.episode_return = success, episode.env_return
+    return episode.env_return, success, length
 
 
 def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None = None,
-             seed: int = 0, video_path: str | None = None, video_fps: int = 30) -> Dict[str, Any]:
+             seed: int = 0, video_path: str | None = None, video_fps: int = 30,
+             trajectories: list | None = None) -> Dict[str, Any]:
     """Evaluates `agent` on `env` for `episodes_per_context` episodes per context.
 
     Args:
@@ -88,6 +126,9 @@ def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None
       video_path: if given, the first episode of every context is rendered into this file (.gif, or
         .mp4 where imageio's ffmpeg plugin is installed); needs render_mode="rgb_array".
       video_fps: frames per second of the video.
+      trajectories: if given, a `Trajectory` of the first episode of every context is appended to
+        it (to draw with `hierarchy.trajectory_plot`); nothing for an environment whose robot has no
+        world (x, y) (`trajectory_plot.world_xy_indices` is None).
 
     Returns:
       {"mean_return", "success_rate" (None without success info), "num_episodes",
@@ -97,13 +138,22 @@ def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None
         raise ValueError(f"episodes_per_context must be >= 1, got {episodes_per_context}")
     contexts = eval_contexts(env) if contexts is None else list(contexts)
     frames = [] if video_path else None
+    xy = None if trajectories is None else world_xy_indices(env)
+    names = [lvl.level_name for lvl in agent.hierarchy.levels]
     per_context, all_returns, all_success = [], [], []
     for i, context in enumerate(contexts):
         returns, successes = [], []
         for j in range(episodes_per_context):
             record = frames if (frames is not None and j == 0) else None
+            trace = None
+            if xy is not None and j == 0:
+                trace = Trajectory(xy_indices=xy, level_names=names,
+                                   success_radius=getattr(env.unwrapped.task_spec,
+                                                          "success_threshold", None))
             ret, success, _ = run_episode(agent, env, context=context, seed=seed + 1000 * i + j,
-                                          frames=record)
+                                          frames=record, trajectory=trace)
+            if trace is not None:
+                trajectories.append(trace)
             returns.append(ret)
             if success is not None:
                 successes.append(success)

@@ -35,7 +35,7 @@ from typing import Any, Dict, Iterable, List, Sequence
 import numpy as np
 import tensorflow as tf
 
-from hierarchy.checkpointing import atomic_write_text
+from hierarchy.files import atomic_output, atomic_write_text
 
 LOSS_NAMES = ("critic", "actor", "cg", "lambda")
 _EVENT_FILE_SECOND = re.compile(r"^events\.out\.tfevents\.(\d+)\.")
@@ -208,7 +208,8 @@ def plot_learning_curve(eval_rows: Iterable[Dict[str, Any]], path: str, title: s
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    tmp = f"{path}.tmp-{os.getpid()}.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_output(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=100)
+    finally:
+        plt.close(fig)

@@ -15,10 +15,10 @@ def parse_or_exit(gin_files: Sequence[str], gin_bindings: Sequence[str]) -> None
     """Parses the gin files and bindings, then applies `hierarchy.runtime.configure_tensorflow`
     (before TensorFlow runs anything); a configuration that does not parse exits with
     EXIT_CONFIGURATION and the parser's message."""
-    from hierarchy import runtime, train_loop
+    from hierarchy import config, runtime
 
     try:
-        train_loop.parse_gin(gin_files, gin_bindings)
+        config.parse_gin(gin_files, gin_bindings)
         runtime.configure_tensorflow()
     except GIN_PARSE_ERRORS as e:
         logging.error("Invalid gin configuration, nothing was run:\n%s", e)

@@ -4,7 +4,10 @@ r"""Evaluates a trained run: its config.gin and newest (or a given) checkpoint.
 
 Runs N episodes per evaluation context of the task, prints the results and writes them to
 root_dir/evaluation_<step>.json, named after the step of the evaluated checkpoint (so evaluating
-several checkpoints, e.g. with `--checkpoint=runs/demo/checkpoints/ckpt-5000`, keeps every result).
+several checkpoints, e.g. with `--checkpoint=runs/demo/checkpoints/ckpt-5000`, keeps every result),
+and draws the first episode of every context from above into
+root_dir/plots/evaluation_<step>_ctx<k>.png (walls, path, target, every level's goals; turn off
+with `--notrajectory_plots`).
 `--gin_file`/`--gin_bindings` are applied on top of the run's config.gin.
 
 Exit status: 0 on success; 2 for a configuration error (no config.gin in root_dir, a gin file or
@@ -26,6 +29,9 @@ flags.DEFINE_integer("num_episodes", None, "Episodes per evaluation context (def
                      "train.eval_episodes_per_context).")
 flags.DEFINE_string("video", None, "Render the first episode of every context into this file "
                     "(.gif; .mp4 needs imageio-ffmpeg).")
+flags.DEFINE_boolean("trajectory_plots", True, "Draw the first episode of every evaluation context "
+                     "from above into root_dir/plots/evaluation_<step>_ctx<k>.png "
+                     "(--notrajectory_plots: none).")
 flags.DEFINE_string("checkpoint", None, "A checkpoint directory (default: the newest of the run).")
 flags.mark_flag_as_required("root_dir")
 FLAGS = flags.FLAGS
@@ -34,18 +40,22 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from hierarchy import train_loop
+    from hierarchy import run_files
     from hierarchy.bin._config import EXIT_CONFIGURATION, EXIT_FAILED, parse_or_exit
+    from hierarchy.config import ConfigurationError
 
-    config = os.path.join(FLAGS.root_dir, train_loop.CONFIG_FILE)
+    config = os.path.join(FLAGS.root_dir, run_files.CONFIG_FILE)
     if not os.path.isfile(config):
         logging.error("%s not found: is %s a run directory?", config, FLAGS.root_dir)
         sys.exit(EXIT_CONFIGURATION)
     parse_or_exit([config, *FLAGS.gin_file], FLAGS.gin_bindings)
+    from hierarchy.run_evaluation import evaluate_run
+
     try:
-        result = train_loop.evaluate_run(FLAGS.root_dir, episodes_per_context=FLAGS.num_episodes,
-                                         checkpoint=FLAGS.checkpoint, video_path=FLAGS.video)
-    except train_loop.ConfigurationError as e:
+        result = evaluate_run(FLAGS.root_dir, episodes_per_context=FLAGS.num_episodes,
+                              checkpoint=FLAGS.checkpoint, video_path=FLAGS.video,
+                              trajectory_plots=FLAGS.trajectory_plots)
+    except ConfigurationError as e:
         logging.error("Invalid configuration, nothing was evaluated: %s", e.message)
         sys.exit(EXIT_CONFIGURATION)
     except FileNotFoundError as e:

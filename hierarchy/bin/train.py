@@ -1,10 +1,10 @@
-r"""Trains a hierarchy. Every hyperparameter comes from gin; see hierarchy/gin/.
+r"""Trains a hierarchy. Every hyperparameter comes from gin; see gin/.
 
   python -m hierarchy.bin.train --root_dir=runs/demo \
       --gin_file=demo/point_reach_hrl_cg.gin [--gin_bindings='train.total_steps = 5000']
 
-Gin files are paths or names under hierarchy/gin/. Re-running with the same root_dir resumes an
-interrupted run (or does nothing for a finished one).
+Gin files are paths or names under the packaged gin/ folder. Re-running with the same root_dir
+resumes an interrupted run (or does nothing for a finished one).
 
 Exit status: 0 when the run finished (or had finished before), or when SIGTERM stopped it (it saves a
 checkpoint at the next environment step, even mid-episode, and says so; re-running resumes exactly);
@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 flags.DEFINE_string("root_dir", None, "Directory of the run: metrics, checkpoints, configs.")
-flags.DEFINE_multi_string("gin_file", [], "Gin config file (path or name under hierarchy/gin/).")
+flags.DEFINE_multi_string("gin_file", [], "Gin config file (path, or name under the packaged gin/).")
 flags.DEFINE_multi_string("gin_bindings", [], "Gin binding, e.g. 'train.total_steps = 5000'.")
 flags.mark_flag_as_required("root_dir")
 FLAGS = flags.FLAGS
@@ -35,13 +35,16 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from hierarchy import checkpointing, resilience, train_loop
+    from hierarchy import checkpointing, resilience
     from hierarchy.bin._config import EXIT_CONFIGURATION, EXIT_FAILED, parse_or_exit
+    from hierarchy.config import ConfigMismatchError, ConfigurationError
 
     parse_or_exit(FLAGS.gin_file, FLAGS.gin_bindings)
+    from hierarchy.runner import TrainingDivergedError, train
+
     try:
-        train_loop.train(FLAGS.root_dir)
-    except train_loop.ConfigurationError as e:
+        train(FLAGS.root_dir)
+    except ConfigurationError as e:
         logging.error("Invalid configuration; nothing was run and nothing was written to %s: %s",
                       FLAGS.root_dir, e.message)
         sys.exit(EXIT_CONFIGURATION)
@@ -51,8 +54,8 @@ def main(argv):
     except resilience.Interrupted as e:
         logging.info("Stopped by %s at step %d: checkpoint %s written; re-run the same command to "
                      "resume.", e.signal_name, e.step, e.path)
-    except (train_loop.ConfigMismatchError, train_loop.TrainingDivergedError,
-            checkpointing.CheckpointWriteError, checkpointing.NoIntactCheckpointError) as e:
+    except (ConfigMismatchError, TrainingDivergedError, checkpointing.CheckpointWriteError,
+            checkpointing.NoIntactCheckpointError) as e:
         logging.error("%s", e)
         sys.exit(EXIT_FAILED)
 

@@ -42,3 +42,9 @@ def local_ray(sweep, tmp_path_factory):
                           log=lambda s: None)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def compare():
+    """benchmarks/compare.py; its modules `compare.evidence` and `compare.paired` are the ones it uses."""
+    return load_script("compare")

@@ -21,6 +21,8 @@ for _path in (str(BENCHMARKS), os.path.dirname(os.path.abspath(__file__))):
 import cell_runner  # noqa: E402  (benchmarks/cell_runner.py, the module sweep.py uses)
 from ray_cluster import LoopbackCluster, alive, command_line  # noqa: E402
 
+from hierarchy.run_files import FINISHED  # noqa: E402
+
 # The binary's output is compared between cells of the same configuration: one thread each, so that
 # TensorFlow's reductions run in the same order in every process.
 TINY_CELL = [
@@ -81,7 +83,7 @@ ATTEMPT = textwrap.dedent("""
     sys.path.insert(0, {benchmarks!r})
     import cell_runner
     cell_runner.run_attempt([cell_runner.PYTHON, {script!r}, "--root_dir", {cell!r}], {cell!r},
-                            cwd={cell!r}, env_overrides={{}})
+                            cwd={cell!r}, env_overrides={{}}, finished_file="finished.json")
 """)
 
 
@@ -138,11 +140,13 @@ def test_attempt_outcomes(tmp_path, mode, outcome):
     args = [cell_runner.PYTHON, str(script), "--root_dir", cell, "--mode", mode]
     if outcome == "interrupted":
         with pytest.raises(cell_runner.CellInterrupted, match="stopped unfinished"):
-            cell_runner.run_attempt(args, cell, cwd=str(tmp_path), env_overrides={})
+            cell_runner.run_attempt(args, cell, cwd=str(tmp_path), env_overrides={},
+                                    finished_file=FINISHED)
         record = attempts(cell)[-1]
         assert record["event"] == "end" and record["returncode"] == (-9 if mode == "signal" else 0)
     else:
-        record = cell_runner.run_attempt(args, cell, cwd=str(tmp_path), env_overrides={})
+        record = cell_runner.run_attempt(args, cell, cwd=str(tmp_path), env_overrides={},
+                                    finished_file=FINISHED)
         assert record["returncode"] == outcome and record["finished"] == (mode == "finish")
     assert [a["event"] for a in attempts(cell)] == ["start", "end"]
     with open(os.path.join(cell, "train.log")) as f:
@@ -160,7 +164,7 @@ def test_an_attempt_waits_for_the_lock(tmp_path):
     def attempt():
         result["record"] = cell_runner.run_attempt(
             [cell_runner.PYTHON, str(script), "--root_dir", cell, "--mode", "finish"], cell,
-            cwd=str(tmp_path), env_overrides={})
+            cwd=str(tmp_path), env_overrides={}, finished_file=FINISHED)
 
     thread = threading.Thread(target=attempt)
     thread.start()

@@ -178,7 +178,13 @@ def test_main_dry_run_and_exit_code(sweep, local_ray, tmp_path, fake_command, ca
 def test_shipped_configs_expand(sweep):
     import pathlib
 
+    from hierarchy.config import resolve_gin_file
+
     configs = sorted((pathlib.Path(sweep.__file__).parent / "configs").glob("*.json"))
     assert configs
     for path in configs:
-        assert sweep.expand_grid(sweep.load_config(path))
+        cells = sweep.expand_grid(sweep.load_config(path))
+        assert cells
+        # Every gin file a cell names is a packaged one (found under gin/ from any directory).
+        for name in {f for cell in cells for f in cell.gin_files}:
+            assert resolve_gin_file(name).endswith(name) and not pathlib.Path(name).exists(), name

@@ -1,17 +1,17 @@
-"""Shared set-up of the binary / training-loop tests: clean gin state; helpers in bin_helpers.py."""
+"""Shared set-up of the binaries' tests: one short run of the train binary (helpers: run_helpers)."""
 
-import os
-import sys
-
-import gin
 import pytest
-
-# Lets the test modules `import bin_helpers` (pytest runs with --import-mode=importlib).
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_helpers import POINT, TINY, run_binary
 
 
-@pytest.fixture(autouse=True)
-def clean_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
+@pytest.fixture(scope="session")
+def point_run(tmp_path_factory):
+    """A few hundred steps of 2-level HRL-CG on PointReach through the train binary:
+    (root_dir, the CompletedProcess)."""
+    root = str(tmp_path_factory.mktemp("point") / "run")
+    bindings = TINY + ["Agent.warmup_steps = 100", "train.total_steps = 300", "train.eval_interval = 150",
+                       "train.checkpoint_interval = 100", "train.log_interval = 100",
+                       "train.eval_episodes_per_context = 1"]
+    proc = run_binary("train", root, POINT, bindings)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root, proc

@@ -12,16 +12,18 @@ import types
 import gymnasium as gym
 import numpy as np
 import pytest
-from bin_helpers import REPO, TINY, binary_command, binary_env, run_binary
+from run_helpers import POINT, REPO, TINY, binary_command, binary_env, run_binary
 
 import envs  # noqa: F401  (registers the environments)
-from hierarchy import checkpointing, metrics, resilience, train_loop
+from hierarchy import checkpointing, metrics, resilience
+from hierarchy.config import parse_gin
+from hierarchy.runner import train
 
-POINT = ["envs/point_reach.gin", "methods/hrl_cg.gin"]
 # 200-step episodes (the task's own horizon is 50), so that most steps are mid-episode.
-SETTINGS = TINY + ["Agent.warmup_steps = 100", "train.max_episode_steps = 200", "train.total_steps = 800",
-                   "train.eval_interval = 400", "train.checkpoint_interval = 200", "train.log_interval = 50",
-                   "train.eval_episodes_per_context = 1", "train.keep_checkpoints = 2"]
+SETTINGS = TINY + [
+    "train.trajectory_plots = False", "Agent.warmup_steps = 100", "train.max_episode_steps = 200",
+    "train.total_steps = 800", "train.eval_interval = 400", "train.checkpoint_interval = 200",
+    "train.log_interval = 50", "train.eval_episodes_per_context = 1", "train.keep_checkpoints = 2"]
 
 
 def rows(root, name):
@@ -182,9 +184,9 @@ def test_a_full_disk_while_checkpointing_stops_the_run_and_keeps_the_previous_ch
         return savez(f, **arrays)
 
     monkeypatch.setattr(checkpointing.np, "savez", savez_on_a_full_disk)
-    train_loop.parse_gin(POINT, SETTINGS)
+    parse_gin(POINT, SETTINGS)
     with pytest.raises(checkpointing.CheckpointWriteError) as raised:
-        train_loop.train(root)
+        train(root)
     message = str(raised.value)
     directory = os.path.join(root, "checkpoints")
     assert "ckpt-400 could not be written" in message and "No space left on device" in message
@@ -194,8 +196,8 @@ def test_a_full_disk_while_checkpointing_stops_the_run_and_keeps_the_previous_ch
     import gin
 
     gin.clear_config()
-    train_loop.parse_gin(POINT, SETTINGS)
-    final = train_loop.train(root)
+    parse_gin(POINT, SETTINGS)
+    final = train(root)
     assert final["step"] == 800
 
 

@@ -4,9 +4,11 @@ import json
 import os
 
 import pytest
-from bin_helpers import TINY, run_binary
+from run_helpers import TINY, run_binary
 
-from hierarchy import metrics, train_loop
+from hierarchy import metrics
+from hierarchy.config import ConfigurationError, parse_gin
+from hierarchy.runner import train
 
 GIN = ["envs/point_maze_robotics.gin", "methods/hrl_cg.gin"]
 SHORT = TINY + ["Agent.warmup_steps = 80", "train.total_steps = 200", "train.max_episode_steps = 40",
@@ -34,15 +36,15 @@ def test_two_levels_train_then_evaluate_on_robotics_point_maze(tmp_path):
 
 
 def test_goal_bounds_of_the_wrong_dimension_name_the_setting(tmp_path):
-    train_loop.parse_gin(GIN, ["goal_task.goal_low = (-1.0, -1.0, -1.0)",
-                               "goal_task.goal_high = (1.0, 1.0, 1.0)"])
-    with pytest.raises(train_loop.ConfigurationError,
+    parse_gin(GIN, ["goal_task.goal_low = (-1.0, -1.0, -1.0)",
+                    "goal_task.goal_high = (1.0, 1.0, 1.0)"])
+    with pytest.raises(ConfigurationError,
                        match="goal_low has 3 entries but the goal dimension is 2"):
-        train_loop.train(str(tmp_path / "bad"))
+        train(str(tmp_path / "bad"))
     assert not os.path.exists(tmp_path / "bad")
 
 
 def test_unbounded_goals_without_settings_name_the_settings(tmp_path):
-    train_loop.parse_gin(["base.gin", "methods/hrl_cg.gin"], ["train.env_id = 'PointMaze_UMaze-v3'"])
-    with pytest.raises(train_loop.ConfigurationError, match="give the settings goal_low and goal_high"):
-        train_loop.train(str(tmp_path / "bad"))
+    parse_gin(["base.gin", "methods/hrl_cg.gin"], ["train.env_id = 'PointMaze_UMaze-v3'"])
+    with pytest.raises(ConfigurationError, match="give the settings goal_low and goal_high"):
+        train(str(tmp_path / "bad"))

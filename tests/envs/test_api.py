@@ -34,11 +34,14 @@ def test_registered_ids():
         "hierarchy/PointMaze-v0",
         "hierarchy/AntMaze-v0",
         "hierarchy/AntGather-v0",
+        "hierarchy/AntPush-v0",
+        "hierarchy/AntFall-v0",
+        "hierarchy/AntFourRooms-v0",
     )
     for env_id in ENV_IDS:
         assert env_id in gym.registry
     assert set(envs.__all__) >= {"TaskSpec", "task_spec", "ENV_IDS", "PointReach", "PointMaze",
-                                 "AntMaze", "AntGather"}
+                                 "AntMaze", "AntGather", "AntPush", "AntFall", "AntFourRooms"}
 
 
 def test_check_env_unwrapped_and_made(env_id):
@@ -89,10 +92,10 @@ def test_same_seed_same_trajectory(env_id):
 
 
 def test_different_seeds_differ(env_id):
+    # Five seeds: AntFourRooms draws from three targets, so two seeds may agree.
     env = _make(env_id)
-    first = _layout(env, env.reset(seed=1)[0])
-    second = _layout(env, env.reset(seed=2)[0])
-    assert not np.array_equal(first, second)
+    drawn = {tuple(np.ravel(_layout(env, env.reset(seed=s)[0]))) for s in range(1, 6)}
+    assert len(drawn) > 1
 
 
 def test_never_terminates_and_truncates_at_horizon(env_id):
@@ -203,7 +206,7 @@ def test_render_rgb_array():
     # MuJoCo reads MUJOCO_GL when first imported, hence a fresh interpreter.
     result = _render_in_subprocess("egl")
     failed = {k: v for k, v in result.items() if isinstance(v, str)}
-    if failed and len(failed) == 3:  # all MuJoCo envs: no EGL on this machine
+    if failed and len(failed) == len(ENV_IDS) - 1:  # all MuJoCo envs: no EGL on this machine
         pytest.skip(f"MuJoCo's EGL renderer cannot start here: {next(iter(failed.values()))}")
     assert not failed, failed
     for env_id, (shape, dtype, varied) in result.items():

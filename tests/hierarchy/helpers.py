@@ -81,6 +81,15 @@ def as_tensors(record):
                                           if getattr(record, f.name) is not None})
 
 
+def as_numpy(batch):
+    """A (Transition, Draws) batch as one dict of numpy arrays (None fields left out)."""
+    out = {}
+    for record in batch:
+        out.update({f.name: np.asarray(getattr(record, f.name)) for f in dataclasses.fields(record)
+                    if getattr(record, f.name) is not None})
+    return out
+
+
 def variables_snapshot(module_vars):
     return [v.numpy().copy() for v in module_vars]
 

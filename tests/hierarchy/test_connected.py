@@ -17,7 +17,7 @@ critic = F_p + lambda (F_actor + F_cgoal).
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import GOAL_INDICES, make_hierarchy, random_batch, randomize_last_layers
+from helpers import GOAL_INDICES, as_numpy, make_hierarchy, random_batch, randomize_last_layers
 
 from hierarchy import connected, goals
 
@@ -29,13 +29,6 @@ SPACE = goals.GoalSpace(indices=GOAL_INDICES, relative=True)
 def _gather(x, idx):
     return x[np.arange(x.shape[0]), idx]
 
-
-def as_numpy(batch):
-    """A (Transition, Draws) batch as one dict of numpy arrays (None fields left out)."""
-    out = {}
-    for record in batch:
-        out.update({k: v.numpy() for k, v in vars(record).items() if v is not None})
-    return out
 
 
 class Pieces:

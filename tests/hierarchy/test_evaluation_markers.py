@@ -1,18 +1,21 @@
 """Evaluation videos show every level's goal: hierarchy.evaluation's goal markers, on real renders."""
 
 import numpy as np
-from bin_helpers import TINY
+from run_helpers import TINY
 
 from envs import markers
-from hierarchy import evaluation, train_loop
+from hierarchy import evaluation
 from hierarchy.agent import Episode
+from hierarchy.config import parse_gin
+from hierarchy.experiment import build_agent, make_env
+from hierarchy.runner import train_settings
 
 
 def build(gin_files, max_episode_steps, render_mode=None):
-    train_loop.parse_gin(gin_files, TINY + ["Hierarchy.periods = 3"])
-    env = train_loop.make_env(train_loop.train_settings()["env_id"],
-                              max_episode_steps=max_episode_steps, render_mode=render_mode)
-    return env, train_loop.build_agent(env, seed=0)
+    parse_gin(gin_files, TINY + ["Hierarchy.periods = 3"])
+    env = make_env(train_settings()["env_id"], max_episode_steps=max_episode_steps,
+                   render_mode=render_mode)
+    return env, build_agent(env, seed=0)
 
 
 def test_goal_marker_positions_hand_checked():

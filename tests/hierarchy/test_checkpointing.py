@@ -1,13 +1,11 @@
-"""Checkpoint directories and metric files under crashes (no training involved)."""
+"""Checkpoint directories under crashes and non-finite variables (no training involved)."""
 
-import json
-import math
 import os
 
 import numpy as np
 import pytest
 
-from hierarchy import checkpointing, metrics
+from hierarchy import checkpointing
 
 
 class FakeAgent:
@@ -54,25 +52,6 @@ def test_checkpointer_keeps_newest_and_ignores_incomplete(tmp_path):
     np.testing.assert_array_equal(agent.state["replay0/x"], [0.0, 30.0, 60.0])
 
 
-def test_truncate_jsonl_drops_newer_rows_and_a_cut_off_line(tmp_path):
-    path = str(tmp_path / "m.jsonl")
-    with open(path, "w") as f:
-        for step in (50, 100, 150, 200):
-            f.write(json.dumps({"step": step}) + "\n")
-        f.write('{"step": 25')                                   # killed while writing
-    assert [r["step"] for r in metrics.read_jsonl(path)] == [50, 100, 150, 200]
-    assert metrics.truncate_jsonl(path, 100) == 3
-    assert [r["step"] for r in metrics.read_jsonl(path)] == [50, 100]
-    assert open(path).read().endswith("\n")
-
-
-def test_jsonable_writes_non_finite_as_null():
-    row = metrics.jsonable({"a": np.float32(np.nan), "b": [np.inf, 1.5], "c": np.int64(3),
-                            "d": np.bool_(True), "e": np.arange(2)})
-    assert json.loads(json.dumps(row)) == {"a": None, "b": [None, 1.5], "c": 3, "d": True, "e": [0, 1]}
-    assert not any(isinstance(v, float) and math.isnan(v) for v in row["b"])
-
-
 def test_checkpointer_refuses_non_finite_variables_and_keeps_the_previous_checkpoint(tmp_path):
     directory = str(tmp_path / "checkpoints")
     ckpt = checkpointing.Checkpointer(directory, keep=2, writer=True)
@@ -104,18 +83,16 @@ def test_non_finite_variables_names_paths_and_counts():
     assert checkpointing.non_finite_variables(root) == []
 
 
-def test_restart_marker_sorts_after_the_files_of_an_earlier_second(tmp_path):
-    # TensorBoard reads event files in name order; a marker named in the same second as the dead
-    # run's writer file would sort before it and drop nothing, so mark_start waits for a new second.
-    import time
 
-    log_dir = str(tmp_path / "tensorboard")
-    os.makedirs(log_dir)
-    dead = f"events.out.tfevents.{int(time.time())}.host.12345.1.v2"
-    open(os.path.join(log_dir, dead), "w").close()
-    marker = os.path.basename(metrics.mark_start(log_dir, 0))
-    assert int(marker.split(".")[3]) > int(dead.split(".")[3])
-    assert sorted(os.listdir(log_dir)) == [dead, marker]
+
+def test_a_save_that_fails_midway_leaves_the_previous_checkpoint_and_no_temporary_directory(tmp_path):
+    directory = str(tmp_path / "checkpoints")
+    ckpt = checkpointing.Checkpointer(directory, keep=2, writer=True)
+    ckpt.save(10, FakeAgent(10), {"step": 10})
+    with pytest.raises(TypeError):
+        ckpt.save(20, FakeAgent(20), {"step": 20, "not json": object()})   # loop state written last
+    assert sorted(os.listdir(directory)) == ["ckpt-10", "latest"]
+    assert os.path.basename(ckpt.latest()) == "ckpt-10"
 
 
 def flip_bytes(path, offset=None, count=8):

@@ -1,4 +1,5 @@
-"""Every packaged gin file parses and builds its hierarchy (without training)."""
+"""The gin files of gin/: every one parses and builds its hierarchy (without training), and the
+paper's files set what the paper says."""
 
 import math
 
@@ -6,10 +7,12 @@ import gin
 import pytest
 import tensorflow as tf
 
-from hierarchy import train_loop
+from hierarchy.config import available_gin_files, parse_gin
+from hierarchy.experiment import build_agent, make_env
 from hierarchy.level import td_loss
+from hierarchy.runner import train_settings
 
-GIN_FILES = train_loop.available_gin_files()
+GIN_FILES = available_gin_files()
 
 
 def test_the_promised_files_exist():
@@ -17,17 +20,21 @@ def test_the_promised_files_exist():
                  "envs/ant_gather.gin", "methods/flat.gin", "methods/hrl.gin", "methods/hrl_cg.gin",
                  "methods/three_level_cg.gin", "paper/ant_maze_hrl_cg.gin",
                  "paper/ant_gather_hrl_cg.gin", "paper/ant_maze_hrl.gin", "paper/ant_gather_hrl.gin",
-                 "demo/point_reach_hrl_cg.gin", "envs/point_maze_robotics.gin"]:
+                 "demo/point_reach_hrl_cg.gin", "envs/ant_push.gin", "envs/ant_fall.gin",
+                 "envs/ant_four_rooms.gin", "paper/ant_push_hrl.gin", "paper/ant_push_hrl_cg.gin",
+                 "paper/ant_fall_hrl.gin", "paper/ant_fall_hrl_cg.gin",
+                 "paper/ant_four_rooms_hrl.gin", "paper/ant_four_rooms_hrl_cg.gin",
+                 "envs/point_maze_robotics.gin"]:
         assert name in GIN_FILES
 
 
 @pytest.mark.parametrize("name", GIN_FILES)
 def test_gin_file_parses_and_builds(name):
     # Method files alone run on the default environment (PointReach).
-    train_loop.parse_gin([name])
-    settings = train_loop.train_settings()
-    env = train_loop.make_env(settings["env_id"], max_episode_steps=settings["max_episode_steps"])
-    agent = train_loop.build_agent(env, seed=0)
+    parse_gin([name])
+    settings = train_settings()
+    env = make_env(settings["env_id"], max_episode_steps=settings["max_episode_steps"])
+    agent = build_agent(env, seed=0)
     h = agent.hierarchy
     assert h.num_levels == gin.query_parameter("build_hierarchy.num_levels")
     if "paper/" in name:
@@ -37,12 +44,12 @@ def test_gin_file_parses_and_builds(name):
         assert agent.warmup_steps == 10_000
         assert h.periods == [10]
         assert settings["max_episode_steps"] == 500
-        if "ant_maze" in name:
-            assert math.isclose(top.reward_scale, 0.1)
-            assert h.cg_lambda == pytest.approx([0.005 if "hrl_cg" in name else 0.0])
-        else:
+        if "ant_gather" in name:
             assert math.isclose(top.reward_scale, 10.0)
             assert h.cg_lambda == pytest.approx([0.01 if "hrl_cg" in name else 0.0])
+        else:  # AntMaze, and AntPush, AntFall, AntFourRooms with AntMaze's settings
+            assert math.isclose(top.reward_scale, 0.1)
+            assert h.cg_lambda == pytest.approx([0.005 if "hrl_cg" in name else 0.0])
         assert h.levels[1].reward_scale == 1.0
         check_paper_td3_settings(agent)
     env.close()
@@ -66,10 +73,10 @@ def check_paper_td3_settings(agent):
 def test_paper_ant_maze_hrl_cg_settings_reach_the_levels():
     """paper/ant_maze_hrl_cg.gin, end to end: what the paper sets is what the built levels use, and
     the Huber loss is what the critic loss computes."""
-    train_loop.parse_gin(["paper/ant_maze_hrl_cg.gin"])
-    settings = train_loop.train_settings()
-    env = train_loop.make_env(settings["env_id"], max_episode_steps=settings["max_episode_steps"])
-    agent = train_loop.build_agent(env, seed=0)
+    parse_gin(["paper/ant_maze_hrl_cg.gin"])
+    settings = train_settings()
+    env = make_env(settings["env_id"], max_episode_steps=settings["max_episode_steps"])
+    agent = build_agent(env, seed=0)
     env.close()
     check_paper_td3_settings(agent)
     top, low = agent.hierarchy.levels
@@ -80,13 +87,24 @@ def test_paper_ant_maze_hrl_cg_settings_reach_the_levels():
     assert losses.numpy().tolist() == pytest.approx([0.125, 2.5])
 
 
-def test_include_paths_resolve_from_any_working_directory(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    train_loop.parse_gin(["paper/ant_gather_hrl_cg.gin"])
-    assert gin.query_parameter("train.env_id") == "hierarchy/AntGather-v0"
-    assert gin.query_parameter("top/Level.reward_scale") == 10.0
+@pytest.mark.parametrize("name, env_id, context_dim", [
+    ("paper/ant_push_hrl_cg.gin", "hierarchy/AntPush-v0", 2),
+    ("paper/ant_fall_hrl_cg.gin", "hierarchy/AntFall-v0", 3),
+    ("paper/ant_four_rooms_hrl.gin", "hierarchy/AntFourRooms-v0", 2),
+])
+def test_hiro_task_compositions_build_their_hierarchy(name, env_id, context_dim):
+    """The AntPush / AntFall / AntFourRooms compositions: the environment, its goal space (15 dims,
+    the torso height included) and context (with the height for AntFall) reach the hierarchy."""
+    parse_gin([name])
+    settings = train_settings()
+    assert settings["env_id"] == env_id
+    env = make_env(settings["env_id"], max_episode_steps=settings["max_episode_steps"])
+    agent = build_agent(env, seed=0)
+    env.close()
+    h = agent.hierarchy
+    assert h.goal_space.indices == tuple(range(15)) and h.goal_dim == 15
+    assert env.observation_space["context"].shape == (context_dim,)
+    top, low = h.levels
+    assert (top.reward_scale, low.reward_scale) == pytest.approx((0.1, 1.0))
+    assert h.cg_lambda == pytest.approx([0.005 if name.endswith("_cg.gin") else 0.0])
 
-
-def test_unknown_gin_file_lists_the_packaged_ones():
-    with pytest.raises(FileNotFoundError, match="methods/hrl_cg.gin"):
-        train_loop.parse_gin(["methods/hrl_cgg.gin"])

@@ -1,0 +1,258 @@
+"""The evidence report of a sweep: per evaluation target, lower levels' intrinsic returns, HRL-CG
+against HRL on paired seeds, the lambda study, and reference numbers (the paper's) on the curves.
+
+Complements benchmarks/aggregate.py (overall table and curves) on the same run directories; what is
+computed and how: benchmarks/evidence.py (statistics: benchmarks/paired.py). Across seeds every
+table gives mean +/- the half-width of a 95% confidence interval for the mean (t(0.975, n-1) x
+sample std / sqrt(n)); "(n=1)" where one seed has the value.
+
+Writes to --out_dir: `compare.md` (also printed), `compare.json` (tables, curve numbers, the command
+and the git commit it ran on), and per environment `targets_<env>.png`, `intrinsic_<env>.png` (where
+runs have intrinsic returns) and `lambda_<env>_L<n>.png` (where a level count has >= 2 lambdas).
+
+Usage (repository root):
+  python benchmarks/compare.py runs/point_maze --out_dir runs/point_maze/summary \
+      [--success_threshold 0.5] [--return_threshold ant_gather=3.0] \
+      [--reference benchmarks/paper_reference.json] [--intrinsic_bin 50000] \
+      [--resamples 10000] [--bootstrap_seed 0] [--no_plots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pathlib
+import sys
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # benchmarks/ is a folder of scripts: make its modules importable
+    sys.path.insert(0, str(HERE))
+
+import aggregate  # noqa: E402
+import evidence  # noqa: E402
+import paired  # noqa: E402
+
+from hierarchy.metrics import jsonable  # noqa: E402
+
+NAMES = {"final": "final", "auc": "area under curve"}
+
+
+def _ci(stat, digits: int = 2) -> str:
+    mean, half, n = stat
+    if n == 0:
+        return "-"
+    if n == 1 or not math.isfinite(half):
+        return f"{mean:.{digits}f} (n=1)"
+    return f"{mean:.{digits}f} +/- {half:.{digits}f}"
+
+
+def _steps(entry) -> str:
+    if entry is None:
+        return "-"
+    mean, half, n = entry["steps"]
+    reached = f"({entry['reached']}/{entry['of']})"
+    if n == 0:
+        return f"never {reached}"
+    if n == 1:
+        return f"{mean:,.0f} {reached}"
+    return f"{mean:,.0f} +/- {half:,.0f} {reached}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(r) + " |" for r in rows] + [""])
+
+
+def analyse_env(env: str, index: Dict[str, dict], *, thresholds: Dict[str, float | None],
+                bin_width: float | None, marks: Sequence[dict], resamples: int, seed: int) -> dict:
+    """Every table of one environment (see benchmarks/evidence.py)."""
+    runs = [r for m in index.values() for r in m["runs"]]
+    targets = list(dict.fromkeys(t for r in runs for t in r["targets"]))
+    keys = [k for k in evidence.KEYS if any(np.isfinite(r[k]).any() for r in runs)]
+    width = float(bin_width) if bin_width else evidence.eval_interval(runs)
+    levels = evidence.lower_levels(runs)
+    out = {"targets": targets, "keys": keys, "bin": width, "levels": levels, "tables": {},
+           "curves": {}, "intrinsic": {}, "paired": [], "lambda": {}, "reference": []}
+    for t in targets:
+        out["tables"][t] = {g: dict(evidence.target_row(m["runs"], t, thresholds),
+                                    finished=sum(bool(r["finished"]) for r in m["runs"]))
+                            for g, m in index.items()}
+        out["curves"][t] = {g: {k: aggregate.curve([evidence.view(r, t) for r in m["runs"]], k)
+                                for k in keys} for g, m in index.items()}
+    for g, m in index.items():
+        if any(r["intrinsic"] for r in m["runs"]):
+            out["intrinsic"][g] = {"final_window": evidence.intrinsic_row(m["runs"], levels, width),
+                                   "curves": {lvl: evidence.intrinsic_curve(m["runs"], lvl, width)
+                                              for lvl in levels}}
+    for cg, hrl in evidence.cg_pairs(index):
+        comparisons = {(t, k): evidence.paired_comparison(index[cg]["runs"], index[hrl]["runs"], t, k,
+                                                          resamples=resamples, seed=seed)
+                       for t in targets for k in keys}
+        out["paired"].append({"hrl_cg": cg, "hrl": hrl, "rows": [
+            {"target": t, "metric": k, **c} for (t, k), c in comparisons.items() if c is not None]})
+    out["lambda"] = evidence.lambda_rows(index, levels, width)
+    for mk in marks:
+        if mk["env"] != env:
+            continue
+        row = out["tables"].get(mk["target"], {}).get(mk["group"])
+        out["reference"].append(dict(mk, ours=None if row is None else {
+            "best": row[f"best_{mk['metric']}"], "final": row[f"final_{mk['metric']}"]}))
+    return out
+
+
+def markdown_env(env: str, a: dict) -> List[str]:
+    """The Markdown section of one environment."""
+    lines = [f"## {env}", "", "### Per evaluation target", ""]
+    for t in a["targets"]:
+        rows = a["tables"][t]
+        some = next(iter(rows.values()))
+        header = ["group", "seeds (finished)"]
+        for k in a["keys"]:
+            header += [f"final {k}", f"best {k}"]
+        steps = [k for k in a["keys"] if f"steps_to_{k}" in some]
+        header += [f"steps to {k} >= {some[f'steps_to_{k}']['threshold']:g}" for k in steps]
+        body = [[g, f"{r['seeds']} ({r['finished']})"]
+                + [_ci(r[f"{w}_{k}"]) for k in a["keys"] for w in ("final", "best")]
+                + [_steps(r.get(f"steps_to_{k}")) for k in steps] for g, r in rows.items()]
+        lines += [f"#### target {t}", ""] + _table(header, body)
+    lines += ["### Lower levels' intrinsic returns", ""]
+    if a["intrinsic"]:
+        lines += [f"Final window: per seed, the mean over the training episodes of its last "
+                  f"{a['bin']:,.0f} steps; curves in bins of {a['bin']:,.0f} steps.", ""]
+        lines += _table(["group"] + [f"final {lvl}" for lvl in a["levels"]],
+                        [[g, *(_ci(v["final_window"][lvl]) for lvl in a["levels"])]
+                         for g, v in a["intrinsic"].items()])
+    else:
+        lines += ["No run has intrinsic returns (train_metrics.jsonl).", ""]
+    lines += ["### HRL-CG against HRL on paired seeds", ""]
+    if not a["paired"]:
+        lines += ["No HRL-CG group with an HRL group of the same number of levels.", ""]
+    for p in a["paired"]:
+        first = p["rows"][0] if p["rows"] else {"seeds": [], "steps": []}
+        span = "-".join(f"{s:,.0f}" for s in first["steps"])
+        lines += [f"#### {p['hrl_cg']} minus {p['hrl']}: seeds {', '.join(map(str, first['seeds']))}"
+                  f"; common evaluation steps {span or '-'}", ""]
+        body = []
+        for r in p["rows"]:
+            for name, label in NAMES.items():
+                if name not in r:
+                    continue
+                m = r[name]
+                ci = paired.NOT_ENOUGH if m["ci"] is None else f"[{m['ci'][0]:+.3f}, {m['ci'][1]:+.3f}]"
+                per_seed = ", ".join(f"{s}: {d:+.3f}" for s, d in zip(r["seeds"], m["differences"]))
+                body.append([r["target"], f"{label} {r['metric']}", f"{m['mean']:+.3f}", ci,
+                             f"{m['higher']} / {m['lower']} / {len(m['differences'])}", per_seed])
+        lines += _table(["target", "measure", "mean difference", "95% bootstrap CI",
+                         "HRL-CG higher / lower / seeds", "per seed (seed: difference)"], body)
+    for n, rows in a["lambda"].items():
+        lines += [f"### Lambda study, {n} levels", ""]
+        header = ["lambda", "group", "seeds", "final return"] + (
+            ["final success"] if "success" in a["keys"] else []) + [
+            f"final intrinsic {lvl}" for lvl in a["levels"]]
+        lines += _table(header, [[f"{r['lambda']:g}", r["group"], str(r["seeds"]), _ci(r["return"])]
+                                 + ([_ci(r["success"])] if "success" in a["keys"] else [])
+                                 + [_ci(r["intrinsic"].get(lvl, (0, 0, 0))) for lvl in a["levels"]]
+                                 for r in rows])
+    if a["reference"]:
+        lines += ["### Reference numbers", ""]
+        body = []
+        for mk in a["reference"]:
+            paper = "-" if mk["value"] is None else (
+                f"{mk['value']:g}" + (f" +/- {mk['plus_minus']:g}" if mk.get("plus_minus") else ""))
+            ours = mk["ours"]
+            body.append([mk["group"], mk["target"], mk["metric"], paper,
+                         "no runs" if ours is None else _ci(ours["best"]),
+                         "no runs" if ours is None else _ci(ours["final"]), mk.get("note", "")])
+        lines += _table(["group", "target", "metric", "reference", "ours: best", "ours: final",
+                         "note"], body)
+    return lines
+
+
+def compare(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_threshold: float | None = 0.5,
+            return_thresholds: Sequence[str] = (), reference: str | None = None,
+            bin_width: float | None = None, resamples: int = 10000, seed: int = 0,
+            plot: bool = True, argv: Sequence[str] = ()) -> dict:
+    """Reads the runs, writes compare.md, compare.json and the figures; returns the analysis."""
+    out_dir = pathlib.Path(out_dir)
+    runs = evidence.load_runs(roots)
+    if not runs:
+        raise FileNotFoundError(f"no {aggregate.EVAL_METRICS} found under {list(roots)}")
+    marks = evidence.load_reference(reference)
+    groups = aggregate.group_runs(runs)
+    envs = sorted({env for env, _ in groups})
+    prov = evidence.provenance(argv)
+    analysis = {}
+    for env in envs:
+        thresholds = {"success": success_threshold,
+                      "return": evidence.return_threshold(return_thresholds, env)}
+        analysis[env] = analyse_env(env, evidence.group_index(groups, env), thresholds=thresholds,
+                                    bin_width=bin_width, marks=marks, resamples=resamples, seed=seed)
+    lines = ["# Evidence report", "", f"Command: `{prov['command']}`", "",
+             f"Code: commit {prov['commit']}", "",
+             "Across seeds: mean +/- half-width of the 95% confidence interval for the mean "
+             "(t(0.975, n-1) x sample std / sqrt(n)). final: each seed's last evaluation; best: its "
+             "best; steps to threshold: first evaluation at or above it, over the seeds that reach it "
+             "(reached/seeds). Paired differences: HRL-CG minus HRL on the same seed; area under curve "
+             "= trapezoid over the evaluation steps common to every paired run / their range; CI: "
+             f"percentile bootstrap over seeds ({resamples} resamples, generator seed {seed}).", ""]
+    for env in envs:
+        lines += markdown_env(env, analysis[env])
+    text = "\n".join(lines)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "compare.md").write_text(text)
+    (out_dir / "compare.json").write_text(json.dumps(jsonable(
+        {"provenance": prov, "envs": analysis}), indent=1))
+    paths = _plots(groups, envs, analysis, marks, out_dir) if plot else []
+    return {"analysis": analysis, "markdown": text, "plots": paths}
+
+
+def _plots(groups, envs, analysis, marks, out_dir: pathlib.Path) -> List[str]:
+    import evidence_plots
+
+    plt = evidence_plots.pyplot()
+    paths = []
+    for env in envs:
+        index = evidence.group_index(groups, env)
+        env_marks = [m for m in marks if m["env"] == env]
+        a = analysis[env]
+        paths.append(evidence_plots.plot_targets(env, index, env_marks, out_dir, plt))
+        path = evidence_plots.plot_intrinsic(env, index, a["levels"], a["bin"], out_dir, plt)
+        paths += [path] if path else []
+        for n, rows in a["lambda"].items():
+            paths.append(evidence_plots.plot_lambda(env, n, rows, a["levels"], out_dir, plt))
+    return paths
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("roots", nargs="+", help="sweep roots (or single run dirs)")
+    p.add_argument("--out_dir", required=True)
+    p.add_argument("--success_threshold", type=float, default=0.5,
+                   help="success rate for 'steps to threshold' (negative: none)")
+    p.add_argument("--return_threshold", action="append", default=[],
+                   help="'X' or 'env=X' (repeatable): return for 'steps to threshold'")
+    p.add_argument("--reference", default="", help="JSON of reference marks (paper numbers)")
+    p.add_argument("--intrinsic_bin", type=float, default=0.0,
+                   help="bin width (steps) of intrinsic returns (0: the evaluation interval)")
+    p.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples")
+    p.add_argument("--bootstrap_seed", type=int, default=0)
+    p.add_argument("--no_plots", action="store_true")
+    args = p.parse_args(argv)
+    result = compare(args.roots, args.out_dir,
+                     success_threshold=None if args.success_threshold < 0 else args.success_threshold,
+                     return_thresholds=args.return_threshold, reference=args.reference or None,
+                     bin_width=args.intrinsic_bin or None, resamples=args.resamples,
+                     seed=args.bootstrap_seed, plot=not args.no_plots, argv=argv)
+    print(result["markdown"])
+    for path in result["plots"]:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,385 @@
+"""The training loop: `train(root_dir)`, configured entirely with gin, run by a `Runner`.
+
+    config.parse_gin(["envs/point_reach.gin", "methods/hrl_cg.gin"], ["train.total_steps = 20000"])
+    runner.train("/tmp/run")
+
+What a run writes into `root_dir` is listed in `hierarchy.run_files`.
+
+Nothing is written, and root_dir is not created, before the configuration has been built: a bad value
+(`Level.batch_size = 0`), an unknown environment id or a gin binding whose scope names no level raises
+`ConfigurationError` first. A checkpoint is only written if every variable of the agent is finite;
+otherwise the run stops with `TrainingDivergedError`, as for a non-finite loss, and the previous
+checkpoint stays the newest.
+
+Resuming: a run started in a root_dir that holds checkpoints continues from the newest intact one;
+metric rows written after it (by the run that died) are dropped and written again, so every curve has
+each step once. Checkpoints are taken at episode boundaries (the first boundary at or after each
+multiple of `checkpoint_interval`), so restoring the agent, the environment's random generator and the
+counters continues the run exactly where it was saved. SIGTERM adds one at the next environment step,
+mid-episode, and stops the run (`resilience.Interrupted`); resuming it replays the open episode's
+actions in the environment (`hierarchy.resilience`), again exactly. A damaged newest checkpoint is
+moved aside (`Checkpointer.restore_newest_intact`).
+"""
+
+from __future__ import annotations
+
+import collections
+import inspect
+import json
+import os
+import time
+from typing import Any, Dict
+
+import gin
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from hierarchy import checkpointing, evaluation, metrics, progress, resilience, run_files, trajectory_plot
+from hierarchy.config import ConfigurationError, check_config_unchanged
+from hierarchy.experiment import make_envs_and_agent
+from hierarchy.files import atomic_write_text
+
+EVAL_SEED_OFFSET = 1_000_000   # evaluation resets use seeds disjoint from training's
+
+
+class TrainingDivergedError(FloatingPointError):
+    """A loss or a variable became NaN or infinite; nothing was saved after it."""
+
+
+@gin.configurable(denylist=["root_dir"])
+def train(
+    root_dir: str,
+    *,
+    env_id: str = "hierarchy/PointReach-v0",
+    max_episode_steps: int | None = None,
+    total_steps: int = 1_000_000,
+    eval_interval: int = 50_000,
+    eval_episodes_per_context: int = 10,
+    eval_at_start: bool = True,
+    checkpoint_interval: int = 50_000,
+    keep_checkpoints: int = 2,
+    log_interval: int = 1000,
+    recent_episodes: int = 20,
+    seed: int = 0,
+    trajectory_plots: bool = True,
+) -> Dict[str, Any]:
+    """Trains a gin-configured hierarchy on `env_id`, with evaluation, metrics and checkpoints.
+
+    Args:
+      root_dir: where everything is written (`hierarchy.run_files`); resumes from it if it holds an
+        unfinished run of the same configuration. Created once the configuration has been built.
+      env_id: gymnasium id; environments without dict observations get `NoContext` (flat TD3 only).
+      max_episode_steps: horizon; None keeps the environment's registered one (its task's).
+      total_steps: environment steps of training (warm-up included). An episode still running at
+        this step is cut off and not logged.
+      eval_interval: evaluate at the first episode boundary at or after every multiple of this.
+      eval_episodes_per_context: evaluation episodes per evaluation context of the task (per run,
+        for a task without contexts). The paper evaluates every 50,000 steps over 50 episodes.
+      eval_at_start: also evaluate the untrained agent at step 0.
+      checkpoint_interval: checkpoint at the first episode boundary at or after every multiple of
+        this, and at the end.
+      keep_checkpoints: how many checkpoints to keep.
+      log_interval: environment steps between progress lines.
+      recent_episodes: training episodes averaged in the progress line.
+      seed: seeds the networks, the agent's generator, and the environment resets.
+      trajectory_plots: at each evaluation, draw the first episode of every evaluation context from
+        above (`hierarchy.trajectory_plot`) into `plots/` and TensorBoard (about 0.2 s a picture).
+
+    Returns:
+      The final metrics, as written to `finished.json`.
+
+    Raises:
+      ConfigurationError: the configuration cannot be built; nothing was written.
+      ConfigMismatchError: root_dir holds a run of another configuration.
+      TrainingDivergedError: a loss or a variable became NaN or infinite; the last good checkpoint
+        is intact.
+      resilience.Interrupted: SIGTERM stopped the run after a checkpoint at the next step.
+      resilience.RootDirectoryError: root_dir cannot be created or written; nothing was run.
+      checkpointing.CheckpointWriteError: a checkpoint could not be written (the previous is intact).
+      checkpointing.NoIntactCheckpointError: every checkpoint in root_dir is damaged.
+    """
+    return Runner(root_dir, env_id=env_id, max_episode_steps=max_episode_steps,
+                  total_steps=total_steps, eval_interval=eval_interval,
+                  eval_episodes_per_context=eval_episodes_per_context, eval_at_start=eval_at_start,
+                  checkpoint_interval=checkpoint_interval, keep_checkpoints=keep_checkpoints,
+                  log_interval=log_interval, recent_episodes=recent_episodes,
+                  seed=seed, trajectory_plots=trajectory_plots).run_experiment()
+
+
+def train_settings() -> Dict[str, Any]:
+    """The keyword arguments `train` would run with under the current gin configuration."""
+    params = inspect.signature(train).parameters
+    settings = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+    settings.update(gin.get_bindings(train))
+    return settings
+
+
+def check_train_settings(**settings) -> None:
+    """Raises `ConfigurationError` unless every setting (a `train` parameter) is a number >= 1."""
+    for name, value in settings.items():
+        try:
+            valid = int(value) >= 1
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:
+            raise ConfigurationError(f"train.{name} must be an integer >= 1, got {value!r}")
+
+
+class Runner:
+    """One training run in `root_dir`: `run_experiment` builds, resumes, trains, evaluates and
+    checkpoints (the arguments are `train`'s)."""
+
+    def __init__(self, root_dir: str, *, env_id: str, max_episode_steps: int | None,
+                 total_steps: int, eval_interval: int, eval_episodes_per_context: int,
+                 eval_at_start: bool, checkpoint_interval: int, keep_checkpoints: int,
+                 log_interval: int, recent_episodes: int, seed: int,
+                 trajectory_plots: bool = True):
+        check_train_settings(total_steps=total_steps, eval_interval=eval_interval,
+                             checkpoint_interval=checkpoint_interval, log_interval=log_interval,
+                             eval_episodes_per_context=eval_episodes_per_context,
+                             recent_episodes=recent_episodes, keep_checkpoints=keep_checkpoints)
+        self.root_dir = root_dir
+        self.env_id = env_id
+        self.max_episode_steps = max_episode_steps
+        self.total_steps = total_steps
+        self.eval_interval = eval_interval
+        self.eval_episodes_per_context = eval_episodes_per_context
+        self.eval_at_start = eval_at_start
+        self.checkpoint_interval = checkpoint_interval
+        self.keep_checkpoints = keep_checkpoints
+        self.log_interval = log_interval
+        self.recent_episodes = recent_episodes
+        self.seed = seed
+        self.trajectory_plots = bool(trajectory_plots)
+
+    def _path(self, name: str) -> str:
+        return os.path.join(self.root_dir, name)
+
+    # ----------------------------------------------------------------------------------------------
+    # The run.
+
+    def run_experiment(self) -> Dict[str, Any]:
+        """Runs (or resumes) the training to `total_steps`; returns the final metrics (those of
+        `finished.json`, which a finished run just reads back)."""
+        config_text = gin.config_str()
+        check_config_unchanged(self.root_dir, config_text)
+        if os.path.exists(self._path(run_files.FINISHED)):
+            return self._previous_result()
+        # Build everything before writing anything (root_dir included): configuration errors surface here.
+        (self.env, self.eval_env), self.agent = make_envs_and_agent(
+            self.env_id, max_episode_steps=self.max_episode_steps, seed=self.seed, count=2)
+        self.level_names = [lvl.level_name for lvl in self.agent.hierarchy.levels]
+        try:
+            resilience.prepare_root_dir(self.root_dir)
+            atomic_write_text(self._path(run_files.CONFIG_FILE), config_text)
+            atomic_write_text(self._path(run_files.OPERATIVE_CONFIG_FILE), gin.operative_config_str())
+            self._initialize_checkpointer_and_maybe_resume()
+        except BaseException:
+            self.env.close()
+            self.eval_env.close()
+            raise
+        self._open_writers()
+        try:
+            with self.summary_writer.as_default(), resilience.StopOnSignal() as self.stop:
+                self._run_training()
+        except FloatingPointError as e:
+            raise self._diverged(e) from e
+        finally:
+            self._close()
+        return self._finish()
+
+    def _previous_result(self) -> Dict[str, Any]:
+        with open(self._path(run_files.FINISHED)) as f:
+            final = json.load(f)
+        logging.info("%s already holds a finished run (step %s); nothing to do.", self.root_dir,
+                     final.get("step"))
+        return final
+
+    def _initialize_checkpointer_and_maybe_resume(self) -> None:
+        """Restores the newest intact checkpoint, if any (and the environment to its open episode),
+        and drops the metric rows written after it."""
+        self.checkpointer = checkpointing.Checkpointer(
+            self._path(run_files.CHECKPOINTS), keep=self.keep_checkpoints, writer=True)
+        self.env.reset(seed=self.seed)   # seeds the environment's generator; episodes reset unseeded
+        metric_files = [self._path(run_files.TRAIN_METRICS), self._path(run_files.EVAL_METRICS)]
+        latest, state = self.checkpointer.restore_newest_intact(self.agent, log=logging.warning)
+        self.episodes, self.elapsed_before, self.last_saved = 0, 0.0, None
+        self.restored, self.resumed = latest is not None, None
+        if latest is not None:
+            self.episodes, self.elapsed_before = state["episodes"], state["elapsed"]
+            resilience.set_env_rng_state(self.env, state["env_rng"])
+            # The step of the last scheduled checkpoint (a SIGTERM checkpoint is not one).
+            self.last_saved = state.get("last_scheduled_save", self.agent.env_steps)
+            if state.get("open_episode"):
+                open_episode = resilience.OpenEpisode.from_bytes(
+                    self.checkpointer.read_blob(latest, resilience.EPISODE_FILE))
+                self.resumed = (open_episode, *resilience.replay(self.env, open_episode))
+            dropped = [metrics.truncate_jsonl(p, self.agent.env_steps) for p in metric_files]
+            logging.info("Resuming from %s (step %d, %d episodes%s); dropped %d train and %d eval metric "
+                         "rows written after it.", latest, self.agent.env_steps, self.episodes,
+                         "" if self.resumed is None else ", mid-episode: "
+                         f"{self.resumed[0].episode.t} steps of the open episode replayed", *dropped)
+        else:
+            for path in metric_files:   # rows of a run that died before its first checkpoint
+                metrics.truncate_jsonl(path, -1)
+            logging.info("Starting a new run in %s: %s for %d steps, %d level(s) %s.", self.root_dir,
+                         self.env_id, self.total_steps, len(self.level_names), self.level_names)
+        self.recent = collections.deque(
+            ((r["episode_return"], r["success"]) for r in metrics.read_jsonl(metric_files[0])),
+            maxlen=self.recent_episodes)
+        self.eval_rows = metrics.read_jsonl(metric_files[1])
+        self.last_eval_step = self.eval_rows[-1]["step"] if self.eval_rows else 0
+
+    def _open_writers(self) -> None:
+        self.train_writer = metrics.JsonlWriter(self._path(run_files.TRAIN_METRICS))
+        self.eval_writer = metrics.JsonlWriter(self._path(run_files.EVAL_METRICS))
+        tensorboard = self._path(run_files.TENSORBOARD)
+        # Events at the checkpoint's step or before stay; without a checkpoint, none does (step 0 too).
+        metrics.mark_start(tensorboard, self.agent.env_steps + 1 if self.restored else 0)
+        self.summary_writer = tf.summary.create_file_writer(tensorboard)
+        self.start = time.time()
+
+    def _close(self) -> None:
+        self.train_writer.close()
+        self.eval_writer.close()
+        self.summary_writer.close()
+        self.env.close()
+        self.eval_env.close()
+
+    def _elapsed(self) -> float:
+        """Seconds of training wall time, summed over restarts."""
+        return self.elapsed_before + time.time() - self.start
+
+    def _run_training(self) -> None:
+        """Episodes until `total_steps`, with the evaluations and checkpoints that fall due; then the
+        final evaluation and checkpoint."""
+        agent = self.agent
+        if self.eval_at_start and not self.eval_rows and agent.env_steps == 0:
+            self._evaluate(0)
+        self.progress = progress.ProgressLog(total_steps=self.total_steps, start_step=agent.env_steps,
+                                             warmup_steps=agent.warmup_steps)
+        while agent.env_steps < self.total_steps:
+            info, episode = self._run_one_episode()
+            if episode is None:
+                break   # cut off at total_steps
+            self._end_episode(episode, info)
+            step = agent.env_steps
+            if step // self.eval_interval > self.last_eval_step // self.eval_interval:
+                self._evaluate(step)
+                self.last_eval_step = step
+            if step // self.checkpoint_interval > (self.last_saved or 0) // self.checkpoint_interval:
+                self._checkpoint_experiment(step)
+        step = agent.env_steps
+        if not self.eval_rows or self.eval_rows[-1]["step"] != step:
+            self._evaluate(step)
+        if self.last_saved != step:
+            self._checkpoint_experiment(step)
+
+    def _run_one_episode(self):
+        """One training episode; returns (its final info, the episode), or (info, None) for an
+        episode cut off at `total_steps`."""
+        agent, env = self.agent, self.env
+        if self.resumed is not None:   # the open episode of a mid-episode checkpoint, replayed
+            open_episode, obs, info = self.resumed
+            self.resumed = None
+        else:
+            open_episode = resilience.OpenEpisode(episode=None, actions=[],
+                                                  reset_rng_state=resilience.env_rng_state(env))
+            obs, info = env.reset()
+            open_episode.episode = agent.begin_episode(obs["observation"], obs["context"], training=True)
+        episode, done = open_episode.episode, False
+        while not done and agent.env_steps < self.total_steps:
+            if self.stop.requested:   # SIGTERM: checkpoint here, mid-episode, and stop
+                step = agent.env_steps
+                raise resilience.Interrupted(step, self._checkpoint_experiment(step, open_episode),
+                                             self.stop.requested)
+            action = agent.act(episode)
+            open_episode.actions.append(np.array(action, copy=True))
+            obs, reward, terminated, truncated, info = env.step(action)
+            agent.observe(episode, reward, obs["observation"], terminated, truncated)
+            done = terminated or truncated
+            if agent.env_steps % self.log_interval == 0:
+                self.progress.log(agent.env_steps, self.recent)
+        return info, (episode if done else None)
+
+    def _end_episode(self, episode, info) -> None:
+        """Writes the finished training episode's metrics row."""
+        self.episodes += 1
+        step = self.agent.env_steps
+        row = metrics.episode_row(
+            step=step, episode=self.episodes, env_return=episode.env_return, length=episode.t,
+            success=info.get("is_success"), intrinsic_returns=self.agent.intrinsic_returns(episode),
+            losses=self.agent.last_losses, level_names=self.level_names, time=self._elapsed())
+        self.train_writer.write(row)
+        metrics.write_train_summaries(row, step)
+        self.recent.append((row["episode_return"], row["success"]))
+
+    def _evaluate(self, step: int) -> None:
+        """Evaluates the agent on the evaluation environment; writes the row."""
+        t = time.time()
+        trajectories = [] if self.trajectory_plots else None
+        result = evaluation.evaluate(self.agent, self.eval_env,
+                                     episodes_per_context=self.eval_episodes_per_context,
+                                     seed=self.seed + EVAL_SEED_OFFSET, trajectories=trajectories)
+        if trajectories:
+            trajectory_plot.write_plots(trajectories, directory=self._path(run_files.PLOTS),
+                                        step=step, env=self.eval_env, summaries=True)
+        row = metrics.jsonable({"step": step, **result, "time": self._elapsed()})
+        self.eval_writer.write(row)
+        self.eval_rows.append(row)
+        metrics.write_eval_summaries(row, step)
+        success = "" if row["success_rate"] is None else f", success rate {row['success_rate']:.2f}"
+        logging.info("Evaluation at step %d: mean return %.2f%s over %d episodes (%.1fs).", step,
+                     row["mean_return"], success, row["num_episodes"], time.time() - t)
+
+    def _checkpoint_experiment(self, step: int,
+                               open_episode: resilience.OpenEpisode | None = None) -> str:
+        """Flushes the metrics, then checkpoints the agent and the loop's state (and an episode in
+        progress, for a mid-episode checkpoint); returns the checkpoint's path."""
+        self.train_writer.sync()
+        self.eval_writer.sync()
+        self.summary_writer.flush()
+        scheduled = open_episode is None
+        path = self.checkpointer.save(step, self.agent, {
+            "step": step, "episodes": self.episodes, "elapsed": self._elapsed(),
+            "env_rng": resilience.env_rng_state(self.env), "open_episode": not scheduled,
+            "last_scheduled_save": step if scheduled else self.last_saved},
+            blobs=None if scheduled else {resilience.EPISODE_FILE: open_episode.to_bytes()})
+        if scheduled:
+            self.last_saved = step
+        logging.info("Saved checkpoint %s%s.", path, "" if scheduled else " (mid-episode)")
+        return path
+
+    def _diverged(self, error: FloatingPointError) -> TrainingDivergedError:
+        good = self.checkpointer.latest()
+        where = (f"the last good checkpoint, {good} (step "
+                 f"{self.checkpointer.read_loop_state(good)['step']}), is intact" if good
+                 else "no checkpoint had been written yet")
+        return TrainingDivergedError(
+            f"Training diverged and was stopped: {error}. Nothing was saved after the failure; "
+            f"{where}. Lower the learning rates or the reward scale, or check the environment's "
+            "rewards.")
+
+    def _finish(self) -> Dict[str, Any]:
+        """Writes the operative configuration, the learning curve and `finished.json`."""
+        atomic_write_text(self._path(run_files.OPERATIVE_CONFIG_FILE), gin.operative_config_str())
+        metrics.plot_learning_curve(self.eval_rows, self._path(run_files.LEARNING_CURVE),
+                                    title=f"{self.env_id}, {len(self.level_names)} level(s)")
+        final_eval = self.eval_rows[-1]
+        returns = [r for r, _ in self.recent]
+        successes = [float(s) for _, s in self.recent if s is not None]
+        final = metrics.jsonable({
+            "step": self.agent.env_steps, "episodes": self.episodes, "wall_time": self._elapsed(),
+            "final_eval": {k: final_eval[k] for k in ("step", "mean_return", "success_rate",
+                                                      "num_episodes")},
+            "best_eval_mean_return": max(r["mean_return"] for r in self.eval_rows),
+            "recent_train_return": progress.mean(returns),
+            "recent_train_success": progress.mean(successes),
+        })
+        atomic_write_text(self._path(run_files.FINISHED), json.dumps(final, indent=1) + "\n")
+        logging.info("Finished %d steps in %s: final evaluation mean return %.2f%s.", final["step"],
+                     progress.format_duration(final["wall_time"]), final_eval["mean_return"],
+                     "" if final_eval["success_rate"] is None
+                     else f", success rate {final_eval['success_rate']:.2f}")
+        return final

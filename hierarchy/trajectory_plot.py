@@ -1,0 +1,243 @@
+"""Top-down pictures of evaluation episodes: the walls, the robot's path, the target, and the goal
+every level set, where it set it.
+
+A `Trajectory` is what `hierarchy.evaluation.run_episode` records when given one: the world (x, y)
+of the robot at every step (the observation's coordinates `xy_indices`, the first two goal
+indices of the task: the position comes first in every goal space of the `envs` package) and, per
+level, the world point of each goal at the step the level above set it (level 0's goal is the
+context; level i's is s[I] + g for a relative goal g set at state s, see
+`hierarchy.evaluation.goal_world_points`).
+
+`plot_trajectory` draws one (matplotlib, Agg, no pyplot state): walls as grey rectangles, the path
+as a dark line from a hollow circle (start) to a cross (end), the target as a translucent green disc
+of the success radius, level 0's goal (the context) as a star, and level k's goals as discs, both
+in `envs.markers.LEVEL_COLORS[k]` (the colours of the evaluation videos' markers), each joined by
+a thin line to the point where it was set. `write_plots` writes one PNG per evaluation context and
+logs it to TensorBoard.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import List, Sequence
+
+import numpy as np
+
+from envs.markers import LEVEL_COLORS, TARGET_COLOR, TARGET_DISC_ALPHA
+
+WALL_COLOR = (0.4, 0.4, 0.4)      # as the MuJoCo renders' wall boxes
+PATH_COLOR = (0.1, 0.1, 0.1)
+FIGURE_SIZE = (7.2, 5.4)          # inches, at DPI: 720 x 540 pixels
+DPI = 100
+_AXES_BOX = (0.09, 0.09, 0.56, 0.83)   # left, bottom, width, height (figure fractions); legend right
+
+
+def level_color(level: int) -> tuple:
+    """RGBA of level `level`'s markers (`envs.markers.LEVEL_COLORS`, reused cyclically)."""
+    return LEVEL_COLORS[level % len(LEVEL_COLORS)]
+
+
+def world_xy_indices(env) -> tuple[int, int] | None:
+    """The observation indices of the robot's world (x, y): the task's first two goal indices; None
+    for an environment without a `TaskSpec` or with fewer than two goal indices (nothing to draw)."""
+    spec = getattr(env.unwrapped, "task_spec", None)
+    indices = getattr(spec, "goal_indices", ())
+    return (int(indices[0]), int(indices[1])) if len(indices) >= 2 else None
+
+
+def wall_rectangles(env) -> list[tuple[float, float, float, float]]:
+    """The environment's walls seen from above, (x0, y0, x1, y1) each (`env.unwrapped.wall_rectangles`
+    of the `envs` package); [] for an environment that does not publish them."""
+    method = getattr(env.unwrapped, "wall_rectangles", None)
+    return [tuple(float(v) for v in r) for r in method()] if method is not None else []
+
+
+@dataclasses.dataclass
+class Trajectory:
+    """One episode seen from above, as recorded by `hierarchy.evaluation.run_episode`.
+
+    Attributes:
+      xy_indices: observation indices of the robot's world (x, y).
+      level_names: the hierarchy's levels, top first.
+      context: the episode's context [C] (None: no context).
+      success_radius: the task's success distance (None: no notion of success).
+      points: the robot's (x, y) at every step, reset included.
+      goals: per level, (t, x, y, origin x, origin y) of every goal it received: at step t, the
+        goal's world point and the robot's position when it was set.
+      success, episode_return: the episode's outcome.
+    """
+
+    xy_indices: tuple[int, int]
+    level_names: Sequence[str]
+    context: np.ndarray | None = None
+    success_radius: float | None = None
+    points: list = dataclasses.field(default_factory=list)
+    goals: list = None
+    success: bool | None = None
+    episode_return: float = 0.0
+
+    def __post_init__(self):
+        if self.goals is None:
+            self.goals = [[] for _ in self.level_names]
+
+    def add_point(self, observation) -> None:
+        """Appends the robot's (x, y) in `observation` [D] to the path."""
+        self.points.append([float(observation[i]) for i in self.xy_indices])
+
+    def add_goal(self, level: int, t: int, world_point) -> None:
+        """Records that `level` received a goal at world point `world_point` ([2] or more; None is
+        skipped) at step t, where the robot was at the path's last point."""
+        if world_point is not None:
+            self.goals[level].append((t, float(world_point[0]), float(world_point[1]),
+                                      *self.points[-1]))
+
+    @property
+    def path(self) -> np.ndarray:
+        """float64 [T + 1, 2]: the robot's (x, y) from the reset to the last step."""
+        return np.asarray(self.points, np.float64).reshape(-1, 2)
+
+    def goal_points(self, level: int) -> np.ndarray:
+        """float64 [n, 2]: the world (x, y) of every goal `level` received, in order."""
+        return np.asarray([g[1:3] for g in self.goals[level]], np.float64).reshape(-1, 2)
+
+    def goal_steps(self, level: int) -> np.ndarray:
+        """int64 [n]: the steps at which `level` received its goals."""
+        return np.asarray([g[0] for g in self.goals[level]], np.int64)
+
+
+@dataclasses.dataclass
+class TrajectoryPlot:
+    """A drawn trajectory: `image` uint8 [H, W, 3] (the PNG's pixels) and the world -> pixel map."""
+
+    image: np.ndarray
+    world_to_display: np.ndarray      # [3, 3] affine: world (x, y, 1) -> display (x, y from bottom)
+    path: str | None = None
+
+    def pixels(self, points) -> np.ndarray:
+        """float64 [n, 2]: (row, col) in `image` of world points [n, 2] (row 0 at the top)."""
+        pts = np.asarray(points, np.float64).reshape(-1, 2)
+        xy = pts @ self.world_to_display[:2, :2].T + self.world_to_display[:2, 2]
+        return np.stack([self.image.shape[0] - xy[:, 1], xy[:, 0]], axis=1)
+
+
+def _frame(trajectory: Trajectory, walls) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) world corners framing the walls, path, goals and target, with a margin."""
+    pts = [trajectory.path] + [trajectory.goal_points(k) for k in range(len(trajectory.goals))]
+    pts += [np.asarray(walls, np.float64).reshape(-1, 2, 2).reshape(-1, 2)]
+    if trajectory.context is not None and len(trajectory.context) >= 2:
+        c, r = np.asarray(trajectory.context[:2], np.float64), trajectory.success_radius or 0.0
+        pts += [np.stack([c - r, c + r])]
+    pts = np.concatenate([p for p in pts if len(p)]) if any(len(p) for p in pts) else np.zeros((1, 2))
+    low, high = pts.min(axis=0), pts.max(axis=0)
+    margin = max(0.5, 0.04 * float(np.max(high - low)))
+    return low - margin, high + margin
+
+
+def plot_trajectory(trajectory: Trajectory, *, walls=(), title: str = "") -> TrajectoryPlot:
+    """Draws `trajectory` over `walls` ((x0, y0, x1, y1) world rectangles); see the module docstring.
+
+    Returns a `TrajectoryPlot` of FIGURE_SIZE * DPI pixels, with equal scales on x and y.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Circle, Rectangle
+
+    fig = Figure(figsize=FIGURE_SIZE, dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes(_AXES_BOX)
+    for x0, y0, x1, y1 in walls:
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor=WALL_COLOR, edgecolor="none",
+                               zorder=1))
+    if walls:
+        ax.add_patch(Rectangle((0, 0), 0, 0, facecolor=WALL_COLOR, label="wall"))   # legend entry
+    context = trajectory.context
+    if context is not None and len(context) >= 2 and trajectory.success_radius:
+        ax.add_patch(Circle(tuple(context[:2]), trajectory.success_radius, zorder=2,
+                            facecolor=(*TARGET_COLOR[:3], TARGET_DISC_ALPHA), edgecolor="none",
+                            label=f"target (success radius {trajectory.success_radius:g})"))
+    path = trajectory.path
+    if len(path):
+        ax.plot(path[:, 0], path[:, 1], color=PATH_COLOR, lw=1.3, zorder=3, label="path")
+        ax.plot(*path[0], marker="o", ms=9, mfc="none", mec=PATH_COLOR, mew=1.5, ls="none",
+                zorder=3, label="start")
+        ax.plot(*path[-1], marker="x", ms=8, color=PATH_COLOR, mew=1.5, ls="none", zorder=3,
+                label="end")
+    names = list(trajectory.level_names)
+    for k in range(len(names)):
+        goals = np.asarray(trajectory.goals[k], np.float64).reshape(-1, 5)
+        if not len(goals):
+            continue
+        color = level_color(k)
+        if k > 0:   # a thin line from where each goal was set to the goal
+            segments = np.stack([goals[:, 3:5], goals[:, 1:3]], axis=1)   # [n, 2 ends, (x, y)]
+            ax.add_collection(LineCollection(segments, colors=[color], linewidths=0.7, alpha=0.6,
+                                             zorder=4), autolim=False)
+        what = "goal (the context)" if k == 0 else f"goals ({len(goals)})"
+        ax.plot(goals[:, 1], goals[:, 2], ls="none", zorder=5 + k,
+                marker="*" if k == 0 else "o", ms=18 if k == 0 else max(5, 9 - k),
+                mfc=color, mec="black", mew=0.6, label=f"level {k} ({names[k]}) {what}")
+    low, high = _frame(trajectory, walls)
+    # Widen the frame along one axis to the axes box's shape: equal scales on x and y.
+    box = _AXES_BOX[2] * FIGURE_SIZE[0] / (_AXES_BOX[3] * FIGURE_SIZE[1])   # width / height
+    span = high - low
+    span = np.maximum(span, [span[1] * box, span[0] / box])
+    center = (low + high) / 2
+    ax.set_xlim(center[0] - span[0] / 2, center[0] + span[0] / 2)
+    ax.set_ylim(center[1] - span[1] / 2, center[1] + span[1] / 2)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_axisbelow(True)
+    ax.grid(alpha=0.25)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    return TrajectoryPlot(image=image, world_to_display=ax.transData.get_affine().get_matrix().copy())
+
+
+def save_png(plot: TrajectoryPlot, path: str) -> None:
+    """Writes `plot.image` to `path` as a PNG, atomically; sets `plot.path`."""
+    from matplotlib import image as mpimg
+
+    from hierarchy.files import atomic_output
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_output(path, suffix=".png") as tmp:
+        mpimg.imsave(tmp, plot.image, format="png")
+    plot.path = path
+
+
+def context_label(context) -> str:
+    """'(16, 0)' for a context, '' for none or an empty one."""
+    if context is None or len(context) == 0:
+        return ""
+    return "(" + ", ".join(f"{float(c):g}" for c in context) + ")"
+
+
+def write_plots(trajectories: Sequence[Trajectory], *, directory: str, step: int, env,
+                prefix: str = "trajectory", summaries: bool = False) -> List[TrajectoryPlot]:
+    """Draws and writes `directory/<prefix>_<step>_ctx<k>.png` for the k-th trajectory (one per
+    evaluation context); with `summaries`, also logs each as the TensorBoard image
+    `trajectory/context_<k>` at `step` (under the default summary writer). Returns the plots."""
+    from hierarchy import run_files
+
+    walls = wall_rectangles(env)
+    name = getattr(env.spec, "id", None) or type(env.unwrapped).__name__
+    plots = []
+    for k, trajectory in enumerate(trajectories):
+        outcome = {True: "success", False: "failure", None: ""}[trajectory.success]
+        title = ", ".join(s for s in (f"{name} at step {step}", f"context {k} "
+                                      f"{context_label(trajectory.context)}".strip(), outcome,
+                                      f"return {trajectory.episode_return:.1f}") if s)
+        plot = plot_trajectory(trajectory, walls=walls, title=title)
+        save_png(plot, os.path.join(directory, run_files.trajectory_plot_file(step, k, prefix)))
+        if summaries:
+            import tensorflow as tf
+
+            tf.summary.image(f"trajectory/context_{k}", plot.image[None], step=step)
+        plots.append(plot)
+    return plots

@@ -1,0 +1,80 @@
+"""Helpers of the tests that train: tiny configurations, and running the binaries as processes."""
+
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+POINT = ["envs/point_reach.gin", "methods/hrl_cg.gin"]
+
+# Tiny networks and batches: the tests check plumbing, not learning.
+TINY = [
+    "Level.actor_hidden_sizes = (16, 16)",
+    "Level.critic_hidden_sizes = (16, 16)",
+    "ReplayBuffer.batch_size = 16",
+    "ReplayBuffer.capacity = 5000",
+]
+# Warm-up longer than the run: acting only, no compiled training step to trace (fast). No
+# trajectory pictures (about 0.2 s each, 4 per PointReach evaluation): test_trajectory_plot.py and
+# the binaries' shared run check them.
+NO_TRAINING = ["Agent.warmup_steps = 100000", "train.log_interval = 100",
+               "train.eval_episodes_per_context = 1", "train.trajectory_plots = False"]
+# A 100-step warm-up, then every level updates on schedule (tiny networks: still fast).
+TRAINING = ["Agent.warmup_steps = 100", "train.log_interval = 100", "train.eval_episodes_per_context = 1",
+            "train.trajectory_plots = False"]
+
+
+def binary_env():
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               TF_CPP_MIN_LOG_LEVEL="2", MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"))
+    return env
+
+
+def binary_command(name, root_dir, gin_files=(), bindings=(), extra=()):
+    cmd = [sys.executable, "-m", f"hierarchy.bin.{name}", f"--root_dir={root_dir}"]
+    cmd += [f"--gin_file={f}" for f in gin_files]
+    cmd += [f"--gin_bindings={b}" for b in bindings]
+    return cmd + list(extra)
+
+
+def run_binary(name, root_dir, gin_files=(), bindings=(), extra=(), timeout=300):
+    """Runs `python -m hierarchy.bin.<name>`; returns the CompletedProcess (output captured)."""
+    return subprocess.run(binary_command(name, root_dir, gin_files, bindings, extra), cwd=REPO,
+                          env=binary_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def kill_after_checkpoint(proc, root_dir, min_step, *, poll_s=0.02, safety_cap_s=1800.0):
+    """SIGKILLs the train binary `proc` once its newest checkpoint is at step >= `min_step` AND a
+    training row newer than that checkpoint was written (a row the resumed run must drop).
+
+    The polling waits on the run's own progress, not on a wall-clock deadline, so a slow machine only
+    makes it wait longer; the cap only stops a hung run from hanging the test suite. Returns the
+    checkpoint step. Fails if the run ends (or dies) before the condition is met.
+    """
+    import signal
+    import time
+
+    from hierarchy import metrics
+
+    pointer = os.path.join(root_dir, "checkpoints", "latest")
+    train_path = os.path.join(root_dir, "train_metrics.jsonl")
+    start = time.monotonic()
+    try:
+        while proc.poll() is None:
+            if os.path.exists(pointer) and os.path.exists(train_path):
+                text = open(pointer).read().strip()
+                step = int(text.split("-")[1]) if text.startswith("ckpt-") else -1
+                rows = metrics.read_jsonl(train_path)
+                if step >= min_step and rows and rows[-1]["step"] > step:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    return step
+            if time.monotonic() - start > safety_cap_s:
+                raise AssertionError(f"no checkpoint at step >= {min_step} after {safety_cap_s} s")
+            time.sleep(poll_s)
+        raise AssertionError(f"the run ended (exit status {proc.returncode}) before it could be killed")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

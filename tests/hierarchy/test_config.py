@@ -1,0 +1,127 @@
+"""The gin configuration (`hierarchy.config`): locating and parsing gin files, the scope check, and
+the check of a run directory's configuration."""
+
+import os
+import re
+
+import gin
+import pytest
+from run_helpers import POINT, TINY
+
+from hierarchy import config
+from hierarchy.config import ConfigMismatchError, check_gin_scopes, parse_gin
+from hierarchy.experiment import build_agent, make_env
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_gin_dir_of_a_checkout_is_the_top_level_gin_folder():
+    assert config.gin_dir() == os.path.join(REPO, "gin")
+    assert "paper/ant_maze_hrl_cg.gin" in config.available_gin_files()
+
+
+def test_include_paths_resolve_from_any_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    parse_gin(["paper/ant_gather_hrl_cg.gin"])
+    assert gin.query_parameter("train.env_id") == "hierarchy/AntGather-v0"
+    assert gin.query_parameter("top/Level.reward_scale") == 10.0
+
+
+def test_unknown_gin_file_lists_the_packaged_ones():
+    with pytest.raises(FileNotFoundError, match="methods/hrl_cg.gin"):
+        parse_gin(["methods/hrl_cgg.gin"])
+
+
+@pytest.mark.parametrize("binding, name", [("low/Level.batchsize = 3", "batchsize"),
+                                           ("Hierarchy.cg_lamda = 0.1", "cg_lamda"),
+                                           ("train.total_step = 10", "total_step")])
+def test_misspelled_parameter_is_named(binding, name):
+    with pytest.raises(ValueError, match=f"doesn't have a parameter named '{name}'"):
+        parse_gin(POINT, [binding])
+
+
+def test_misspelled_parameter_in_a_file_names_file_and_line(tmp_path):
+    path = tmp_path / "typo.gin"
+    path.write_text("include 'envs/point_reach.gin'\n\nLevel.actor_hiden_sizes = (8, 8)\n")
+    with pytest.raises(ValueError, match=r"actor_hiden_sizes(.|\n)*typo.gin(.|\n)*line 3"):
+        parse_gin([str(path)])
+
+
+def test_misspelled_build_hierarchy_parameter_fails_at_parse_time():
+    # build_hierarchy's gin allowlist rejects names it does not take, before anything runs.
+    with pytest.raises(ValueError, match="num_level"):
+        parse_gin(POINT, TINY + ["build_hierarchy.num_level = 3"])
+
+
+def test_a_run_directory_of_another_configuration_is_refused(tmp_path):
+    root = str(tmp_path)
+    config.check_config_unchanged(root, "a = 1\n")          # nothing there yet: fine
+    (tmp_path / "config.gin").write_text("a = 1\nb = 2\n")
+    config.check_config_unchanged(root, "a = 1\nb = 2\n")   # the same text: fine
+    with pytest.raises(ConfigMismatchError, match=r"different gin configuration(.|\n)*-b = 2\n\+b = 3"):
+        config.check_config_unchanged(root, "a = 1\nb = 3\n")
+    os.remove(tmp_path / "config.gin")
+    os.makedirs(tmp_path / "checkpoints")
+    with pytest.raises(ConfigMismatchError, match="holds checkpoints but no config.gin"):
+        config.check_config_unchanged(root, "a = 1\n")
+
+
+# --------------------------------------------------------------------------------------------------
+# Gin scopes: a binding gin would silently ignore is an error; one for another depth is allowed.
+
+def test_scoped_bindings_lists_every_scoped_binding_and_nothing_else():
+    parse_gin([], ["Level.tau = 0.1", "top/Level.tau = 0.2", "top/Level.gamma = 0.9",
+                   "low/ReplayBuffer.batch_size = 3", "top/low/Level.tau = 0.3",
+                   "Hierarchy.cg_lambda = 0.1",
+                   "SOME_MACRO = 4", "top/Hierarchy.cg_lambda = %SOME_MACRO",
+                   "low/Agent.warmup_steps = 5"])
+    from hierarchy.agent import Agent
+    from hierarchy.hierarchy import Hierarchy
+    from hierarchy.level import Level
+    from hierarchy.replay import ReplayBuffer
+
+    assert config.scoped_bindings() == {
+        ("top", "Level"): (["gamma", "tau"], Level),
+        ("low", "ReplayBuffer"): (["batch_size"], ReplayBuffer),
+        ("top/low", "Level"): (["tau"], Level), ("top", "Hierarchy"): (["cg_lambda"], Hierarchy),
+        ("low", "Agent"): (["warmup_steps"], Agent)}
+
+
+@pytest.mark.parametrize("binding, problem", [
+    ("tpo/Level.reward_scale = 5.0", "'tpo/' is not the name of a level"),
+    ("top/low/Level.tau = 0.1", "'top/low/' is not the name of a level"),
+    ("lowest/ReplayBuffer.batch_size = 7", "'lowest/' is not the name of a level"),
+    ("top/Hierarchy.cg_lambda = 0.1", "Hierarchy is never built inside a scope"),
+    ("low/Agent.warmup_steps = 5", "Agent is never built inside a scope"),
+])
+def test_scopes_that_gin_would_ignore_are_named(binding, problem):
+    parse_gin(POINT, [binding])
+    key = binding.split(" = ")[0]
+    with pytest.raises(ValueError, match=re.escape(f"{key}: {problem}")):
+        check_gin_scopes(["top", "low"])
+
+
+def test_scopes_of_levels_at_other_depths_are_allowed_but_unused(tmp_path):
+    # The environment files bind `top/` and `flat/`; `mid/` is the middle level of a 3-level run.
+    parse_gin(POINT, TINY + ["mid/ReplayBuffer.batch_size = 7", "mid3/Level.tau = 0.5"])
+    env = make_env("hierarchy/PointReach-v0")
+    agent = build_agent(env, seed=0)
+    assert [buf.batch_size for buf in agent.buffers] == [16, 16]
+    assert check_gin_scopes(["top", "low"]) == [
+        "flat/Level.reward_scale", "mid/ReplayBuffer.batch_size", "mid3/Level.tau"]
+    env.close()
+    gin.clear_config()
+    parse_gin(["envs/point_reach.gin", "methods/three_level_cg.gin"],
+                         TINY + ["mid/ReplayBuffer.batch_size = 7"])
+    env = make_env("hierarchy/PointReach-v0")
+    agent = build_agent(env, seed=0)
+    assert [buf.batch_size for buf in agent.buffers] == [16, 7, 16]
+    assert check_gin_scopes(["top", "mid", "low"]) == ["flat/Level.reward_scale"]
+    env.close()
+
+
+def test_level_names_of_every_depth():
+    for name in ["flat", "top", "mid", "low", "mid1", "mid2", "mid17"]:
+        assert config.is_level_name(name), name
+    for name in ["tpo", "mid0", "mid01", "middle", "Top", "top/low", ""]:
+        assert not config.is_level_name(name), name
