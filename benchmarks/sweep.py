@@ -156,7 +156,8 @@ def run_cells(cells: Sequence[Cell], root_dir: pathlib.Path, *, command: Sequenc
     Returns:
       cell_id -> {"status": "skipped" | "ok" | "failed", "returncode", "seconds", "overhead",
       "error"}; "seconds" is the driver's wall time from submission to the result, "overhead" that
-      minus the binary's own run time (Ray's scheduling and start-up; None if unknown).
+      minus the binary's own run time (Ray's scheduling and start-up, and the wait for resources
+      when more cells are submitted than fit at once; None if unknown).
     """
     import ray
 

@@ -22,7 +22,7 @@ from hierarchy.runner import train
 # 200-step episodes (the task's own horizon is 50), so that most steps are mid-episode.
 SETTINGS = TINY + [
     "train.trajectory_plots = False", "Agent.warmup_steps = 100", "train.max_episode_steps = 200",
-    "train.total_steps = 800", "train.eval_interval = 400", "train.checkpoint_interval = 200",
+    "train.total_steps = 600", "train.eval_interval = 400", "train.checkpoint_interval = 200",
     "train.log_interval = 50", "train.eval_episodes_per_context = 1", "train.keep_checkpoints = 2"]
 
 
@@ -34,7 +34,7 @@ def rows(root, name):
 def assert_same_metrics(root, reference):
     for name in ("train_metrics.jsonl", "eval_metrics.jsonl"):
         assert rows(root, name) == rows(reference, name), name
-    assert rows(reference, "train_metrics.jsonl")[-1]["step"] == 800
+    assert rows(reference, "train_metrics.jsonl")[-1]["step"] == 600
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def run_until_log_line(root, text, sig, timeout=240):
 
 def test_sigterm_checkpoints_mid_episode_and_resumes_exactly(tmp_path, reference):
     root = str(tmp_path / "run")
-    code, err = run_until_log_line(root, "step 350/800", signal.SIGTERM)
+    code, err = run_until_log_line(root, "step 350/600", signal.SIGTERM)
     assert code == 0, err[-3000:]
     assert "Stopped by SIGTERM at step 350" in err and "re-run the same command to resume" in err
     ckpt = checkpointing.Checkpointer(os.path.join(root, "checkpoints"))
@@ -103,7 +103,7 @@ def tf_data_file(ckpt_dir):
 def killed(tmp_path_factory):
     """A run SIGKILLed after step 450 (checkpoints at 200 and 400; rows after 400 on disk)."""
     root = str(tmp_path_factory.mktemp("killed") / "run")
-    code, _ = run_until_log_line(root, "step 450/800", signal.SIGKILL)
+    code, _ = run_until_log_line(root, "step 450/600", signal.SIGKILL)
     assert code == -signal.SIGKILL
     directory = os.path.join(root, "checkpoints")
     assert sorted(n for n in os.listdir(directory) if n.startswith("ckpt-")) == ["ckpt-200", "ckpt-400"]
@@ -198,7 +198,7 @@ def test_a_full_disk_while_checkpointing_stops_the_run_and_keeps_the_previous_ch
     gin.clear_config()
     parse_gin(POINT, SETTINGS)
     final = train(root)
-    assert final["step"] == 800
+    assert final["step"] == 600
 
 
 def test_replaying_an_ant_maze_episode_restores_the_physics_exactly():
