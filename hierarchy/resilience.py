@@ -101,7 +101,6 @@ class OpenEpisode:
     episode: Any                      # hierarchy.agent.Episode
     actions: List[np.ndarray]         # environment actions taken so far in the episode
     reset_rng_state: Dict[str, Any]   # the environment generator's state before the episode's reset
-    last_info: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
