@@ -131,8 +131,8 @@ class Agent:
     # Batches.
 
     def sample_draws(self, i: int, rows: np.ndarray) -> np.ndarray:
-        """The packed `Draws` of level i's update on packed `rows`: target smoothing noise and, for a
-        parent with connected gradients, the child step j."""
+        """The packed `Draws` of level i's update on packed `rows`: target smoothing noise, for a
+        parent with connected gradients the child step j, for a relabelled parent its draws."""
         out = np.empty((rows.shape[0], self.compiled.draw_layouts[i].width), np.float32)
         self._write_draws(i, self.compiled.row_layouts[i].views(np.ascontiguousarray(rows)),
                           self.compiled.draw_layouts[i].views(out))
@@ -154,6 +154,11 @@ class Agent:
             n = transitions.num_steps.astype(np.int64)
             j = np.minimum((self.rng.random(n.shape) * n).astype(np.int64), n - 1)
             draws.child_step[...] = j
+        # Relabelling draws come after the others, so runs without relabelling draw as before.
+        if draws.candidate_noise is not None:
+            draws.candidate_noise[...] = self.rng.standard_normal(draws.candidate_noise.shape)
+        if draws.hindsight is not None:
+            draws.hindsight[...] = self.rng.random(draws.hindsight.shape)
 
     # ----------------------------------------------------------------------------------------------
     # Acting.

@@ -37,8 +37,9 @@ class Transition:
       action: `[action_dim]`, the level's action (a goal for its child, or an environment action).
       reward: `[]`, the environment reward summed over the step (unscaled).
       discount: `[]`, 0 if the episode terminated within the step, else 1.
-      child_actions: `[k, child_action_dim]`, the child's actions over the step; only stored for the
-        "reference" connected-gradient estimator, else None.
+      child_actions: `[k, child_action_dim]`, the child's actions over the step (rows past
+        `num_steps` unused); only stored for parents whose update reads them (the off-policy
+        correction, the "reference" connected-gradient estimator), else None.
     """
 
     observations: Any
@@ -58,10 +59,16 @@ class Draws:
       noise: `[action_dim]` standard normal, for target policy smoothing.
       child_step: `[]` int, the child step j of the connected-gradient term (parents with a term
         only, else None): uniform over the steps the transition holds, the last one included.
+      candidate_noise: `[C - 2, goal_dim]` standard normal, the off-policy correction's Gaussian
+        candidates (corrected parents with C > 2 candidates only, else None).
+      hindsight: `[]` uniform in [0, 1): the row's stored goal is replaced by the achieved one when
+        it is below the level's hindsight probability (parents with hindsight actions only).
     """
 
     noise: Any
     child_step: Any = None
+    candidate_noise: Any = None
+    hindsight: Any = None
 
 
 class RowLayout:
@@ -143,11 +150,18 @@ def transition_layout(*, obs_dim: int, goal_dim: int, action_dim: int, child_ste
     return RowLayout(Transition, fields)
 
 
-def draws_layout(*, action_dim: int, child_step: bool) -> RowLayout:
-    """The row layout of a level's `Draws` (`child_step`: the level has a connected-gradient term)."""
+def draws_layout(*, action_dim: int, child_step: bool, candidate_draws: int = 0,
+                 hindsight: bool = False) -> RowLayout:
+    """The row layout of a level's `Draws` (`child_step`: the level has a connected-gradient term;
+    `candidate_draws` > 0: Gaussian candidates of the off-policy correction, each `[action_dim]`;
+    `hindsight`: the level relabels with hindsight actions)."""
     fields = {"noise": ((action_dim,), np.float32)}
     if child_step:
         fields["child_step"] = ((), np.int32)
+    if candidate_draws:
+        fields["candidate_noise"] = ((candidate_draws, action_dim), np.float32)
+    if hindsight:
+        fields["hindsight"] = ((), np.float32)
     return RowLayout(Draws, fields)
 
 
