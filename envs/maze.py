@@ -162,6 +162,7 @@ class AntMaze(AntEnv):
         eval_contexts=MAZE_EVAL_CONTEXTS,
         max_episode_steps=MAZE_MAX_EPISODE_STEPS,
         success_threshold=MAZE_SUCCESS_THRESHOLD,
+        context_indices=(0, 1),
     )
 
     def __init__(self, render_mode: str | None = None, width: int = 480, height: int = 480):

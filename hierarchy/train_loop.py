@@ -53,7 +53,7 @@ import envs  # noqa: F401  (registers the hierarchy/ environments)
 from envs.wrappers import NoContext
 from hierarchy import checkpointing, evaluation, metrics, tasks
 from hierarchy.agent import Agent
-from hierarchy.builder import build_for_env, check_gin_scopes
+from hierarchy.builder import build_for_env, check_gin_scopes, context_reward_for_env
 
 GIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gin")
 CONFIG_FILE = "config.gin"
@@ -170,7 +170,8 @@ def build_agent(env, *, seed: int) -> Agent:
     Raises ValueError for a scoped gin binding that no level of the built hierarchy would apply and
     that is not a level's name at another depth either (`check_gin_scopes`, e.g. `tpo/Level.*`).
     """
-    agent = Agent(hierarchy=build_for_env(env, seed=seed), seed=seed)
+    agent = Agent(hierarchy=build_for_env(env, seed=seed), seed=seed,
+                  context_reward=context_reward_for_env(env))
     names = [lvl.level_name for lvl in agent.hierarchy.levels]
     unused = check_gin_scopes(names)
     if unused:
