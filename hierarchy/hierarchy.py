@@ -237,8 +237,7 @@ class Hierarchy(tf.Module):
                             hindsight=self.hindsight_actions[level] > 0)
 
     def relabelled(self, level: int, transition: Transition, draws: Draws) -> Transition:
-        """Level `level`'s batch as its updates read it: the parent's stored goals (its actions)
-        replaced by the off-policy correction, then by hindsight actions, where configured."""
+        """Level `level`'s batch as its updates read it (off-policy correction, hindsight actions)."""
         lvl = self.levels[level]
         if self.corrections[level] is not None:
             transition, _ = relabel.correct(
@@ -255,7 +254,8 @@ class Hierarchy(tf.Module):
         """Whether level `level` receives a connected-gradient term from its child."""
         return level < self.num_levels - 1 and (self.learn_cg_lambda or self.cg_lambda[level] > 0)
 
-    # The level's own TD3 transition from a stored one. --------------------------------------------
+    # ----------------------------------------------------------------------------------------------
+    # The level's own TD3 transition from a stored one.
 
     def td3_transition(self, level: int, transition: Transition):
         """(s, goal, action, reward, discount, s', goal') of a level from a batch of its transitions.
