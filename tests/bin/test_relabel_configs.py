@@ -57,3 +57,45 @@ def test_binary_stops_on_a_relabelling_setting_it_cannot_honour(tmp_path, files,
     lines = [line for line in proc.stderr.splitlines() if "Invalid configuration" in line]
     assert len(lines) == 1 and problem in lines[0], proc.stderr[-3000:]
     assert not root.exists()
+
+
+def test_relabelled_run_resumes_exactly(tmp_path, monkeypatch):
+    """A run with every relabelling rule on (correction, hindsight actions, "future" hindsight goals
+    at both levels), interrupted and resumed, writes the same rows, losses included, as an
+    uninterrupted one: the episode bookkeeping of the replay and the draws are restored."""
+    import os
+
+    from hierarchy import metrics
+    from hierarchy.agent import Agent
+
+    def run(root):
+        gin.clear_config()
+        train_loop.parse_gin(["envs/point_reach.gin", "methods/hindsight.gin"], TINY + [
+            "Hierarchy.off_policy_correction = True", "Hierarchy.cg_lambda = 0.01",
+            "Agent.warmup_steps = 100", "train.log_interval = 100",
+            "train.eval_episodes_per_context = 1", "train.total_steps = 400",
+            "train.eval_interval = 200", "train.checkpoint_interval = 200"])
+        return train_loop.train(root)
+
+    run(str(tmp_path / "straight"))
+    observe = Agent.observe
+
+    def crash(self, episode, *args, **kwargs):
+        observe(self, episode, *args, **kwargs)
+        if self.env_steps == 270:
+            monkeypatch.setattr(Agent, "observe", observe)
+            raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(Agent, "observe", crash)
+    crashed = str(tmp_path / "crashed")
+    with pytest.raises(KeyboardInterrupt):
+        run(crashed)
+    run(crashed)
+    gin.clear_config()
+    for name in ["train_metrics.jsonl", "eval_metrics.jsonl"]:
+        a, b = (metrics.read_jsonl(os.path.join(root, name))
+                for root in (str(tmp_path / "straight"), crashed))
+        assert [{k: v for k, v in r.items() if k != "time"} for r in a] == \
+            [{k: v for k, v in r.items() if k != "time"} for r in b], name
+    rows = metrics.read_jsonl(os.path.join(crashed, "train_metrics.jsonl"))
+    assert rows[-1]["losses"]["top"]["critic"] > 0 and rows[-1]["losses"]["top"]["cg"] != 0
