@@ -3,9 +3,14 @@
 The evaluation contexts are the maze's three: (16, 0) at the end of the first corridor, (16, 16)
 at the bend and (0, 16) at the far end, behind the wall from the start; success is the final step
 within 5 of the target (docs/environments.md). A policy that stays near the start scores success
-0 on all three. The run trains the configured method with small networks and evaluates every
-`EVAL_EVERY` steps; the budget (`BUDGET`) is what we measured it to need, see docs/relabelling.md,
-section "Learning".
+0 on all three. The run trains the configured method with small networks ((64, 64), Adam 1e-3,
+5,000 warm-up steps) and evaluates every `EVAL_EVERY` steps (one episode per context); it passes
+once all three contexts succeed within `BUDGET` steps.
+
+Budget, measured (docs/relabelling.md, section "Learning"): `methods/hindsight.gin` solved the maze
+at the 20k, 30k and 30k evaluations for seeds 0, 1, 2; `methods/hiro.gin` at 40k for seed 0; plain
+`methods/hrl.gin` (no relabelling) at 60k for seed 0. The budget, 50k, leaves hindsight a margin of
+20k steps over the slowest seed measured. Each seed takes 2-5 minutes on a 2-core machine.
 
 Run: `python -m pytest -q -s -m slow tests/hierarchy/test_relabel_learning.py` (prints the curve).
 """
@@ -18,7 +23,7 @@ import envs
 from hierarchy import train_loop
 
 EVAL_EVERY = 10_000
-BUDGET = 100_000
+BUDGET = 50_000
 
 
 def build(method, seed):
@@ -33,7 +38,8 @@ def build(method, seed):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method, seed", [("methods/hindsight.gin", 0)])
+@pytest.mark.parametrize("method, seed", [("methods/hindsight.gin", 0), ("methods/hindsight.gin", 1),
+                                          ("methods/hindsight.gin", 2)])
 def test_relabelled_hierarchy_solves_the_u_maze(method, seed):
     env, eval_env, agent = build(method, seed)
     contexts = envs.task_spec(env).eval_contexts
