@@ -8,7 +8,7 @@ within 5 of the target (docs/environments.md). A policy that stays near the star
 once all three contexts succeed within `BUDGET` steps.
 
 Budget, measured (docs/relabelling.md, section "Learning"): `methods/hindsight.gin` solved the maze
-at the 20k, 30k and 30k evaluations for seeds 0, 1, 2; `methods/hiro.gin` at 40k for seed 0; plain
+at the 20k, 30k and 30k evaluations for seeds 0, 1, 2; `methods/hiro.gin` at 40k, 60k and 50k for seeds 0, 1, 2; plain
 `methods/hrl.gin` (no relabelling) at 60k for seed 0. The budget, 50k, leaves hindsight a margin of
 20k steps over the slowest seed measured. Each seed takes 2-5 minutes on a 2-core machine.
 
