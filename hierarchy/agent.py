@@ -93,8 +93,11 @@ class Agent:
       make_replay: `(level index, row layout) -> ReplayBuffer`, the replay of each level. Default:
         a `ReplayBuffer` built inside the gin scope of the level's name, so its capacity and batch
         size are per-level gin bindings (`low/ReplayBuffer.batch_size = 256`).
-      hindsight_goals: probability of a hindsight goal transition in a sampled row, for every level
-        or one per level, top first (`hierarchy.hindsight`, docs/relabelling.md); 0: none.
+      hindsight_goals: probability of a hindsight goal transition in a sampled row of a level below
+        the top, one for all or one per level below the top (`hierarchy.hindsight`,
+        docs/relabelling.md); 0: none.
+      hindsight_context: the same for the top level, whose goal is the context: needs
+        `context_reward` and at most two levels.
       hindsight_strategy: how the hindsight goal is chosen: "future" (a goal achieved later in the
         same episode).
       context_reward: the task's reward function of the context (`hindsight.ContextReward`), which
@@ -103,7 +106,8 @@ class Agent:
 
     def __init__(self, *, hierarchy: Hierarchy, warmup_steps: int = 10_000, seed: int = 0,
                  make_replay: Callable[[int, RowLayout], ReplayBuffer] | None = None,
-                 hindsight_goals: float | Sequence[float] = 0.0, hindsight_strategy: str = "future",
+                 hindsight_goals: float | Sequence[float] = 0.0, hindsight_context: float = 0.0,
+                 hindsight_strategy: str = "future",
                  context_reward: hindsight.ContextReward | None = None):
         if warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
@@ -111,7 +115,7 @@ class Agent:
         self.warmup_steps = int(warmup_steps)
         self.rng = np.random.default_rng(seed)
         self.hindsight_goals = hindsight.level_probabilities(
-            hindsight_goals, num_levels=h.num_levels, strategy=hindsight_strategy,
+            hindsight_goals, hindsight_context, num_levels=h.num_levels, strategy=hindsight_strategy,
             context_reward=context_reward, env_steps_per_child_step=h.env_steps_per_step[1:] + [1])
         self.context_reward = context_reward
         make_replay = make_replay or self._scoped_replay

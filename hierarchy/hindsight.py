@@ -42,13 +42,15 @@ class ContextReward:
     achieved: Callable
 
 
-def level_probabilities(value, *, num_levels: int, strategy: str,
+def level_probabilities(goals_value, context_value, *, num_levels: int, strategy: str,
                         context_reward: ContextReward | None,
                         env_steps_per_child_step: Sequence[int]) -> List[float]:
-    """The per-level probability of a hindsight goal transition, checked.
+    """The per-level probability of a hindsight goal transition (top first), checked.
 
     Args:
-      value: a probability for every level, or one per level (top first).
+      goals_value: the probability for the levels below the top: one for all, or one per level
+        below the top (level 1 first).
+      context_value: the probability for the top level (its goal is the context).
       strategy: must be one of STRATEGIES.
       context_reward: the task's reward function of the context, or None.
       env_steps_per_child_step: per level, environment steps per step of its child (1 at the
@@ -59,23 +61,25 @@ def level_probabilities(value, *, num_levels: int, strategy: str,
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"hindsight_strategy {strategy!r} is unknown; choose one of {STRATEGIES}")
-    if isinstance(value, (list, tuple)):
-        if len(value) != num_levels:
-            raise ValueError(f"hindsight_goals has {len(value)} entries but the hierarchy has "
-                             f"{num_levels} level(s)")
-        probs = [probability(p, f"hindsight_goals[{i}]") for i, p in enumerate(value)]
+    below = num_levels - 1
+    if isinstance(goals_value, (list, tuple)):
+        if len(goals_value) != below:
+            raise ValueError(f"hindsight_goals has {len(goals_value)} entries but the hierarchy has "
+                             f"{below} level(s) below the top")
+        probs = [probability(p, f"hindsight_goals[{i}]") for i, p in enumerate(goals_value)]
     else:
-        probs = [probability(value, "hindsight_goals")] * num_levels
-    if probs[0] > 0:
+        probs = [probability(goals_value, "hindsight_goals")] * below
+    top = probability(context_value, "hindsight_context")
+    if top > 0:
         if context_reward is None:
-            raise ValueError("hindsight_goals for the top level needs a task that publishes a reward "
-                             "function of the context (TaskSpec.context_indices); this one has none"
-                             " (set hindsight_goals per level with 0 for the top)")
+            raise ValueError("hindsight_context (hindsight goals for the top level) needs a task that "
+                             "publishes a reward function of the context (TaskSpec.context_indices); "
+                             "this one has none")
         if env_steps_per_child_step[0] != 1:
-            raise ValueError("hindsight_goals for the top level needs a top whose child steps once "
-                             "per environment step (at most two levels): with more, its rows do not "
-                             "hold every step's state to recompute the reward")
-    return probs
+            raise ValueError("hindsight_context (hindsight goals for the top level) needs a top whose "
+                             "child steps once per environment step (at most two levels): with more, "
+                             "its rows do not hold every step's state to recompute the reward")
+    return [top] + probs
 
 
 def relabel_rows(rows, future, use, *, top: bool, space: goals.GoalSpace,

@@ -9,18 +9,13 @@ from hierarchy import train_loop
 
 METHODS = ["methods/hiro.gin", "methods/hrl_cg_correction.gin", "methods/hindsight.gin"]
 ENVS = [f for f in train_loop.available_gin_files() if f.startswith("envs/")]
-# Tasks whose reward is no function of the context: hindsight goals stay below the top there.
-NO_CONTEXT_REWARD = {"envs/ant_gather.gin", "envs/point_maze_robotics.gin"}
 
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("env_file", ENVS)
 @pytest.mark.parametrize("num_levels", [2, 3])
 def test_method_builds_with_every_environment_and_depth(method, env_file, num_levels):
-    bindings = [f"build_hierarchy.num_levels = {num_levels}"]
-    if "hindsight" in method and (num_levels == 3 or env_file in NO_CONTEXT_REWARD):
-        bindings.append(f"Agent.hindsight_goals = {[0.0] + [0.5] * (num_levels - 1)}")
-    train_loop.parse_gin([env_file, method], bindings)
+    train_loop.parse_gin([env_file, method], [f"build_hierarchy.num_levels = {num_levels}"])
     settings = train_loop.train_settings()
     env = train_loop.make_env(settings["env_id"], max_episode_steps=settings["max_episode_steps"])
     try:
@@ -32,7 +27,7 @@ def test_method_builds_with_every_environment_and_depth(method, env_file, num_le
     pairs = range(num_levels - 1)
     if "hindsight" in method:
         assert h.hindsight_actions == [0.5] * (num_levels - 1) + [0.0]
-        assert all(p == 0.5 for p in agent.hindsight_goals[1:])
+        assert agent.hindsight_goals == [0.0] + [0.5] * (num_levels - 1)
     else:
         assert all(h.corrections[i].num_candidates == 10 for i in pairs)
         assert all(h.uses_child_actions(i) for i in pairs)
@@ -45,13 +40,17 @@ def test_method_builds_with_every_environment_and_depth(method, env_file, num_le
      "correction_candidates must be an integer >= 1, got 0"),
     (["envs/point_reach.gin", "methods/hindsight.gin"], "Agent.hindsight_strategy = 'final'",
      "hindsight_strategy 'final' is unknown"),
-    (["envs/ant_gather.gin", "methods/hindsight.gin"], "Agent.warmup_steps = 100000",
-     "hindsight_goals for the top level needs a task that publishes a reward function of the "
-     "context"),
+    (["envs/ant_gather.gin", "methods/hindsight.gin"], "Agent.hindsight_context = 0.5",
+     "hindsight_context (hindsight goals for the top level) needs a task that publishes a reward "
+     "function of the context"),
+    (["envs/point_maze.gin", "methods/hindsight.gin"],
+     ["Agent.hindsight_context = 0.5", "build_hierarchy.num_levels = 3"],
+     "needs a top whose child steps once per environment step"),
 ])
 def test_binary_stops_on_a_relabelling_setting_it_cannot_honour(tmp_path, files, binding, problem):
     root = tmp_path / "run"
-    proc = run_binary("train", str(root), files, TINY + [binding])
+    proc = run_binary("train", str(root), files,
+                      TINY + ([binding] if isinstance(binding, str) else binding))
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if "Invalid configuration" in line]
@@ -72,6 +71,7 @@ def test_relabelled_run_resumes_exactly(tmp_path, monkeypatch):
         gin.clear_config()
         train_loop.parse_gin(["envs/point_reach.gin", "methods/hindsight.gin"], TINY + [
             "Hierarchy.off_policy_correction = True", "Hierarchy.cg_lambda = 0.01",
+            "Agent.hindsight_context = 0.5",
             "Agent.warmup_steps = 100", "train.log_interval = 100",
             "train.eval_episodes_per_context = 1", "train.total_steps = 400",
             "train.eval_interval = 200", "train.checkpoint_interval = 200"])

@@ -82,7 +82,7 @@ def run_agent(agent, episodes, length, rng):
 def test_hindsight_goals_below_the_top_come_from_the_rows_own_future(relative):
     h = make_hierarchy(2, periods=3, relative_goals=relative)
     agent = make_agent(h, batch_size=512, warmup_steps=10_000, seed=0,
-                       hindsight_goals=[0.0, 0.4])
+                       hindsight_goals=0.4)
     rng = np.random.default_rng(0)
     run_agent(agent, episodes=4, length=20, rng=rng)
     buf = agent.buffers[1]
@@ -130,7 +130,7 @@ def test_top_level_hindsight_goals_recompute_the_tasks_reward():
     env = gym.make("hierarchy/PointMaze-v0")
     context_reward = builder.context_reward_for_env(env)
     h = builder.build_for_env(env, num_levels=2, periods=5)
-    agent = make_agent(h, batch_size=256, warmup_steps=10_000, seed=0, hindsight_goals=[0.5, 0.0],
+    agent = make_agent(h, batch_size=256, warmup_steps=10_000, seed=0, hindsight_context=0.5,
                        context_reward=context_reward)
     obs, _ = env.reset(seed=0)
     ep = agent.begin_episode(obs["observation"], obs["context"])
@@ -155,9 +155,10 @@ def test_top_level_hindsight_goals_recompute_the_tasks_reward():
 
 @pytest.mark.parametrize("kwargs, problem", [
     (dict(hindsight_strategy="final"), "hindsight_strategy 'final' is unknown"),
-    (dict(hindsight_goals=0.5), "needs a task that publishes a reward function of the context"),
-    (dict(hindsight_goals=[0.0, 2.0]), r"hindsight_goals\[1\] is a probability"),
-    (dict(hindsight_goals=[0.5]), "hindsight_goals has 1 entries"),
+    (dict(hindsight_context=0.5), "needs a task that publishes a reward function of the context"),
+    (dict(hindsight_goals=[2.0]), r"hindsight_goals\[0\] is a probability"),
+    (dict(hindsight_context=-0.1), "hindsight_context is a probability"),
+    (dict(hindsight_goals=[0.5, 0.5]), "hindsight_goals has 2 entries but the hierarchy has 1 level"),
 ])
 def test_hindsight_settings_the_hierarchy_cannot_honour_are_named(kwargs, problem):
     with pytest.raises(ValueError, match=problem):
@@ -168,19 +169,23 @@ def test_top_level_hindsight_needs_every_step_in_the_tops_rows():
     reward = hindsight.ContextReward(reward=lambda s, c: -np.linalg.norm(s[..., :2] - c, axis=-1),
                                      achieved=lambda s: s[..., :2])
     with pytest.raises(ValueError, match="top whose child steps once per environment step"):
-        make_agent(make_hierarchy(3), hindsight_goals=0.5, context_reward=reward)
-    make_agent(make_hierarchy(3), hindsight_goals=[0.0, 0.5, 0.5])      # below the top: fine
+        make_agent(make_hierarchy(3), hindsight_context=0.5, context_reward=reward)
+    agent = make_agent(make_hierarchy(3), hindsight_goals=0.5)           # below the top: fine
+    assert agent.hindsight_goals == [0.0, 0.5, 0.5]
+    agent = make_agent(make_hierarchy(2), hindsight_goals=[0.3], hindsight_context=0.2,
+                       context_reward=reward)
+    assert agent.hindsight_goals == [0.2, 0.3]
 
 
 def test_agent_checkpoint_keeps_what_future_relabelling_needs():
     def agent_with_data():
         agent = make_agent(make_hierarchy(2, periods=3), batch_size=64, warmup_steps=10_000,
-                           seed=2, hindsight_goals=[0.0, 0.5])
+                           seed=2, hindsight_goals=0.5)
         run_agent(agent, episodes=3, length=12, rng=np.random.default_rng(4))
         return agent
     a = agent_with_data()
     b = make_agent(make_hierarchy(2, periods=3), batch_size=64, warmup_steps=10_000, seed=9,
-                   hindsight_goals=[0.0, 0.5])
+                   hindsight_goals=0.5)
     b.load_numpy_state(a.numpy_state())
     due = np.array([[False, False], [True, False]])
     va = a.sample_update(due).vector.copy()
