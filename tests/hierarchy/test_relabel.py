@@ -289,3 +289,42 @@ def test_agent_stores_the_child_actions_it_took_and_trains_corrected(num_levels)
             for j in range(int(rows.num_steps[r])):
                 np.testing.assert_array_equal(rows.child_actions[r, j],
                                               taken[start + j * child_steps][i + 1])
+
+
+# --------------------------------------------------------------------------------------------------
+# Composition with connected gradients and a learned lambda.
+
+@pytest.mark.parametrize("estimator", ["paper", "reference", "critic"])
+def test_the_connected_gradient_term_reads_the_fresh_action_not_the_relabelled_goal(estimator):
+    h = make_hierarchy(2, periods=4, off_policy_correction=True, hindsight_actions=0.5,
+                       cg_lambda=0.5, cg_estimator=estimator)
+    rng = np.random.default_rng(7)
+    for lvl in h.levels:
+        randomize_last_layers(lvl, rng, scale=1.0)
+    batch = make_batch(h, 0, rng, batch_size=32)
+    transition, draws = records(batch)
+    draws.child_step = tf.constant(np.minimum((rng.random(32) * batch["num_steps"]).astype(np.int32),
+                                              batch["num_steps"] - 1))
+    draws.hindsight = tf.constant(rng.random(32).astype(np.float32))
+    relabelled = h.relabelled(0, transition, draws)
+    assert not np.allclose(relabelled.action.numpy(), batch["action"])      # goals did change
+    stored = h.actor_gradients(0, transition, draws)
+    changed = h.actor_gradients(0, relabelled, draws)
+    np.testing.assert_array_equal(stored[1].numpy(), changed[1].numpy())    # the cg loss
+    for a, b in zip(stored[2], changed[2]):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_learned_lambda_trains_with_the_correction():
+    h = make_hierarchy(2, periods=3, off_policy_correction=True, cg_lambda=0.1,
+                       learn_cg_lambda=True, cg_delta=-5.0)
+    agent = make_agent(h, batch_size=8, warmup_steps=20, seed=3)
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=OBS).astype(np.float32)
+    ep = agent.begin_episode(obs, np.zeros(2, np.float32))
+    for _ in range(80):
+        agent.act(ep)
+        obs = obs + 0.1 * rng.normal(size=OBS).astype(np.float32)
+        agent.observe(ep, -1.0, obs, False, False)
+    assert agent.critic_updates[0] > 2 and np.all(np.isfinite(agent.last_losses))
+    assert float(h.cg_lambda_value(0)) != pytest.approx(0.1, rel=1e-6)    # lambda was trained
