@@ -26,6 +26,8 @@ The loops:
   hrl2        two levels, cg_lambda 0 (independent levels, HRL).
   hrl_cg2     two levels, cg_lambda 0.01 (HRL-CG, paper estimator).
   hrl_cg3     three levels, cg_lambda 0.01 for both pairs.
+  hiro2       hrl2 plus HIRO's off-policy correction of the top level's stored goals, inside the
+              compiled update (10 candidates, docs/relabelling.md).
   tf_agents   tf-agents' `Td3Agent` trained as its TD3 example does it: `TFUniformReplayBuffer`,
               `DynamicStepDriver` (one step per iteration, `common.function`), the buffer's
               `as_dataset(sample_batch_size=256, num_steps=2)` iterator (3 parallel calls, prefetch 3)
@@ -89,10 +91,13 @@ REPLAY_CAPACITY = 200_000
 PERIOD = 10
 CG_LAMBDA = 0.01
 
-# name -> (number of levels, cg_lambda); None marks tf-agents.
+CANDIDATES = 10   # off-policy correction candidates of the hiro2 loop
+
+# name -> (number of levels, cg_lambda[, off-policy correction]); None marks tf-agents.
 LOOPS: Dict[str, tuple | None] = {
     "flat": (1, 0.0),
     "hrl2": (2, 0.0),
+    "hiro2": (2, 0.0, True),
     "hrl_cg2": (2, CG_LAMBDA),
     "hrl_cg3": (3, CG_LAMBDA),
     "tf_agents": None,
@@ -100,6 +105,7 @@ LOOPS: Dict[str, tuple | None] = {
 DESCRIPTIONS = {
     "flat": "ours, flat TD3 (1 level)",
     "hrl2": "ours, HRL (2 levels, lambda 0)",
+    "hiro2": f"ours, HIRO (hrl2 + off-policy correction, {CANDIDATES} candidates)",
     "hrl_cg2": f"ours, HRL-CG (2 levels, lambda {CG_LAMBDA})",
     "hrl_cg3": f"ours, HRL-CG (3 levels, lambda {CG_LAMBDA})",
     "tf_agents": "tf-agents Td3Agent (driver + replay + dataset)",
@@ -143,7 +149,7 @@ class OurLoop:
     """Our training loop (`Agent.act` / `env.step` / `Agent.observe`) on one environment."""
 
     def __init__(self, env_id: str, num_levels: int, cg_lambda: float, warmup_steps: int, seed: int,
-                 hidden=HIDDEN, batch_size: int = BATCH_SIZE):
+                 hidden=HIDDEN, batch_size: int = BATCH_SIZE, correction: bool = False):
         import hierarchy
 
         gin.clear_config()
@@ -158,6 +164,8 @@ class OurLoop:
             idx, low, high = goal_space(self.env)
             kwargs = dict(goal_indices=idx, goal_low=low, goal_high=high, periods=PERIOD,
                           cg_lambda=cg_lambda, cg_estimator="paper")
+            if correction:
+                kwargs.update(off_policy_correction=True, correction_candidates=CANDIDATES)
         self.hierarchy = hierarchy.build_hierarchy(
             observation_spec=obs_spec, context_spec=ctx_spec, action_spec=act_spec,
             num_levels=num_levels, seed=seed, **kwargs)
@@ -511,8 +519,9 @@ def make_loop(name: str, env_id: str, warmup_steps: int, seed: int, hidden=HIDDE
     spec = LOOPS[name]
     if spec is None:
         return TFAgentsLoop(env_id, warmup_steps, seed, hidden, batch_size)
-    num_levels, cg_lambda = spec
-    return OurLoop(env_id, num_levels, cg_lambda, warmup_steps, seed, hidden, batch_size)
+    num_levels, cg_lambda, *correction = spec
+    return OurLoop(env_id, num_levels, cg_lambda, warmup_steps, seed, hidden, batch_size,
+                   correction=bool(correction and correction[0]))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -570,6 +579,8 @@ def summarize(results: Dict[str, Dict[str, List[float]]]) -> dict:
         for n in ("hrl2", "hrl_cg2", "hrl_cg3", "flat_overlap"):
             if n in med:
                 ratios[f"{n} loop / flat loop"] = _ratio(results, f"{n}:loop", "flat:loop")
+    if "hiro2" in med and "hrl2" in med:
+        ratios["hiro2 loop / hrl2 loop"] = _ratio(results, "hiro2:loop", "hrl2:loop")
     return {"medians": med, "ratios": ratios}
 
 
@@ -577,6 +588,7 @@ TARGETS = {  # (ratio key, minimum) from the project's goals, for information
     "flat loop / tf_agents loop": 1.5,
     "flat loop / own ceiling": 0.85,
     "hrl_cg2 loop / flat loop": 0.85,
+    "hiro2 loop / hrl2 loop": 0.9,
 }
 
 

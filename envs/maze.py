@@ -112,8 +112,8 @@ MAZE_CAMERA = markers.framing_camera(MAZE_CONTEXT_LOW, MAZE_CONTEXT_HIGH, margin
 
 
 def ant_task_spec(context_low, context_high, eval_contexts) -> TaskSpec:
-    """The TaskSpec of an ant-in-a-maze task: the Ant sub-goal space (envs.ant), the given contexts,
-    HIRO's horizon (500) and success distance (5)."""
+    """The TaskSpec of an ant-in-a-maze task: the Ant sub-goal space (envs.ant), the given contexts
+    (targets for the torso's first coordinates), HIRO's horizon (500) and success distance (5)."""
     return TaskSpec(
         goal_indices=ANT_GOAL_INDICES,
         goal_low=ANT_GOAL_LOW,
@@ -123,6 +123,8 @@ def ant_task_spec(context_low, context_high, eval_contexts) -> TaskSpec:
         eval_contexts=eval_contexts,
         max_episode_steps=MAZE_MAX_EPISODE_STEPS,
         success_threshold=MAZE_SUCCESS_THRESHOLD,
+        # The reward is -||obs[:d] - c||: a function of the context (hindsight at the top level).
+        context_indices=tuple(range(len(context_low))),
     )
 
 

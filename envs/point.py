@@ -57,6 +57,7 @@ class PointReach(markers.GoalMarkers, gym.Env):
         eval_contexts=((4.0, 4.0), (-4.0, 4.0), (4.0, -4.0), (-4.0, -4.0)),
         max_episode_steps=50,
         success_threshold=1.0,
+        context_indices=(0, 1),
     )
 
     def __init__(self, render_mode: str | None = None):
@@ -161,6 +162,7 @@ class PointMaze(MujocoEnv):
         eval_contexts=maze.MAZE_EVAL_CONTEXTS,
         max_episode_steps=maze.MAZE_MAX_EPISODE_STEPS,
         success_threshold=maze.MAZE_SUCCESS_THRESHOLD,
+        context_indices=(0, 1),
     )
 
     def __init__(self, render_mode: str | None = None, width: int = 480, height: int = 480):

@@ -12,7 +12,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-__all__ = ["TaskSpec", "task_spec"]
+import numpy as np
+
+__all__ = ["TaskSpec", "achieved_context", "context_reward", "task_spec"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +33,10 @@ class TaskSpec:
       success_threshold: meaning documented per environment (for the goal-reaching ones:
         success at a step is ``distance(position, context) < success_threshold``); None if the
         task has no notion of success.
+      context_indices: for goal-reaching tasks whose reward is a function of the context, the
+        indices J of the observation the context is a target for: the reward of a step that ends in
+        s' is ``-||s'[J] - context||_2`` and a state s achieves the context ``s[J]``
+        (`context_reward`); None if the reward is not such a function (e.g. gathering).
     """
 
     goal_indices: tuple[int, ...]
@@ -41,6 +47,7 @@ class TaskSpec:
     eval_contexts: tuple[tuple[float, ...], ...]
     max_episode_steps: int
     success_threshold: float | None = None
+    context_indices: tuple[int, ...] | None = None
 
     def __post_init__(self):
         # Normalise to tuples of python scalars so that specs built from lists / numpy arrays
@@ -110,6 +117,14 @@ class TaskSpec:
                     f"TaskSpec.success_threshold must be positive or None, got {threshold}"
                 )
             object.__setattr__(self, "success_threshold", threshold)
+        if self.context_indices is not None:
+            positions = tuple(int(i) for i in self.context_indices)
+            if len(positions) != self.context_dim or any(i < 0 for i in positions):
+                raise ValueError(
+                    f"TaskSpec.context_indices must be {self.context_dim} non-negative indices (one "
+                    f"per context dimension), got {self.context_indices!r}"
+                )
+            object.__setattr__(self, "context_indices", positions)
 
     @property
     def goal_dim(self) -> int:
@@ -120,6 +135,24 @@ class TaskSpec:
     def context_dim(self) -> int:
         """Number of context dimensions (0 for tasks without a context)."""
         return len(self.context_low)
+
+
+def achieved_context(spec: TaskSpec, observation):
+    """The context an observation achieves, s[J]: ``[..., obs_dim] -> [..., context_dim]``."""
+    if spec.context_indices is None:
+        raise ValueError("this task publishes no reward function of the context")
+    return np.asarray(observation)[..., list(spec.context_indices)]
+
+
+def context_reward(spec: TaskSpec, next_observation, context):
+    """The task's reward of a step ending in `next_observation` for `context`: ``[..., obs_dim],
+    [..., context_dim] -> [...]``, -||s'[J] - context||_2 (numpy).
+
+    Raises:
+      ValueError: if the task publishes no reward function of the context (no `context_indices`).
+    """
+    reached = achieved_context(spec, next_observation)
+    return -np.sqrt(np.sum(np.square(reached - np.asarray(context)), axis=-1))
 
 
 def task_spec(env) -> TaskSpec:

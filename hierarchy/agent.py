@@ -31,7 +31,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from hierarchy import goals
+from hierarchy import goals, hindsight
 from hierarchy.compiled import CompiledStep, StepInputs, StepOutputs
 from hierarchy.hierarchy import Hierarchy
 from hierarchy.replay import ReplayBuffer, RowLayout, Transition
@@ -93,17 +93,36 @@ class Agent:
       make_replay: `(level index, row layout) -> ReplayBuffer`, the replay of each level. Default:
         a `ReplayBuffer` built inside the gin scope of the level's name, so its capacity and batch
         size are per-level gin bindings (`low/ReplayBuffer.batch_size = 256`).
+      hindsight_goals: probability of a hindsight goal transition in a sampled row of a level below
+        the top, one for all or one per level below the top (`hierarchy.hindsight`,
+        docs/relabelling.md); 0: none.
+      hindsight_context: the same for the top level, whose goal is the context: needs
+        `context_reward` and at most two levels.
+      hindsight_strategy: how the hindsight goal is chosen: "future" (a goal achieved later in the
+        same episode).
+      context_reward: the task's reward function of the context (`hindsight.ContextReward`), which
+        hindsight goals at the top level need; None if the task has none.
     """
 
     def __init__(self, *, hierarchy: Hierarchy, warmup_steps: int = 10_000, seed: int = 0,
-                 make_replay: Callable[[int, RowLayout], ReplayBuffer] | None = None):
+                 make_replay: Callable[[int, RowLayout], ReplayBuffer] | None = None,
+                 hindsight_goals: float | Sequence[float] = 0.0, hindsight_context: float = 0.0,
+                 hindsight_strategy: str = "future",
+                 context_reward: hindsight.ContextReward | None = None):
         if warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
         self.hierarchy = h = hierarchy
         self.warmup_steps = int(warmup_steps)
         self.rng = np.random.default_rng(seed)
+        self.hindsight_goals = hindsight.level_probabilities(
+            hindsight_goals, hindsight_context, num_levels=h.num_levels, strategy=hindsight_strategy,
+            context_reward=context_reward, env_steps_per_child_step=h.env_steps_per_step[1:] + [1])
+        self.context_reward = context_reward
         make_replay = make_replay or self._scoped_replay
         self.buffers = [make_replay(i, h.transition_layout(i)) for i in range(h.num_levels)]
+        for p, buf in zip(self.hindsight_goals, self.buffers):
+            if p > 0:
+                buf.track_episodes()
         self.compiled = CompiledStep(hierarchy=h, batch_sizes=[b.batch_size for b in self.buffers])
         self.env_steps = 0
         self.critic_updates = [0] * h.num_levels
@@ -131,8 +150,8 @@ class Agent:
     # Batches.
 
     def sample_draws(self, i: int, rows: np.ndarray) -> np.ndarray:
-        """The packed `Draws` of level i's update on packed `rows`: target smoothing noise and, for a
-        parent with connected gradients, the child step j."""
+        """The packed `Draws` of level i's update on packed `rows`: target smoothing noise, for a
+        parent with connected gradients the child step j, for a relabelled parent its draws."""
         out = np.empty((rows.shape[0], self.compiled.draw_layouts[i].width), np.float32)
         self._write_draws(i, self.compiled.row_layouts[i].views(np.ascontiguousarray(rows)),
                           self.compiled.draw_layouts[i].views(out))
@@ -142,8 +161,18 @@ class Agent:
         """Samples the replay rows and draws of every level that `inputs` trains, into its views."""
         for i, rows, transitions, draws in zip(inputs.levels, inputs.rows, inputs.transitions,
                                                inputs.draw_records):
-            self.buffers[i].sample_into(self.rng, rows)
+            indices = self.buffers[i].sample_into(self.rng, rows)
             self._write_draws(i, transitions, draws)
+            if self.hindsight_goals[i] > 0:
+                self._hindsight_goals(i, indices, transitions)
+
+    def _hindsight_goals(self, i: int, indices: np.ndarray, transitions) -> None:
+        """Relabels level i's sampled rows (views, in place) with "future" hindsight goals."""
+        buf = self.buffers[i]
+        future = buf.layout.views(buf.gather(buf.future_indices(self.rng, indices)))
+        use = self.rng.random(indices.shape) < self.hindsight_goals[i]
+        hindsight.relabel_rows(transitions, future, use, top=i == 0, space=self.hierarchy.goal_space,
+                               context_reward=self.context_reward)
 
     def _write_draws(self, i: int, transitions, draws) -> None:
         """Writes level i's draws for sampled `transitions` into `draws` (records of views)."""
@@ -154,6 +183,11 @@ class Agent:
             n = transitions.num_steps.astype(np.int64)
             j = np.minimum((self.rng.random(n.shape) * n).astype(np.int64), n - 1)
             draws.child_step[...] = j
+        # Relabelling draws come after the others, so runs without relabelling draw as before.
+        if draws.candidate_noise is not None:
+            draws.candidate_noise[...] = self.rng.standard_normal(draws.candidate_noise.shape)
+        if draws.hindsight is not None:
+            draws.hindsight[...] = self.rng.random(draws.hindsight.shape)
 
     # ----------------------------------------------------------------------------------------------
     # Acting.
@@ -280,7 +314,7 @@ class Agent:
             if tr.num_steps == h.child_steps[i] or done:
                 if episode.training:
                     tr.discount = 0.0 if terminated else 1.0
-                    self.buffers[i].add(tr)
+                    self.buffers[i].add(tr, new_episode=not episode.segments[i])
                 episode.segments[i].append((tr.observations[0], tr.goal, next_obs))
         episode.observation = next_obs
         if episode.training:

@@ -15,12 +15,15 @@ into errors.
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import gin
 import numpy as np
 from tf_agents.specs import tensor_spec
 
+from envs import task as envs_task
+from hierarchy import hindsight
 from hierarchy.hierarchy import Hierarchy, level_names
 from hierarchy.level import Level
 
@@ -112,3 +115,13 @@ def build_for_env(env, *, num_levels: int | None = None, seed: int | None = None
     hierarchy.check_environment(observation_spec=observation_spec, context_spec=context_spec,
                                 action_spec=action_spec)
     return hierarchy
+
+
+def context_reward_for_env(env) -> hindsight.ContextReward | None:
+    """The task's reward function of the context (`envs.task.context_reward`), for hindsight goals
+    at the top level; None if the environment publishes none."""
+    task = getattr(env.unwrapped, "task_spec", None)
+    if getattr(task, "context_indices", None) is None:
+        return None
+    return hindsight.ContextReward(reward=functools.partial(envs_task.context_reward, task),
+                                   achieved=functools.partial(envs_task.achieved_context, task))

@@ -18,7 +18,7 @@ import envs  # noqa: F401  (registers the hierarchy/ environments)
 from envs.wrappers import NoContext
 from hierarchy import tasks
 from hierarchy.agent import Agent
-from hierarchy.builder import build_for_env
+from hierarchy.builder import build_for_env, context_reward_for_env
 from hierarchy.config import ConfigurationError, check_gin_scopes
 
 # Raised by the environment and the agent's constructors for a bad configured value; gin re-raises
@@ -61,7 +61,8 @@ def build_agent(env, *, seed: int) -> Agent:
     Raises ValueError for a scoped gin binding that no level of the built hierarchy would apply and
     that is not a level's name at another depth either (`check_gin_scopes`, e.g. `tpo/Level.*`).
     """
-    agent = Agent(hierarchy=build_for_env(env, seed=seed), seed=seed)
+    agent = Agent(hierarchy=build_for_env(env, seed=seed), seed=seed,
+                  context_reward=context_reward_for_env(env))
     names = [lvl.level_name for lvl in agent.hierarchy.levels]
     unused = check_gin_scopes(names)
     if unused:

@@ -7,10 +7,10 @@ environment at every step, so level i acts every `K_i = periods[i] * ... * perio
 environment steps.
 
 This module holds the math of the stack, usable eagerly or inside a graph: the spec checks, each
-level's TD3 transition, the connected-gradient actor update, `train` (the updates of one due
-pattern) and `act` (every level's action for one environment step). Running them as one compiled
-call per environment step is `hierarchy.compiled`'s job; replay, schedules and episode bookkeeping
-live in `hierarchy.agent`.
+level's TD3 transition, the connected-gradient actor update, the relabelling of parents' batches
+(`hierarchy.relabel`), `train` (the updates of one due pattern) and `act` (every level's action for
+one environment step). Compiling them is `hierarchy.compiled`'s job; replay, schedules and episode
+bookkeeping live in `hierarchy.agent`.
 
 A level stores one `replay.Transition` per own step (s_t, ..., s_{t+k}; see its docstring). Its TD3
 transition is (s_t, goal, action, r, s_{t+n}, goal'), with r the environment reward at the top and
@@ -27,7 +27,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from hierarchy import connected, goals, optimizers
+from hierarchy import connected, goals, optimizers, relabel
 from hierarchy.level import Level
 from hierarchy.replay import Draws, RowLayout, Transition, draws_layout, transition_layout
 
@@ -83,6 +83,12 @@ class Hierarchy(tf.Module):
       learn_cg_lambda: learn lambda = exp(w) per pair (Lagrangian); needs `cg_delta`.
       cg_delta: threshold of the learned lambda's constraint on r_c + Q_c.
       cg_lambda_learning_rate: Adam learning rate of w.
+      off_policy_correction: per pair (or a scalar for all), correct the parent's stored goals
+        (HIRO; `hierarchy.relabel`, docs/relabelling.md) in its sampled batches.
+      correction_candidates: candidates per row, >= 1 (stored, achieved, then Gaussian draws).
+      correction_std: std of the Gaussian candidates, in units of the goal half-range.
+      hindsight_actions: per pair (or a scalar), the probability in [0, 1] that a sampled parent row's
+        goal is replaced by the goal its child achieved (HAC's hindsight action transitions).
       name: module name.
     """
 
@@ -98,6 +104,10 @@ class Hierarchy(tf.Module):
         learn_cg_lambda: bool = False,
         cg_delta: float | None = None,
         cg_lambda_learning_rate: float = 3e-4,
+        off_policy_correction: Union[bool, Sequence[bool]] = False,
+        correction_candidates: int = 10,
+        correction_std: float = 0.5,
+        hindsight_actions: Union[Number, Sequence[Number]] = 0.0,
         name: str = "hierarchy",
     ):
         super().__init__(name=name)
@@ -135,6 +145,12 @@ class Hierarchy(tf.Module):
         self.goal_dim = levels[1].goal_dim if n > 1 else 0
 
         self._check_specs()
+        correction = relabel.Correction(num_candidates=correction_candidates, std=correction_std)
+        self.corrections = [correction if on else None for on in _per_pair(
+            off_policy_correction, pairs, "off_policy_correction", bool)] + [None]
+        self.hindsight_actions = [relabel.probability(p, f"hindsight_actions[{i}]") for i, p in
+                                  enumerate(_per_pair(hindsight_actions, pairs, "hindsight_actions",
+                                                      float))] + [0.0]
         # Environment steps per step of each level: K_i = periods[i] * ... * periods[N-2], K_{N-1} = 1.
         self.env_steps_per_step = [int(np.prod(self.periods[i:])) for i in range(n)]
         # Child steps per step of each level (1 at the bottom: s_t -> s_{t+1}).
@@ -200,9 +216,10 @@ class Hierarchy(tf.Module):
     # Replay layout.
 
     def uses_child_actions(self, level: int) -> bool:
-        """Whether level `level` stores its child's actions (the "reference" estimator reads them)."""
-        return level < self.num_levels - 1 and self.cg_estimator == "reference" and \
-            self.has_cg(level)
+        """Whether level `level` stores its child's actions (the off-policy correction and the
+        "reference" estimator read them)."""
+        return level < self.num_levels - 1 and (self.corrections[level] is not None or (
+            self.cg_estimator == "reference" and self.has_cg(level)))
 
     def transition_layout(self, level: int) -> RowLayout:
         """The packed-row layout of level `level`'s `Transition`s (its replay rows)."""
@@ -214,7 +231,24 @@ class Hierarchy(tf.Module):
 
     def draws_layout(self, level: int) -> RowLayout:
         """The packed-row layout of level `level`'s update `Draws`."""
-        return draws_layout(action_dim=self.levels[level].action_dim, child_step=self.has_cg(level))
+        c = self.corrections[level]
+        return draws_layout(action_dim=self.levels[level].action_dim, child_step=self.has_cg(level),
+                            candidate_draws=c.num_draws if c else 0,
+                            hindsight=self.hindsight_actions[level] > 0)
+
+    def relabelled(self, level: int, transition: Transition, draws: Draws) -> Transition:
+        """Level `level`'s batch as its updates read it (off-policy correction, hindsight actions)."""
+        lvl = self.levels[level]
+        if self.corrections[level] is not None:
+            transition, _ = relabel.correct(
+                transition, draws.candidate_noise, correction=self.corrections[level],
+                low=lvl.action_low, high=lvl.action_high, child_policy=self.levels[level + 1].policy,
+                space=self.goal_space)
+        if self.hindsight_actions[level] > 0:
+            transition = relabel.hindsight_actions(
+                transition, draws.hindsight < self.hindsight_actions[level], low=lvl.action_low,
+                high=lvl.action_high, space=self.goal_space)
+        return transition
 
     def has_cg(self, level: int) -> bool:
         """Whether level `level` receives a connected-gradient term from its child."""
@@ -306,6 +340,8 @@ class Hierarchy(tf.Module):
         due = self.static_due(due)
         zero = tf.constant(0.0)
         rows = []
+        batches = [(self.relabelled(i, *batches[i]), batches[i][1]) if due[i].any() else None
+                   for i in range(self.num_levels)]
         for i in range(self.num_levels):
             critic_loss = self._train_level_critic(i, *batches[i]) if due[i, 0] else zero
             actor_loss, cg_loss = (self._train_level_actor(i, *batches[i]) if due[i, 1]

@@ -37,8 +37,9 @@ class Transition:
       action: `[action_dim]`, the level's action (a goal for its child, or an environment action).
       reward: `[]`, the environment reward summed over the step (unscaled).
       discount: `[]`, 0 if the episode terminated within the step, else 1.
-      child_actions: `[k, child_action_dim]`, the child's actions over the step; only stored for the
-        "reference" connected-gradient estimator, else None.
+      child_actions: `[k, child_action_dim]`, the child's actions over the step (rows past
+        `num_steps` unused); only stored for parents whose update reads them (the off-policy
+        correction, the "reference" connected-gradient estimator), else None.
     """
 
     observations: Any
@@ -58,10 +59,16 @@ class Draws:
       noise: `[action_dim]` standard normal, for target policy smoothing.
       child_step: `[]` int, the child step j of the connected-gradient term (parents with a term
         only, else None): uniform over the steps the transition holds, the last one included.
+      candidate_noise: `[C - 2, goal_dim]` standard normal, the off-policy correction's Gaussian
+        candidates (corrected parents with C > 2 candidates only, else None).
+      hindsight: `[]` uniform in [0, 1): the row's stored goal is replaced by the achieved one when
+        it is below the level's hindsight probability (parents with hindsight actions only).
     """
 
     noise: Any
     child_step: Any = None
+    candidate_noise: Any = None
+    hindsight: Any = None
 
 
 class RowLayout:
@@ -143,11 +150,18 @@ def transition_layout(*, obs_dim: int, goal_dim: int, action_dim: int, child_ste
     return RowLayout(Transition, fields)
 
 
-def draws_layout(*, action_dim: int, child_step: bool) -> RowLayout:
-    """The row layout of a level's `Draws` (`child_step`: the level has a connected-gradient term)."""
+def draws_layout(*, action_dim: int, child_step: bool, candidate_draws: int = 0,
+                 hindsight: bool = False) -> RowLayout:
+    """The row layout of a level's `Draws` (`child_step`: the level has a connected-gradient term;
+    `candidate_draws` > 0: Gaussian candidates of the off-policy correction, each `[action_dim]`;
+    `hindsight`: the level relabels with hindsight actions)."""
     fields = {"noise": ((action_dim,), np.float32)}
     if child_step:
         fields["child_step"] = ((), np.int32)
+    if candidate_draws:
+        fields["candidate_noise"] = ((candidate_draws, action_dim), np.float32)
+    if hindsight:
+        fields["hindsight"] = ((), np.float32)
     return RowLayout(Draws, fields)
 
 
@@ -171,13 +185,36 @@ class ReplayBuffer:
         self._rows = np.zeros((self.capacity, self.layout.width), np.float32)
         self._next = 0
         self._size = 0
+        # Per row: rows of its episode stored after it; rows of the current episode stored so far.
+        self._later = None
+        self._episode_rows = 0
+
+    def track_episodes(self) -> None:
+        """From now on, keep per row how many rows of its episode were stored after it (for "future"
+        hindsight goals, `future_indices`); rows of one episode must be stored consecutively."""
+        if self._size:
+            raise ValueError("track_episodes must be called before anything is stored")
+        if self._later is None:
+            self._later = np.zeros(self.capacity, np.int64)
+
+    @property
+    def tracks_episodes(self) -> bool:
+        return self._later is not None
 
     def __len__(self) -> int:
         return self._size
 
-    def add(self, record) -> None:
-        """Appends one record (e.g. a `Transition`); every stored field must have its shape."""
+    def add(self, record, *, new_episode: bool = False) -> None:
+        """Appends one record (e.g. a `Transition`); every stored field must have its shape.
+        `new_episode`: the record is the first of an episode (read when tracking episodes)."""
         self.layout.pack(record, out=self._rows[self._next])
+        if self._later is not None:
+            self._episode_rows = 0 if new_episode else self._episode_rows
+            # The earlier rows of this episode that are still held gain one later row.
+            earlier = min(self._episode_rows, self.capacity - 1)
+            self._later[(self._next - np.arange(1, earlier + 1)) % self.capacity] += 1
+            self._later[self._next] = 0
+            self._episode_rows += 1
         self._next = (self._next + 1) % self.capacity
         self._size = min(self._size + 1, self.capacity)
 
@@ -195,20 +232,35 @@ class ReplayBuffer:
         """Packed rows of a uniform batch `[batch_size, width]` (default: the buffer's batch size)."""
         return self.gather(self.sample_indices(rng, batch_size))
 
-    def sample_into(self, rng: np.random.Generator, out: np.ndarray) -> None:
-        """`sample` written into `out` `[batch_size, width]` (C-contiguous float32), the same draws."""
+    def future_indices(self, rng: np.random.Generator, indices) -> np.ndarray:
+        """Per row index r, a uniform index among r and the rows of r's episode stored after it:
+        `[B] -> [B]` (needs `track_episodes`)."""
+        if self._later is None:
+            raise ValueError("future_indices needs a buffer that tracks episodes")
+        indices = np.asarray(indices, np.int64)
+        offsets = np.floor(rng.random(indices.shape) * (self._later[indices] + 1)).astype(np.int64)
+        return (indices + np.minimum(offsets, self._later[indices])) % self.capacity
+
+    def sample_into(self, rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
+        """`sample` written into `out` `[batch_size, width]` (C-contiguous float32), the same draws;
+        returns the indices sampled."""
         if out.shape[1:] != (self.layout.width,):
             raise ValueError(f"sample_into: out has shape {out.shape}, rows have width "
                              f"{self.layout.width}")
         # Indices are in range, so "clip" changes none; it lets numpy write `out` without a buffer.
-        np.take(self._rows, self.sample_indices(rng, out.shape[0]), axis=0, out=out, mode="clip")
+        indices = self.sample_indices(rng, out.shape[0])
+        np.take(self._rows, indices, axis=0, out=out, mode="clip")
+        return indices
 
     # Persistence --------------------------------------------------------------------------------
 
     def state(self) -> Dict[str, np.ndarray]:
         """Arrays that restore the buffer exactly (only the filled rows are kept)."""
-        return {"rows": self._rows[: self._size], "next": np.asarray(self._next),
-                "width": np.asarray(self.layout.width), "capacity": np.asarray(self.capacity)}
+        state = {"rows": self._rows[: self._size], "next": np.asarray(self._next),
+                 "width": np.asarray(self.layout.width), "capacity": np.asarray(self.capacity)}
+        if self._later is not None:
+            state.update(later=self._later[: self._size], episode_rows=np.asarray(self._episode_rows))
+        return state
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         if int(state["capacity"]) != self.capacity or int(state["width"]) != self.layout.width:
@@ -220,3 +272,9 @@ class ReplayBuffer:
         self._size = rows.shape[0]
         self._rows[: self._size] = rows
         self._next = int(state["next"])
+        if (self._later is not None) != ("later" in state):
+            raise ValueError("replay checkpoint and buffer differ in tracking episodes (hindsight "
+                             "goals on in one of them only: a different configuration)")
+        if self._later is not None:
+            self._later[: self._size] = state["later"]
+            self._episode_rows = int(state["episode_rows"])

@@ -85,3 +85,20 @@ def test_quick_run(throughput, tmp_path, request):
     saved = json.loads((tmp_path / "throughput_quick.json").read_text())
     assert saved["ratios"].keys() == record["ratios"].keys()
     assert "| flat loop / tf_agents loop |" in (tmp_path / "throughput_quick.md").read_text()
+
+
+def test_hiro2_is_hrl2_with_the_correction(throughput):
+    loops = {name: throughput.make_loop(name, "hierarchy/PointReach-v0", warmup_steps=10, seed=0,
+                                        hidden=(8, 8), batch_size=8) for name in ("hrl2", "hiro2")}
+    hrl2, hiro2 = loops["hrl2"].hierarchy, loops["hiro2"].hierarchy
+    assert hrl2.corrections == [None, None]
+    assert hiro2.corrections[0].num_candidates == throughput.CANDIDATES == 10
+    assert hiro2.periods == hrl2.periods == [throughput.PERIOD]
+    assert hiro2.cg_lambda == hrl2.cg_lambda == [0.0]
+    for loop in loops.values():
+        loop.run(40)
+        assert loop.agent.critic_updates[0] > 0
+    results = {"hrl2": {"loop": [100.0, 120.0], "ceiling": [1.0, 1.0]},
+               "hiro2": {"loop": [95.0, 96.0], "ceiling": [1.0, 1.0]}}
+    ratio = throughput.summarize(results)["ratios"]["hiro2 loop / hrl2 loop"]
+    assert ratio["paired_min"] == pytest.approx(0.8) and ratio["paired_max"] == pytest.approx(0.95)
