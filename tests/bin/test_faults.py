@@ -228,3 +228,39 @@ def test_replaying_an_ant_maze_episode_restores_the_physics_exactly():
     assert json.dumps(resilience.env_rng_state(fresh)) == json.dumps(after)
     np.testing.assert_array_equal(replayed["observation"], obs["observation"])
     fresh.close()
+
+
+@pytest.mark.parametrize("method, levels", [("hindsight", 3)])
+def test_sigterm_mid_episode_resumes_exactly_with_relabelling(tmp_path, monkeypatch, method, levels):
+    """In process, with hindsight relabelling and three levels (episode-tracking replay buffers, more
+    open transitions): a real SIGTERM to this process at step 230 stops the run there, mid-episode,
+    and the resumed run writes the uninterrupted run's rows."""
+    import gin
+
+    from hierarchy.agent import Agent
+
+    config = (["envs/point_reach.gin", f"methods/{method}.gin"],
+              SETTINGS + [f"build_hierarchy.num_levels = {levels}", "train.total_steps = 300"])
+    parse_gin(*config)
+    train(str(tmp_path / "straight"))
+    gin.clear_config()
+    observe = Agent.observe
+
+    def terminate_at_230(self, episode, *args, **kwargs):
+        observe(self, episode, *args, **kwargs)
+        if self.env_steps == 230:
+            monkeypatch.setattr(Agent, "observe", observe)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(Agent, "observe", terminate_at_230)
+    root = str(tmp_path / "stopped")
+    parse_gin(*config)
+    with pytest.raises(resilience.Interrupted) as stopped:
+        train(root)
+    assert stopped.value.step == 230 and stopped.value.path.endswith("ckpt-230")
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL   # the handler was put back
+    gin.clear_config()
+    parse_gin(*config)
+    assert train(root)["step"] == 300
+    for name in ("train_metrics.jsonl", "eval_metrics.jsonl"):
+        assert rows(root, name) == rows(str(tmp_path / "straight"), name), name
