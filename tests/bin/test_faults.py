@@ -1,7 +1,6 @@
 """Runs that survive faults: SIGTERM mid-episode, a damaged newest checkpoint, an unwritable root
 directory, a full disk while a checkpoint is written."""
 
-import errno
 import json
 import os
 import shutil
@@ -171,36 +170,51 @@ def test_prepare_root_dir_through_a_regular_file(tmp_path):
     assert os.listdir(tmp_path / "fine" / "run") == []   # the write check leaves nothing behind
 
 
+# Loaded by the binary's interpreter at start-up (`sitecustomize` on PYTHONPATH): the second write of
+# a checkpoint's replay state writes half an archive, then fails as a full disk does.
+FULL_DISK = """
+import errno
+import numpy as np
+
+_savez, _calls = np.savez, []
+
+
+def savez(f, **arrays):
+    _calls.append(1)
+    if len(_calls) == 2:
+        f.write(b"PK\\x03\\x04" + bytes(64))
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return _savez(f, **arrays)
+
+
+np.savez = savez
+"""
+
+
 def test_a_full_disk_while_checkpointing_stops_the_run_and_keeps_the_previous_checkpoint(
-        tmp_path, monkeypatch):
-    """ENOSPC is injected into the second checkpoint's replay-state write (half a file, then the
-    error); the run stops with a message naming the intact checkpoint, and resumes from it."""
+        tmp_path, reference):
+    """ENOSPC is injected into the binary's second checkpoint (step 400): it exits 1 with a message
+    naming the intact checkpoint of step 200; run again without the fault, it resumes from it and
+    writes the uninterrupted run's rows."""
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(FULL_DISK)
     root = str(tmp_path / "run")
-    savez, calls = np.savez, []
-
-    def savez_on_a_full_disk(f, **arrays):
-        calls.append(1)
-        if len(calls) == 2:
-            f.write(b"PK\x03\x04" + b"\0" * 64)
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return savez(f, **arrays)
-
-    monkeypatch.setattr(checkpointing.np, "savez", savez_on_a_full_disk)
-    parse_gin(POINT, SETTINGS)
-    with pytest.raises(checkpointing.CheckpointWriteError) as raised:
-        train(root)
-    message = str(raised.value)
+    env = dict(binary_env())
+    env["PYTHONPATH"] = str(inject) + os.pathsep + env["PYTHONPATH"]
+    failed = subprocess.run(binary_command("train", root, POINT, SETTINGS), cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 1, failed.stderr[-3000:]
     directory = os.path.join(root, "checkpoints")
-    assert "ckpt-400 could not be written" in message and "No space left on device" in message
-    assert f"the previous checkpoint {os.path.join(directory, 'ckpt-200')} is intact" in message
-    assert sorted(os.listdir(directory)) == ["ckpt-200", "latest"]
-    monkeypatch.undo()
-    import gin
-
-    gin.clear_config()
-    parse_gin(POINT, SETTINGS)
-    final = train(root)
-    assert final["step"] == 600
+    assert "Traceback" not in failed.stderr
+    (line,) = [line for line in failed.stderr.splitlines() if "could not be written" in line]
+    assert "ckpt-400" in line and "No space left on device" in line
+    assert f"the previous checkpoint {os.path.join(directory, 'ckpt-200')} is intact" in line
+    assert sorted(os.listdir(directory)) == ["ckpt-200", "latest"]   # no partial directory left
+    done = run_binary("train", root, POINT, SETTINGS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "(step 200, 1 episodes)" in done.stderr
+    assert_same_metrics(root, reference)
 
 
 def test_replaying_an_ant_maze_episode_restores_the_physics_exactly():
