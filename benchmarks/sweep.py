@@ -122,7 +122,10 @@ def start_ray(address: str | None = None, *, num_cpus: int = 1, object_store_mb:
     """
     _ray_environment(address)
     import ray
+    from ray import cloudpickle
 
+    # cell_runner is a script next to this one, not an installed module: ship its code by value.
+    cloudpickle.register_pickle_by_value(cell_runner)
     if ray.is_initialized():
         return ray
     start = time.time()
@@ -135,10 +138,6 @@ def start_ray(address: str | None = None, *, num_cpus: int = 1, object_store_mb:
                  object_store_memory=object_store_mb * 1024 * 1024, _temp_dir=temp_dir,
                  log_to_driver=False, logging_level="WARNING")
         log(f"started a local Ray with {num_cpus} CPU(s) in {time.time() - start:.1f} s")
-    # cell_runner is a script next to this one, not an installed module: ship its code by value.
-    from ray import cloudpickle
-
-    cloudpickle.register_pickle_by_value(cell_runner)
     return ray
 
 
@@ -146,7 +145,8 @@ def run_cells(cells: Sequence[Cell], root_dir: pathlib.Path, *, command: Sequenc
               cpus_per_cell: float = 1, gpus_per_cell: float = 0, max_parallel: int = 0,
               max_retries: int = 3, threads: int = 0, lock_wait_s: float = 600.0,
               log=print) -> Dict[str, dict]:
-    """Runs every cell that is not finished as a Ray task (Ray must be started, see `start_ray`).
+    """Runs every cell that is not finished as a Ray task, on the Ray this process is connected to
+    (`start_ray`), or else on a local Ray started for these cells and stopped after them.
 
     Each task needs `cpus_per_cell` CPUs and `gpus_per_cell` GPUs (a fraction shares a GPU); Ray runs
     as many at once as the cluster's resources allow, and at most `max_parallel` (0: no limit). A task
@@ -159,10 +159,25 @@ def run_cells(cells: Sequence[Cell], root_dir: pathlib.Path, *, command: Sequenc
       minus the binary's own run time (Ray's scheduling and start-up, and the wait for resources
       when more cells are submitted than fit at once; None if unknown).
     """
-    import ray
-
     if max_parallel < 0:
         raise ValueError(f"max_parallel must be >= 0, got {max_parallel}")
+    if "ray" not in sys.modules:
+        _ray_environment(None)
+    import ray
+
+    started = not ray.is_initialized()
+    start_ray(None, num_cpus=_local_cpus(max_parallel, cpus_per_cell), log=log)
+    try:
+        return _run_on_ray(ray, cells, root_dir, command=command, cpus_per_cell=cpus_per_cell,
+                           gpus_per_cell=gpus_per_cell, max_parallel=max_parallel,
+                           max_retries=max_retries, threads=threads, lock_wait_s=lock_wait_s, log=log)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _run_on_ray(ray, cells, root_dir, *, command, cpus_per_cell, gpus_per_cell, max_parallel,
+                max_retries, threads, lock_wait_s, log) -> Dict[str, dict]:
     results: Dict[str, dict] = {}
     pending = []
     for cell in cells:
