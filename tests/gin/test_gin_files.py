@@ -24,6 +24,8 @@ def test_the_promised_files_exist():
                  "envs/ant_four_rooms.gin", "paper/ant_push_hrl.gin", "paper/ant_push_hrl_cg.gin",
                  "paper/ant_fall_hrl.gin", "paper/ant_fall_hrl_cg.gin",
                  "paper/ant_four_rooms_hrl.gin", "paper/ant_four_rooms_hrl_cg.gin",
+                 "paper/ant_push_hiro.gin", "paper/ant_fall_hiro.gin", "paper/ant_four_rooms_hiro.gin",
+                 "paper/ant_maze_hiro.gin", "paper/ant_gather_hiro.gin",
                  "envs/point_maze_robotics.gin"]:
         assert name in GIN_FILES
 
@@ -91,6 +93,9 @@ def test_paper_ant_maze_hrl_cg_settings_reach_the_levels():
     ("paper/ant_push_hrl_cg.gin", "hierarchy/AntPush-v0", 2),
     ("paper/ant_fall_hrl_cg.gin", "hierarchy/AntFall-v0", 3),
     ("paper/ant_four_rooms_hrl.gin", "hierarchy/AntFourRooms-v0", 2),
+    ("paper/ant_push_hiro.gin", "hierarchy/AntPush-v0", 2),
+    ("paper/ant_fall_hiro.gin", "hierarchy/AntFall-v0", 3),
+    ("paper/ant_four_rooms_hiro.gin", "hierarchy/AntFourRooms-v0", 2),
 ])
 def test_hiro_task_compositions_build_their_hierarchy(name, env_id, context_dim):
     """The AntPush / AntFall / AntFourRooms compositions: the environment, its goal space (15 dims,
@@ -107,4 +112,5 @@ def test_hiro_task_compositions_build_their_hierarchy(name, env_id, context_dim)
     top, low = h.levels
     assert (top.reward_scale, low.reward_scale) == pytest.approx((0.1, 1.0))
     assert h.cg_lambda == pytest.approx([0.005 if name.endswith("_cg.gin") else 0.0])
+    assert [c is not None for c in h.corrections[:-1]] == [name.endswith("_hiro.gin")]
 
