@@ -299,7 +299,15 @@ def main(argv=None) -> int:
     if args.cpus_per_cell <= 0 or args.gpus_per_cell < 0 or args.max_retries < 0:
         raise SystemExit("--cpus_per_cell must be > 0, --gpus_per_cell and --max_retries >= 0")
     root_dir.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, _terminate)
+    previous_handler = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run_sweep(args, config, cells, root_dir, command)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)   # a caller's own handler comes back
+
+
+def _run_sweep(args, config, cells, root_dir: pathlib.Path, command) -> int:
+    """Writes sweep.json, then runs the cells on Ray (local or --address); returns the exit status."""
     (root_dir / "sweep.json").write_text(json.dumps(
         {"config": config, "config_path": str(args.config),
          "cells": [c.cell_id for c in cells]}, indent=1) + "\n")

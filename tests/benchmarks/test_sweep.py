@@ -169,9 +169,14 @@ def test_main_dry_run_and_exit_code(sweep, local_ray, tmp_path, fake_command, ca
     assert "[new]" in out and "--gin_file f.gin" in out and "1 cells" in out
     assert not root.exists()
     command = " ".join(fake_command)
+    import signal
+
+    handler_before = signal.getsignal(signal.SIGTERM)
     code = sweep.main(["--config", str(config_path), "--root_dir", str(root),
                        "--train_command", command])
     assert code == 1
+    # The sweep's SIGTERM handler is the caller's again afterwards (main can run in a process).
+    assert signal.getsignal(signal.SIGTERM) is handler_before
     assert json.loads((root / "sweep.json").read_text())["cells"] == ["fail/flat_L1/seed0"]
 
 

@@ -269,10 +269,11 @@ def test_sigterm_mid_episode_resumes_exactly_with_relabelling(tmp_path, monkeypa
     monkeypatch.setattr(Agent, "observe", terminate_at_230)
     root = str(tmp_path / "stopped")
     parse_gin(*config)
+    handler_before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(resilience.Interrupted) as stopped:
         train(root)
     assert stopped.value.step == 230 and stopped.value.path.endswith("ckpt-230")
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL   # the handler was put back
+    assert signal.getsignal(signal.SIGTERM) is handler_before   # the handler was put back
     gin.clear_config()
     parse_gin(*config)
     assert train(root)["step"] == 300
