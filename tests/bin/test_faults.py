@@ -11,7 +11,7 @@ import types
 import gymnasium as gym
 import numpy as np
 import pytest
-from run_helpers import POINT, REPO, TINY, binary_command, binary_env, run_binary
+from run_helpers import POINT, REPO, TINY, binary_command, binary_env, flip_bytes, run_binary, tf_data_file
 
 import envs  # noqa: F401  (registers the environments)
 from hierarchy import checkpointing, metrics, resilience
@@ -86,19 +86,6 @@ def test_sigterm_checkpoints_mid_episode_and_resumes_exactly(tmp_path, reference
     assert_same_metrics(root, reference)
 
 
-def flip_middle_bytes(path, count=16):
-    with open(path, "r+b") as f:
-        data = bytearray(f.read())
-        for k in range(len(data) // 2, min(len(data) // 2 + count, len(data))):
-            data[k] ^= 0xFF
-        f.seek(0)
-        f.write(data)
-
-
-def tf_data_file(ckpt_dir):
-    (name,) = [n for n in os.listdir(os.path.join(ckpt_dir, "tf")) if ".data-" in n]
-    return os.path.join(ckpt_dir, "tf", name)
-
 
 @pytest.fixture(scope="module")
 def killed(tmp_path_factory):
@@ -121,7 +108,7 @@ def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_run_resumes_from_the
         tmp_path, reference, killed):
     root = str(tmp_path / "run")
     directory = killed_run(killed, root)
-    flip_middle_bytes(tf_data_file(os.path.join(directory, "ckpt-400")))
+    flip_bytes(tf_data_file(os.path.join(directory, "ckpt-400")), count=16)
     done = run_binary("train", root, POINT, SETTINGS)
     assert done.returncode == 0, done.stderr[-3000:]
     damaged = [line for line in done.stderr.splitlines() if "is damaged" in line]
@@ -137,7 +124,7 @@ def test_no_intact_checkpoint_exits_1_naming_the_files_and_keeps_everything(tmp_
     directory = killed_run(killed, root)
     files = [tf_data_file(os.path.join(directory, name)) for name in ("ckpt-200", "ckpt-400")]
     for path in files:
-        flip_middle_bytes(path)
+        flip_bytes(path)
     before = {p: open(p, "rb").read() for p in files}
     listing = sorted(os.listdir(directory))
     train_rows = open(os.path.join(root, "train_metrics.jsonl")).read()

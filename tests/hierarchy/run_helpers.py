@@ -78,3 +78,19 @@ def kill_after_checkpoint(proc, root_dir, min_step, *, poll_s=0.02, safety_cap_s
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def flip_bytes(path, offset=None, count=8):
+    """Inverts `count` bytes of the file at `path` from `offset` (default: its middle)."""
+    with open(path, "r+b") as f:
+        data = bytearray(f.read())
+        start = len(data) // 2 if offset is None else offset
+        for k in range(start, min(start + count, len(data))):
+            data[k] ^= 0xFF
+        f.seek(0)
+        f.write(data)
+
+
+def tf_data_file(ckpt_dir):
+    (name,) = [n for n in os.listdir(os.path.join(ckpt_dir, "tf")) if ".data-" in n]
+    return os.path.join(ckpt_dir, "tf", name)

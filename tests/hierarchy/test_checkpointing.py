@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+from run_helpers import flip_bytes, tf_data_file
 
 from hierarchy import checkpointing
 
@@ -94,21 +95,6 @@ def test_a_save_that_fails_midway_leaves_the_previous_checkpoint_and_no_temporar
     assert sorted(os.listdir(directory)) == ["ckpt-10", "latest"]
     assert os.path.basename(ckpt.latest()) == "ckpt-10"
 
-
-def flip_bytes(path, offset=None, count=8):
-    """Inverts `count` bytes of the file at `path` from `offset` (default: its middle)."""
-    with open(path, "r+b") as f:
-        data = bytearray(f.read())
-        start = len(data) // 2 if offset is None else offset
-        for k in range(start, min(start + count, len(data))):
-            data[k] ^= 0xFF
-        f.seek(0)
-        f.write(data)
-
-
-def tf_data_file(ckpt_dir):
-    (name,) = [n for n in os.listdir(os.path.join(ckpt_dir, "tf")) if ".data-" in n]
-    return os.path.join(ckpt_dir, "tf", name)
 
 
 def test_restore_skips_a_damaged_newest_checkpoint_and_moves_it_aside(tmp_path):
