@@ -124,7 +124,7 @@ def test_no_intact_checkpoint_exits_1_naming_the_files_and_keeps_everything(tmp_
     directory = killed_run(killed, root)
     files = [tf_data_file(os.path.join(directory, name)) for name in ("ckpt-200", "ckpt-400")]
     for path in files:
-        flip_bytes(path)
+        flip_bytes(path, count=16)
     before = {p: open(p, "rb").read() for p in files}
     listing = sorted(os.listdir(directory))
     train_rows = open(os.path.join(root, "train_metrics.jsonl")).read()
