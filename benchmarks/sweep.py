@@ -45,6 +45,7 @@ import pathlib
 import re
 import shlex
 import signal
+import subprocess
 import sys
 import time
 from typing import Dict, Sequence
@@ -54,6 +55,7 @@ if str(ROOT / "benchmarks") not in sys.path:   # run as a script: the scripts be
     sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import cell_runner  # noqa: E402
+import collect  # noqa: E402
 from sweep_grid import METHOD_GIN, METHODS, Cell, expand_grid, load_config, validate_config  # noqa: E402, F401
 
 
@@ -144,6 +146,7 @@ def start_ray(address: str | None = None, *, num_cpus: int = 1, object_store_mb:
 def run_cells(cells: Sequence[Cell], root_dir: pathlib.Path, *, command: Sequence[str] = DEFAULT_COMMAND,
               cpus_per_cell: float = 1, gpus_per_cell: float = 0, max_parallel: int = 0,
               max_retries: int = 3, threads: int = 0, lock_wait_s: float = 600.0,
+              results_dir: pathlib.Path | None = None, commit_results: bool = False,
               log=print) -> Dict[str, dict]:
     """Runs every cell that is not finished as a Ray task, on the Ray this process is connected to
     (`start_ray`), or else on a local Ray started for these cells and stopped after them.
@@ -152,6 +155,10 @@ def run_cells(cells: Sequence[Cell], root_dir: pathlib.Path, *, command: Sequenc
     as many at once as the cluster's resources allow, and at most `max_parallel` (0: no limit). A task
     whose worker or node dies, or whose run stops unfinished, is retried up to `max_retries` times;
     each retry resumes the run from its checkpoint (`cell_runner`).
+
+    With `results_dir`, each cell that finishes has its report files copied there as soon as it
+    finishes (`collect.collect_cell`), and committed to git on their own when `commit_results`.
+    Every cell's cell.json records the commit of the code it runs (`collect.git_commit_of`).
 
     Returns:
       cell_id -> {"status": "skipped" | "ok" | "failed", "returncode", "seconds", "overhead",
@@ -170,14 +177,15 @@ def run_cells(cells: Sequence[Cell], root_dir: pathlib.Path, *, command: Sequenc
     try:
         return _run_on_ray(ray, cells, root_dir, command=command, cpus_per_cell=cpus_per_cell,
                            gpus_per_cell=gpus_per_cell, max_parallel=max_parallel,
-                           max_retries=max_retries, threads=threads, lock_wait_s=lock_wait_s, log=log)
+                           max_retries=max_retries, threads=threads, lock_wait_s=lock_wait_s,
+                           results_dir=results_dir, commit_results=commit_results, log=log)
     finally:
         if started:
             ray.shutdown()
 
 
 def _run_on_ray(ray, cells, root_dir, *, command, cpus_per_cell, gpus_per_cell, max_parallel,
-                max_retries, threads, lock_wait_s, log) -> Dict[str, dict]:
+                max_retries, threads, lock_wait_s, results_dir, commit_results, log) -> Dict[str, dict]:
     results: Dict[str, dict] = {}
     pending = []
     for cell in cells:
@@ -193,6 +201,7 @@ def _run_on_ray(ray, cells, root_dir, *, command, cpus_per_cell, gpus_per_cell, 
         num_cpus=cpus_per_cell, num_gpus=gpus_per_cell, max_retries=max_retries,
         retry_exceptions=True, name="sweep_cell")
     env = _cell_env(threads)
+    code = collect.git_commit_of(ROOT)
     running = {}   # ObjectRef -> (cell_id, submit time)
     total, done = len(pending), 0
     try:
@@ -202,7 +211,8 @@ def _run_on_ray(ray, cells, root_dir, *, command, cpus_per_cell, gpus_per_cell, 
                 cell_dir = root_dir / cell.cell_id
                 cell_dir.mkdir(parents=True, exist_ok=True)
                 args = [*command, *cell.args(root_dir)]
-                meta = dict(cell.metadata(), command=shlex.join(args))
+                meta = dict(cell.metadata(), command=shlex.join(args), code=code,
+                            code_history=_code_history(cell_dir / CELL_FILE, code))
                 (cell_dir / CELL_FILE).write_text(json.dumps(meta, indent=1) + "\n")
                 ref = task.remote(args, str(cell_dir), cwd=str(ROOT), env_overrides=env,
                                   finished_file=FINISHED, lock_wait_s=lock_wait_s)
@@ -218,6 +228,11 @@ def _run_on_ray(ray, cells, root_dir, *, command, cpus_per_cell, gpus_per_cell, 
                 tail = "" if ok else f" ({r['error']}; see {root_dir / cell_id / LOG_FILE})"
                 log(f"{'done' if ok else 'FAILED'} {cell_id}: rc {r['returncode']}, "
                     f"{r['seconds']:.0f} s [{done}/{total}]{tail}")
+                if ok and results_dir is not None:
+                    try:
+                        collect.collect(root_dir, results_dir, [cell_id], commit=commit_results, log=log)
+                    except (OSError, subprocess.CalledProcessError) as e:   # the run itself is safe
+                        log(f"COLLECT FAILED {cell_id}: {e}; run benchmarks/collect.py to retry")
     finally:
         # Interrupted (Ctrl-C, SIGTERM): cancel the running cells; each binary gets SIGTERM, saves a
         # checkpoint and exits, and a later sweep resumes it.
@@ -227,6 +242,16 @@ def _run_on_ray(ray, cells, root_dir, *, command, cpus_per_cell, gpus_per_cell, 
         if running:
             ray.wait(list(running), num_returns=len(running), timeout=150)
     return results
+
+
+def _code_history(cell_file: pathlib.Path, code) -> list:
+    """The code (commit) of every submission of a cell, oldest first: a resumed cell may have run part
+    of its steps on an earlier commit."""
+    try:
+        history = json.loads(cell_file.read_text()).get("code_history", [])
+    except (OSError, ValueError):
+        history = []
+    return history if history and history[-1] == code else [*history, code]
 
 
 def _result(ray, ref, cell_dir: pathlib.Path, submitted: float) -> dict:
@@ -270,6 +295,10 @@ def parse_args(argv=None):
     p.add_argument("--ray_temp_dir", default=None, help="temporary directory of a local Ray")
     p.add_argument("--filter", default="", help="regex: run only cells whose id matches")
     p.add_argument("--dry_run", action="store_true", help="print the cells and commands, run nothing")
+    p.add_argument("--results_dir", default="",
+                   help="copy each finished cell's report files here (benchmarks/collect.py)")
+    p.add_argument("--commit_results", action="store_true",
+                   help="with --results_dir: git-commit each finished cell's files at once")
     p.add_argument("--train_command", default="",
                    help="command prefix of the training binary (default: python -m hierarchy.bin.train)")
     return p.parse_args(argv)
@@ -298,6 +327,8 @@ def main(argv=None) -> int:
         return 0
     if args.cpus_per_cell <= 0 or args.gpus_per_cell < 0 or args.max_retries < 0:
         raise SystemExit("--cpus_per_cell must be > 0, --gpus_per_cell and --max_retries >= 0")
+    if args.commit_results and not args.results_dir:
+        raise SystemExit("--commit_results needs --results_dir")
     root_dir.mkdir(parents=True, exist_ok=True)
     previous_handler = signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -322,7 +353,10 @@ def _run_sweep(args, config, cells, root_dir: pathlib.Path, command) -> int:
         results = run_cells(cells, root_dir, command=command, cpus_per_cell=args.cpus_per_cell,
                             gpus_per_cell=args.gpus_per_cell, max_parallel=args.max_parallel,
                             max_retries=args.max_retries, threads=args.threads_per_cell,
-                            lock_wait_s=args.lock_wait_s, log=log)
+                            lock_wait_s=args.lock_wait_s,
+                            results_dir=pathlib.Path(args.results_dir).resolve() if args.results_dir
+                            else None,
+                            commit_results=args.commit_results, log=log)
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume", flush=True)
         return 130

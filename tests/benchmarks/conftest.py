@@ -48,3 +48,8 @@ def local_ray(sweep, tmp_path_factory):
 def compare():
     """benchmarks/compare.py; its modules `compare.evidence` and `compare.paired` are the ones it uses."""
     return load_script("compare")
+
+
+@pytest.fixture(scope="session")
+def collect():
+    return load_script("collect")

@@ -1,0 +1,146 @@
+"""Copies finished sweep cells' results into a results directory, and optionally commits them.
+
+A campaign's cells train in a scratch root (checkpoints, logs, summaries: large, not committed); what a
+report needs from each cell is small: its evaluation rows, its training rows (the lower levels'
+intrinsic returns), its description and its final metrics. `collect_cell` copies those files of one
+finished cell into `<results_dir>/<cell id>/`; with `commit=True` it also commits them at once to the
+git repository that holds `results_dir`, so that an interrupted campaign loses at most the cells that
+were running. `benchmarks/sweep.py --results_dir` calls it as each cell finishes; run this script to
+collect cells after the fact (for example from a cluster's shared filesystem):
+
+  python benchmarks/collect.py --root_dir runs/point_maze \
+      --results_dir benchmarks/results/point_maze_suite/runs [--commit]
+
+The commit takes only the copied files (`git commit --only`): whatever else is staged in the
+repository stays staged and out of the commit. Only the standard library is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+from typing import List, Sequence
+
+# The files of a finished cell a report reads (hierarchy/run_files.py names the run's own files; the
+# sweep writes cell.json). A missing optional file is skipped.
+REQUIRED_FILES = ("cell.json", "eval_metrics.jsonl", "finished.json")
+OPTIONAL_FILES = ("train_metrics.jsonl",)
+FINISHED = "finished.json"
+
+
+class CollectError(RuntimeError):
+    """A cell cannot be collected (unfinished, or a required file is missing)."""
+
+
+def git_commit_of(path: pathlib.Path) -> dict | None:
+    """{"commit": HEAD's hash, "dirty": whether tracked files differ from it} of the git work tree that
+    holds `path`, or None outside a git work tree (or without git)."""
+    try:
+        head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(path), "status", "--porcelain",
+                                 "--untracked-files=no"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"commit": head, "dirty": bool(status)}
+
+
+def collect_cell(cell_dir: pathlib.Path, dest_dir: pathlib.Path) -> List[pathlib.Path]:
+    """Copies a finished cell's report files from `cell_dir` into `dest_dir` (created); returns the
+    copied paths. Raises CollectError, copying nothing, if the cell is unfinished or lacks a file."""
+    cell_dir, dest_dir = pathlib.Path(cell_dir), pathlib.Path(dest_dir)
+    if not (cell_dir / FINISHED).is_file():
+        raise CollectError(f"{cell_dir}: not finished ({FINISHED} missing)")
+    missing = [name for name in REQUIRED_FILES if not (cell_dir / name).is_file()]
+    if missing:
+        raise CollectError(f"{cell_dir}: missing {', '.join(missing)}")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for name in (*REQUIRED_FILES, *OPTIONAL_FILES):
+        if (cell_dir / name).is_file():
+            tmp = dest_dir / f".{name}.tmp"
+            shutil.copyfile(cell_dir / name, tmp)
+            tmp.replace(dest_dir / name)   # a reader never sees half a file
+            copied.append(dest_dir / name)
+    return copied
+
+
+def commit_paths(paths: Sequence[pathlib.Path], message: str, *, attempts: int = 5) -> str:
+    """Commits exactly `paths` (and nothing else staged) in the git repository holding them; returns
+    the new commit's hash, or "" when the files were already committed unchanged. Retries while
+    another git process holds the repository's index lock."""
+    paths = [pathlib.Path(p).resolve() for p in paths]
+    if not paths:
+        raise ValueError("nothing to commit")
+    repo = subprocess.run(["git", "-C", str(paths[0].parent), "rev-parse", "--show-toplevel"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    rel = [str(p.relative_to(repo)) for p in paths]
+    git = ["git", "-C", repo]
+    for attempt in range(attempts):
+        add = subprocess.run([*git, "add", "--", *rel], capture_output=True, text=True)
+        if add.returncode == 0:
+            changed = subprocess.run([*git, "diff", "--cached", "--quiet", "--", *rel])
+            if changed.returncode == 0:
+                return ""
+            done = subprocess.run([*git, "commit", "--quiet", "--only", "-m", message, "--", *rel],
+                                  capture_output=True, text=True)
+            if done.returncode == 0:
+                return subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True,
+                                      check=True).stdout.strip()
+            error = done.stderr
+        else:
+            error = add.stderr
+        if "index.lock" not in error or attempt == attempts - 1:
+            raise subprocess.CalledProcessError(1, "git commit", stderr=error)
+        time.sleep(1.0 + attempt)
+    raise AssertionError("unreachable")
+
+
+def collect(root_dir: pathlib.Path, results_dir: pathlib.Path, cell_ids: Sequence[str], *,
+            commit: bool = False, log=print) -> List[str]:
+    """Collects each finished cell of `cell_ids` (under `root_dir`) into `results_dir`, committing
+    each one on its own when `commit`; returns the ids collected. Unfinished cells are skipped."""
+    done = []
+    for cell_id in cell_ids:
+        try:
+            copied = collect_cell(root_dir / cell_id, results_dir / cell_id)
+        except CollectError as e:
+            log(f"skip {cell_id}: {e}")
+            continue
+        if commit:
+            sha = commit_paths(copied, f"Campaign results: {cell_id} finished")
+            log(f"collected {cell_id}" + (f", committed {sha[:10]}" if sha else ", unchanged"))
+        else:
+            log(f"collected {cell_id}")
+        done.append(cell_id)
+    return done
+
+
+def finished_cells(root_dir: pathlib.Path) -> List[str]:
+    """Ids (paths relative to `root_dir`) of every finished cell under it, sorted."""
+    return sorted(str(p.parent.relative_to(root_dir)) for p in root_dir.rglob(FINISHED)
+                  if (p.parent / REQUIRED_FILES[0]).is_file())
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--root_dir", required=True, help="the sweep's root_dir")
+    p.add_argument("--results_dir", required=True, help="where each cell's files go")
+    p.add_argument("--commit", action="store_true", help="commit each collected cell on its own")
+    args = p.parse_args(argv)
+    root = pathlib.Path(args.root_dir).resolve()
+    if not root.is_dir():
+        raise SystemExit(f"--root_dir {root}: not a directory")
+    ids = finished_cells(root)
+    done = collect(root, pathlib.Path(args.results_dir).resolve(), ids, commit=args.commit)
+    print(f"{len(done)} of {len(ids)} finished cells collected")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
