@@ -15,10 +15,11 @@ units of `scaling`):
   - Walls are height * scaling tall and fill their cells; neighbouring wall cells are built as one
     box of at most MAX_WALL_BOX units a side (see `wall_boxes`), so a layout of small cells costs
     fewer bodies. With AntMaze's cells of 8, every wall cell is its own box.
-  - A layout with a chasm raises the floor: every cell but the chasm cells gets a floor box whose top
+  - A layout with a chasm raises the floor: every cell but the chasm cells has a floor whose top
     is at `floor_height` = height * scaling, the walls stand on it, the robot's root body starts that
     much higher, and the chasm cells keep the ground plane (z = 0) as their floor. We build each wall
-    cell as one box from z = 0 to the top of its wall (the same volume as a floor box plus a wall).
+    cell as one box from z = 0 to the top of its wall (the same volume as a floor box plus a wall),
+    and the other floor cells as few boxes, neighbouring cells merged into rectangles (`floor_boxes`).
   - A movable block sits on the floor, centred in its cell, with half sizes (k * scaling / 2,
     k * scaling / 2, height * scaling / 2): k = 0.99 if it can move along z (so that it fits into a
     chasm cell), else 1. Its mass is 0.001 if it can move along z, else 0.0002. Its slide joints
@@ -98,11 +99,12 @@ def wall_blocks(layout, scaling: float, height: float) -> tuple[np.ndarray, np.n
     return np.array(centers, dtype=np.float64).reshape(-1, 3), half
 
 
-def wall_rectangles(layout) -> list[tuple[int, int, int, int]]:
-    """The wall cells grouped into rectangles (i0, j0, i1, j1), corners inclusive, sorted.
+def cell_rectangles(layout, symbols: str) -> list[tuple[int, int, int, int]]:
+    """The cells whose symbol is one of `symbols`, grouped into rectangles (i0, j0, i1, j1), corners
+    inclusive, sorted.
 
-    Each row's maximal horizontal runs of walls, a run merged into the one above it when both span
-    the same columns. Every wall cell lies in exactly one rectangle.
+    Each row's maximal horizontal runs of such cells, a run merged into the one above it when both
+    span the same columns. Every such cell lies in exactly one rectangle.
     """
     layout = check_layout(layout)
     growing: dict[tuple[int, int], int] = {}  # (j0, j1) -> first row of a rectangle still growing
@@ -110,9 +112,9 @@ def wall_rectangles(layout) -> list[tuple[int, int, int, int]]:
     for i, row in enumerate((*layout, "")):  # the empty last row closes every rectangle
         runs, j = [], 0
         while j < len(row):
-            if row[j] == WALL:
+            if row[j] in symbols:
                 j1 = j
-                while j1 + 1 < len(row) and row[j1 + 1] == WALL:
+                while j1 + 1 < len(row) and row[j1 + 1] in symbols:
                     j1 += 1
                 runs.append((j, j1))
                 j = j1
@@ -124,6 +126,11 @@ def wall_rectangles(layout) -> list[tuple[int, int, int, int]]:
         for run in runs:
             growing.setdefault(run, i)
     return sorted(rectangles)
+
+
+def wall_rectangles(layout) -> list[tuple[int, int, int, int]]:
+    """The wall cells grouped into rectangles (`cell_rectangles` of WALL)."""
+    return cell_rectangles(layout, WALL)
 
 
 def wall_footprints(layout, scaling: float) -> list[tuple[float, float, float, float]]:
@@ -174,18 +181,27 @@ def wall_boxes(layout, scaling: float, height: float, max_size: float = MAX_WALL
 
 
 def floor_boxes(layout, scaling: float, height: float) -> tuple[np.ndarray, np.ndarray]:
-    """World boxes of the raised floor: one per non-wall, non-chasm cell (none without a chasm).
+    """World boxes of the raised floor (none without a chasm), from z = 0 to `floor_height`.
+
+    The floor cells (every cell but walls and chasms) grouped into rectangles (`cell_rectangles`),
+    one box each: AntFall's six floor cells are two boxes. Unlike walls, floor boxes are not cut to
+    a maximum size: the robot always stands on one, so a large box adds no collision tests a small
+    one would not, while every seam between boxes adds contacts.
 
     Returns:
-      centers: float64 [n_floors, 3]; half_sizes: float64 [3] (scaling/2, scaling/2, top/2).
+      centers: float64 [n_floors, 3]; half_sizes: float64 [n_floors, 3]; sorted by (y, x).
     """
     top = floor_height(layout, scaling, height)
-    half = np.array([scaling / 2, scaling / 2, top / 2])
     if top == 0.0:
-        return np.zeros((0, 3)), half
-    floors = cells_of(layout, "".join(sorted(SYMBOLS - {WALL, CHASM})))
-    centers = [(*cell_center(i, j, layout, scaling), top / 2) for i, j in floors]
-    return np.array(centers, dtype=np.float64).reshape(-1, 3), half
+        return np.zeros((0, 3)), np.zeros((0, 3))
+    x0, y0 = cell_center(0, 0, layout, scaling)
+    boxes = [
+        ((x0 + (j0 + j1) / 2 * scaling, y0 + (i0 + i1) / 2 * scaling, top / 2),
+         ((j1 - j0 + 1) * scaling / 2, (i1 - i0 + 1) * scaling / 2, top / 2))
+        for i0, j0, i1, j1 in cell_rectangles(layout, "".join(sorted(SYMBOLS - {WALL, CHASM})))]
+    boxes.sort(key=lambda box: (box[0][1], box[0][0]))
+    return (np.array([c for c, _ in boxes], np.float64).reshape(-1, 3),
+            np.array([h for _, h in boxes], np.float64).reshape(-1, 3))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -254,10 +270,9 @@ def add_maze(spec: mujoco.MjSpec, layout, scaling: float, height: float,
       ValueError: a bad layout, or a chasm but no body named `root_body`.
     """
     layout = check_layout(layout)
-    floors, floor_half = floor_boxes(layout, scaling, height)
     for prefix, (centers, halves), rgba in (
         ("block", wall_boxes(layout, scaling, height), (0.4, 0.4, 0.4, 1.0)),
-        ("floor", (floors, np.tile(floor_half, (len(floors), 1))), (0.9, 0.9, 0.9, 1.0)),
+        ("floor", floor_boxes(layout, scaling, height), (0.9, 0.9, 0.9, 1.0)),
     ):
         for k, (center, half) in enumerate(zip(centers, halves, strict=True)):
             body = spec.worldbody.add_body(name=f"{prefix}_{k}", pos=center.tolist())
