@@ -294,6 +294,9 @@ def parse_args(argv=None):
                    help="TF intra/inter-op threads per cell (0: TensorFlow's default)")
     p.add_argument("--ray_temp_dir", default=None, help="temporary directory of a local Ray")
     p.add_argument("--filter", default="", help="regex: run only cells whose id matches")
+    p.add_argument("--seed_major", action="store_true",
+                   help="run every group's seed 0 first, then every seed 1, ... (default: each group's "
+                        "seeds together), so that an interrupted campaign has paired seeds")
     p.add_argument("--dry_run", action="store_true", help="print the cells and commands, run nothing")
     p.add_argument("--results_dir", default="",
                    help="copy each finished cell's report files here (benchmarks/collect.py)")
@@ -316,6 +319,8 @@ def main(argv=None) -> int:
     cells = expand_grid(config)
     if args.filter:
         cells = [c for c in cells if re.search(args.filter, c.cell_id)]
+    if args.seed_major:
+        cells = sorted(cells, key=lambda c: c.seed)   # stable: the grid's order within a seed
     root_dir = pathlib.Path(args.root_dir).resolve()
     command = shlex.split(args.train_command) if args.train_command else list(DEFAULT_COMMAND)
     if args.dry_run:

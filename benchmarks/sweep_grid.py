@@ -9,6 +9,8 @@ The grid is a JSON file (see benchmarks/configs/); its keys:
   gin_files     extra gin files for every cell                          default []
   gin_bindings  extra bindings for every cell (after the grid's own)    default []
   env_gin_bindings  {env name: [bindings]} extra bindings per env       default {}
+  exclude       groups to leave out, regexes matched against the whole  default []
+                group name (`<method>_L<levels>[_lam<lambda>]`), e.g. "hrl_cg_L3_lam0.1"
 Expansion: "flat" gives one cell per env and seed (1 level, no lambda); "hrl" one per levels >= 2 in
 `num_levels` (lambda 0); "hrl_cg" one per levels >= 2 and lambda.
 """
@@ -25,7 +27,7 @@ from typing import List
 METHODS = ("flat", "hrl", "hrl_cg")
 METHOD_GIN = {"flat": "methods/flat.gin", "hrl": "methods/hrl.gin", "hrl_cg": "methods/hrl_cg.gin"}
 _CONFIG_KEYS = {"envs", "methods", "num_levels", "cg_lambda", "seeds", "gin_files", "gin_bindings",
-                "env_gin_bindings", "name", "description"}
+                "env_gin_bindings", "exclude", "name", "description"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +116,14 @@ def validate_config(config: dict) -> None:
     if not all(isinstance(x, (int, float)) and x > 0 for x in lambdas):
         raise ValueError(f"cg_lambda values must be > 0 (lambda 0 is method 'hrl'), got {lambdas!r}")
     _seeds(config.get("seeds", [0]))
+    exclude = config.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(x, str) for x in exclude):
+        raise ValueError(f"exclude must be a list of regexes (strings), got {exclude!r}")
+    for pattern in exclude:
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise ValueError(f"exclude: {pattern!r} is not a regex ({e})") from None
     extra = config.get("env_gin_bindings", {})
     if set(extra) - set(envs):
         raise ValueError(f"env_gin_bindings names unknown envs {sorted(set(extra) - set(envs))}")
@@ -128,6 +138,7 @@ def expand_grid(config: dict) -> List[Cell]:
     seeds = _seeds(config.get("seeds", [0]))
     extra_files = tuple(config.get("gin_files", []))
     extra_bindings = tuple(config.get("gin_bindings", []))
+    exclude = [re.compile(x) for x in config.get("exclude", [])]
     for env, env_gin in config["envs"].items():
         env_bindings = tuple(config.get("env_gin_bindings", {}).get(env, []))
         lambdas = lambda_config[env] if isinstance(lambda_config, dict) else lambda_config
@@ -142,6 +153,9 @@ def expand_grid(config: dict) -> List[Cell]:
             else:
                 variants = [(n, lam) for n in levels if n >= 2 for lam in lambdas]
             for n, lam in variants:
+                group = Cell(env, method, n, lam, 0, (), ()).group
+                if any(x.fullmatch(group) for x in exclude):
+                    continue
                 for seed in seeds:
                     bindings = [f"build_hierarchy.num_levels = {n}"]
                     if lam is not None:

@@ -52,6 +52,15 @@ def test_levels_and_lambda_per_env(sweep):
                    "reach/hrl_cg_L2_lam0.01/seed7", "reach/hrl_cg_L2_lam0.02/seed7"]
 
 
+def test_exclude_groups(sweep):
+    config = dict(CONFIG, envs={"maze": "m.gin"}, seeds=1, env_gin_bindings={},
+                  exclude=["hrl_cg_L3_lam0.005", "flat_L.*", "hrl_L3"])
+    assert [c.group for c in sweep.expand_grid(config)] == [
+        "hrl_L2", "hrl_cg_L2_lam0.005", "hrl_cg_L2_lam0.01", "hrl_cg_L3_lam0.01"]
+    # A pattern matches the whole group name: "hrl_L" alone excludes nothing.
+    assert len(sweep.expand_grid(dict(config, exclude=["hrl_L"]))) == 7
+
+
 @pytest.mark.parametrize("change, message", [
     ({"methods": ["hiro"]}, "methods"),
     ({"cg_lambda": [0.0]}, "cg_lambda"),
@@ -61,6 +70,8 @@ def test_levels_and_lambda_per_env(sweep):
     ({"envs": {}}, "envs"),
     ({"env_gin_bindings": {"gather": []}}, "unknown envs"),
     ({"cg_lambda": {"maze": [0.01]}}, "one entry per env"),
+    ({"exclude": "hrl_L2"}, "exclude must be a list"),
+    ({"exclude": ["hrl_cg_L(2"]}, "not a regex"),
 ])
 def test_config_errors(sweep, change, message):
     with pytest.raises(ValueError, match=message):
@@ -138,6 +149,14 @@ def test_main_dry_run_and_exit_code(sweep, local_ray, tmp_path, fake_command, ca
     out = capsys.readouterr().out
     assert "[new]" in out and "--gin_file f.gin" in out and "1 cells" in out
     assert not root.exists()
+    # --seed_major: every group's seed 0 before any seed 1, groups in the grid's order.
+    grid = tmp_path / "grid2.json"
+    grid.write_text(json.dumps(dict(CONFIG, envs={"m": "m.gin"}, methods=["flat", "hrl"],
+                                    num_levels=[2], seeds=2, env_gin_bindings={})))
+    assert sweep.main(["--config", str(grid), "--root_dir", str(root), "--dry_run", "--seed_major"]) == 0
+    order = [line.split("--root_dir ")[1].split()[0].split("/sweep/")[1]
+             for line in capsys.readouterr().out.splitlines() if line.startswith("[new]")]
+    assert order == ["m/flat_L1/seed0", "m/hrl_L2/seed0", "m/flat_L1/seed1", "m/hrl_L2/seed1"]
     command = " ".join(fake_command)
     import signal
 
