@@ -8,6 +8,9 @@ import pytest
 
 CONFIGS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "configs"
 BUDGET = "train.total_steps = 1000000"
+# PointMaze's budget and schedule, from the pilot (configs/point_maze_pilot.json).
+POINT_MAZE = ["train.total_steps = 200000", "train.eval_interval = 25000",
+              "train.checkpoint_interval = 25000"]
 
 
 def cells_of(sweep, name):
@@ -17,16 +20,15 @@ def cells_of(sweep, name):
 def test_point_maze_suite(sweep):
     cells = cells_of(sweep, "point_maze_suite")
     groups = {c.group for c in cells}
-    assert groups == {"flat_L1", "hrl_L2", "hrl_L3"} | {
-        f"hrl_cg_L{n}_lam{lam}" for n in (2, 3) for lam in ("0.005", "0.01", "0.1")}
+    assert groups == {"flat_L1", "hrl_L2", "hrl_L3", "hrl_cg_L3_lam0.01"} | {
+        f"hrl_cg_L2_lam{lam}" for lam in ("0.005", "0.01", "0.1")}
     for g in groups:                                   # 5 seeds per cell
         assert sorted(c.seed for c in cells if c.group == g) == [0, 1, 2, 3, 4]
-    assert len(cells) == 45
-    for c in cells:                                    # the paper's settings: no override but the budget
+    assert len(cells) == 35
+    for c in cells:                        # the paper's settings: no override but budget and schedule
         assert c.gin_files[0] == "envs/point_maze.gin" and c.env == "point_maze"
-        assert c.gin_bindings[-1] == BUDGET
         assert [b for b in c.gin_bindings if not b.startswith(
-            ("build_hierarchy.num_levels", "Hierarchy.cg_lambda", "train.seed"))] == [BUDGET]
+            ("build_hierarchy.num_levels", "Hierarchy.cg_lambda", "train.seed"))] == POINT_MAZE
 
 
 def test_lambda_study_shares_cells_with_the_suite(sweep, tmp_path):
@@ -61,7 +63,16 @@ def test_paper_reference_marks_match_campaign_groups(sweep, compare):
     assert json.loads(path.read_text())["description"]
 
 
-@pytest.mark.parametrize("name", ["point_maze_suite", "lambda_study", "ant_paper_budget"])
-def test_descriptions_name_the_budget(name):
+@pytest.mark.parametrize("name, budget", [("point_maze_suite", "200k"), ("lambda_study", "200k"),
+                                          ("ant_paper_budget", "1M")])
+def test_descriptions_name_the_budget(name, budget):
     config = json.loads((CONFIGS / f"{name}.json").read_text())
-    assert config["name"] == name and "1M" in config["description"]
+    assert config["name"] == name and budget in config["description"]
+
+
+def test_pilot_is_a_prefix_of_the_suite(sweep):
+    # The pilot's cells are the suite's seed-0 HRL and HRL-CG (0.01) cells, trained longer.
+    pilot = cells_of(sweep, "point_maze_pilot")
+    assert [c.cell_id for c in pilot] == ["point_maze/hrl_L2/seed0", "point_maze/hrl_cg_L2_lam0.01/seed0"]
+    assert all(c.gin_bindings[-3:] == ("train.total_steps = 300000", "train.eval_interval = 25000",
+                                       "train.checkpoint_interval = 25000") for c in pilot)
