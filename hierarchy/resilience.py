@@ -5,14 +5,17 @@
   environment step, saves a checkpoint there (even mid-episode) and stops with `Interrupted`.
 - `OpenEpisode`: what a mid-episode checkpoint holds besides the agent: the agent's `Episode` (its
   open transitions, origins, segments, return), the environment actions taken so far in the episode,
-  and the state of the environment's random generator just before the episode's reset. Resuming
-  restores that generator, resets, and steps the environment through the same actions (`replay`):
+  and the state of the environment's random generators just before the episode's reset. Resuming
+  restores those generators, resets, and steps the environment through the same actions (`replay`):
   the environment reaches exactly the state it had, wrappers (time limits, task contexts) included,
   without any environment-specific state code. Only the environment is stepped, not the agent, so
   the agent's generator and buffers stay as checkpointed. This needs an environment whose reset and
   step are deterministic given its generator and the actions, as gymnasium's MuJoCo environments
   are; `replay` checks the replayed observation against the saved one and raises
   `ReplayMismatchError` if they differ.
+- `env_rng_state` / `set_env_rng_state`: the environment's generators, its own and those of the
+  environments it holds (gymnasium-robotics' PointMaze steps an inner point environment that draws
+  its reset noise from a generator of its own), found by `env_generators`.
 - `prepare_root_dir`: a run directory that cannot be created or written is a one-paragraph
   `RootDirectoryError`, not a traceback from deep inside the run.
 """
@@ -110,13 +113,60 @@ class OpenEpisode:
         return pickle.loads(data)
 
 
+_NESTED_ENV_DEPTH = 3   # how deep env_generators looks for environments held by environments
+
+
+def env_generators(env) -> Dict[str, np.random.Generator]:
+    """Every random generator the environment draws from: "" -> `env.unwrapped.np_random`, and
+    "<attr>[.<attr>...]" -> the generator of each environment held in an attribute of the unwrapped
+    environment (and of those, up to _NESTED_ENV_DEPTH deep), each generator once, in a stable
+    order. An inner environment whose generator was never created is left out."""
+    import gymnasium as gym
+
+    root = env.unwrapped
+    found = {"": root.np_random}
+    seen_envs, seen_generators = {id(root)}, {id(root.np_random)}
+
+    def walk(owner, prefix: str, depth: int) -> None:
+        if depth > _NESTED_ENV_DEPTH:
+            return
+        for name, value in sorted(vars(owner).items()):
+            if not isinstance(value, gym.Env) or id(value.unwrapped) in seen_envs:
+                continue
+            inner = value.unwrapped
+            seen_envs.add(id(inner))
+            generator = getattr(inner, "_np_random", None)
+            if generator is not None and id(generator) not in seen_generators:
+                seen_generators.add(id(generator))
+                found[prefix + name] = generator
+            walk(inner, f"{prefix}{name}.", depth + 1)
+
+    walk(root, "", 1)
+    return found
+
+
 def env_rng_state(env) -> Dict[str, Any]:
-    """A copy of the state of the environment's random generator (`env.unwrapped.np_random`)."""
-    return dict(env.unwrapped.np_random.bit_generator.state)
+    """Copies of the states of the environment's generators (`env_generators`), by path."""
+    return {path: dict(generator.bit_generator.state)
+            for path, generator in env_generators(env).items()}
 
 
 def set_env_rng_state(env, state: Dict[str, Any]) -> None:
-    env.unwrapped.np_random.bit_generator.state = state
+    """Restores `env_rng_state`'s states. A state saved before nested generators were recorded (one
+    bit generator's state) restores the environment's own generator.
+
+    Raises:
+      ValueError: the saved paths are not the environment's (a different environment).
+    """
+    if "bit_generator" in state:       # the older form: the environment's own generator only
+        env.unwrapped.np_random.bit_generator.state = state
+        return
+    generators = env_generators(env)
+    if set(state) != set(generators):
+        raise ValueError(f"the saved environment generators {sorted(state)} are not this "
+                         f"environment's {sorted(generators)}")
+    for path, generator in generators.items():
+        generator.bit_generator.state = state[path]
 
 
 def replay(env, open_episode: OpenEpisode) -> Tuple[dict, dict]:

@@ -11,6 +11,7 @@ import types
 import gymnasium as gym
 import numpy as np
 import pytest
+import run_helpers
 from run_helpers import POINT, REPO, TINY, binary_command, binary_env, flip_bytes, run_binary, tf_data_file
 
 import envs  # noqa: F401  (registers the environments)
@@ -45,24 +46,8 @@ def reference(tmp_path_factory):
     return root
 
 
-def run_until_log_line(root, text, sig, timeout=240):
-    """Starts the train binary and sends `sig` right after it logs a line containing `text`."""
-    proc = subprocess.Popen(binary_command("train", root, POINT, SETTINGS), cwd=REPO, env=binary_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    lines = []
-    try:
-        for line in proc.stderr:
-            lines.append(line)
-            if text in line:
-                proc.send_signal(sig)
-                break
-        lines.append(proc.stderr.read())
-        proc.wait(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, "".join(lines)
+def run_until_log_line(root, text, sig):
+    return run_helpers.run_until_log_line(root, POINT, SETTINGS, text, sig)
 
 
 def test_sigterm_checkpoints_mid_episode_and_resumes_exactly(tmp_path, reference):
@@ -266,3 +251,59 @@ def test_sigterm_mid_episode_resumes_exactly_with_relabelling(tmp_path, monkeypa
     assert train(root)["step"] == 300
     for name in ("train_metrics.jsonl", "eval_metrics.jsonl"):
         assert rows(root, name) == rows(str(tmp_path / "straight"), name), name
+
+
+class _Noisy(gym.Env):
+    """Draws its reset state from its own generator."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,))
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self.np_random.uniform(-1, 1, 2).astype(np.float32), {}
+
+
+class _Outer(gym.Env):
+    """A task that draws its target from its own generator and steps an inner environment (as
+    gymnasium-robotics' mazes hold their robot's environment), which seeds the inner one only when
+    it is itself reset with a seed."""
+
+    observation_space = gym.spaces.Box(-2.0, 2.0, (3,))
+    action_space = _Noisy.action_space
+
+    def __init__(self):
+        self.robot = _Noisy()
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        start, _ = self.robot.reset(seed=seed)
+        return np.concatenate([start, self.np_random.uniform(-1, 1, 1).astype(np.float32)]), {}
+
+
+def test_nested_generators_are_saved_and_restored():
+    env = _Outer()
+    assert list(resilience.env_generators(env)) == [""]    # the inner one exists from the first reset
+    env.reset(seed=5)
+    assert list(resilience.env_generators(env)) == ["", "robot"]
+    before = resilience.env_rng_state(env)
+    first, _ = env.reset()
+    env.reset()                                       # both generators move on
+    resilience.set_env_rng_state(env, before)
+    np.testing.assert_array_equal(env.reset()[0], first)
+
+    # Restoring only the task's own generator (all a checkpoint held before nested generators were
+    # saved, still accepted) gives the same target but another start.
+    resilience.set_env_rng_state(env, before[""])
+    partly, _ = env.reset()
+    assert partly[2] == first[2] and not np.array_equal(partly[:2], first[:2])
+
+    with pytest.raises(ValueError, match=r"saved environment generators \[''\]"):
+        resilience.set_env_rng_state(env, {"": before[""]})
+
+
+def test_generators_of_our_own_tasks_are_the_environment_generator_only():
+    env = gym.make("hierarchy/AntMaze-v0")
+    env.reset(seed=0)
+    assert list(resilience.env_generators(env)) == [""]
+    env.close()

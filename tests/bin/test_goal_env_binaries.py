@@ -48,3 +48,27 @@ def test_unbounded_goals_without_settings_name_the_settings(tmp_path):
     parse_gin(["base.gin", "methods/hrl_cg.gin"], ["train.env_id = 'PointMaze_UMaze-v3'"])
     with pytest.raises(ConfigurationError, match="give the settings goal_low and goal_high"):
         train(str(tmp_path / "bad"))
+
+
+def test_a_run_stopped_mid_episode_resumes_exactly(tmp_path):
+    """SIGTERM mid-episode on the adapted robotics task, then a resume: every row as in the
+    uninterrupted run (the task's generators, its inner point environment's included, are saved)."""
+    import signal
+
+    from run_helpers import run_until_log_line
+
+    settings = SHORT + ["train.log_interval = 20"]
+    reference = str(tmp_path / "reference")
+    assert run_binary("train", reference, GIN, settings).returncode == 0
+    root = str(tmp_path / "run")
+    code, err = run_until_log_line(root, GIN, settings, "step 100/200", signal.SIGTERM)
+    assert code == 0 and "Stopped by SIGTERM" in err, err[-3000:]
+    done = run_binary("train", root, GIN, settings)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "mid-episode" in done.stderr
+    def rows(run, name):
+        return [{k: v for k, v in r.items() if k != "time"}
+                for r in metrics.read_jsonl(os.path.join(run, name))]
+
+    for name in ("train_metrics.jsonl", "eval_metrics.jsonl"):
+        assert rows(root, name) == rows(reference, name), name

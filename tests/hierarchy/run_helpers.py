@@ -44,6 +44,28 @@ def run_binary(name, root_dir, gin_files=(), bindings=(), extra=(), timeout=300)
                           env=binary_env(), capture_output=True, text=True, timeout=timeout)
 
 
+def run_until_log_line(root_dir, gin_files, bindings, text, sig, timeout=240):
+    """Starts the train binary and sends `sig` right after it logs a line containing `text`;
+    returns (exit status, its stderr)."""
+    proc = subprocess.Popen(binary_command("train", root_dir, gin_files, bindings), cwd=REPO,
+                            env=binary_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    lines = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if text in line:
+                proc.send_signal(sig)
+                break
+        lines.append(proc.stderr.read())
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, "".join(lines)
+
+
 def kill_after_checkpoint(proc, root_dir, min_step, *, poll_s=0.02, safety_cap_s=1800.0):
     """SIGKILLs the train binary `proc` once its newest checkpoint is at step >= `min_step` AND a
     training row newer than that checkpoint was written (a row the resumed run must drop).
