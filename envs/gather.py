@@ -26,6 +26,7 @@ import math
 import mujoco
 import numpy as np
 
+from envs import markers
 from envs._common import observation_space, parse_context
 from envs.ant import ANT_GOAL_HIGH, ANT_GOAL_INDICES, ANT_GOAL_LOW, ANT_OBS_DIM, AntEnv
 from envs.task import TaskSpec
@@ -241,6 +242,12 @@ class AntGather(AntEnv):
     def wall_rectangles(self) -> list[tuple[float, float, float, float]]:
         """The four walls seen from above: world rectangles (x0, y0, x1, y1)."""
         return [(c[0] - s[0], c[1] - s[1], c[0] + s[0], c[1] + s[1]) for _, c, s in _walls()]
+
+    def map_items(self) -> list[markers.MapItem]:
+        """The apples and bombs still on the map (`envs.markers.MapItem` points)."""
+        return [markers.MapItem(kind, float(x), float(y), float(x), float(y))
+                for kind, objects in (("apple", self.apples), ("bomb", self.bombs))
+                for x, y in objects]
 
     def _decorate_scene(self, scene: mujoco.MjvScene) -> None:
         """Draws apples (green) and bombs (red) as spheres; they take no part in the physics."""

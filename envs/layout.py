@@ -133,17 +133,22 @@ def wall_rectangles(layout) -> list[tuple[int, int, int, int]]:
     return cell_rectangles(layout, WALL)
 
 
-def wall_footprints(layout, scaling: float) -> list[tuple[float, float, float, float]]:
-    """The walls seen from above: one world rectangle (x0, y0, x1, y1), x0 < x1 and y0 < y1, per
-    rectangle of `wall_rectangles` (merged wall cells), in its order. Their union is the footprint
-    of every wall cell (a cell of centre (x, y) covers [x - scaling/2, x + scaling/2] and likewise
-    in y)."""
+def cell_footprints(layout, scaling: float, symbols: str) -> list[tuple[float, float, float, float]]:
+    """The cells whose symbol is one of `symbols` seen from above: one world rectangle (x0, y0, x1,
+    y1), x0 < x1 and y0 < y1, per rectangle of `cell_rectangles`, in its order. Their union is the
+    footprint of every such cell (a cell of centre (x, y) covers [x - scaling/2, x + scaling/2] and
+    likewise in y)."""
     layout = check_layout(layout)
     x0, y0 = cell_center(0, 0, layout, scaling)
     half = scaling / 2
     return [(x0 + j0 * scaling - half, y0 + i0 * scaling - half,
              x0 + j1 * scaling + half, y0 + i1 * scaling + half)
-            for i0, j0, i1, j1 in wall_rectangles(layout)]
+            for i0, j0, i1, j1 in cell_rectangles(layout, symbols)]
+
+
+def wall_footprints(layout, scaling: float) -> list[tuple[float, float, float, float]]:
+    """The walls seen from above (`cell_footprints` of WALL: merged wall cells)."""
+    return cell_footprints(layout, scaling, WALL)
 
 
 def _split(first: int, last: int, most: int) -> list[tuple[int, int]]:

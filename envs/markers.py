@@ -9,6 +9,10 @@ Markers are added to the `mujoco.MjvScene` of a frame after `update_scene`; they
 the model, so they cost nothing in the physics and never collide. They are emissive, so that their
 colour in the image does not depend on the lighting.
 
+`MapItem` is what an environment's `map_items()` returns for top-down pictures (trajectory plots):
+the things on the map besides walls, such as movable blocks, chasms and collectable objects, where
+they are when asked.
+
 `framing_camera` gives a top-down free camera that frames an (x, y) rectangle, and `project` maps a
 world point to its pixel in a frame, using the camera of the rendered scene.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import mujoco
 import numpy as np
@@ -24,6 +29,7 @@ import numpy as np
 __all__ = [
     "LEVEL_COLORS",
     "GoalMarkers",
+    "MapItem",
     "TARGET_COLOR",
     "add_sphere",
     "add_target",
@@ -42,6 +48,17 @@ LEVEL_COLORS: tuple[tuple[float, float, float, float], ...] = (
 )
 # The target (context) of the task: a translucent disc of the success radius around a solid dot.
 TARGET_COLOR = (0.0, 1.0, 0.0, 1.0)
+
+
+class MapItem(NamedTuple):
+    """A thing on the map seen from above: `kind` ("block": a movable block, "chasm", "apple",
+    "bomb") and its world rectangle (x0, y0, x1, y1); a point (an object) has x0 == x1, y0 == y1."""
+
+    kind: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
 TARGET_DISC_ALPHA = 0.35
 
 

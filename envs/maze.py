@@ -184,6 +184,18 @@ class AntGoalMaze(AntEnv):
         cells (`envs.layout.wall_footprints`). Movable blocks and chasms are not walls."""
         return maze_layout.wall_footprints(self.LAYOUT, self.SCALING)
 
+    def map_items(self) -> list[markers.MapItem]:
+        """The chasms and the movable blocks seen from above (`envs.markers.MapItem`), the blocks
+        where they are now; [] for a layout with neither."""
+        items = [markers.MapItem("chasm", *r)
+                 for r in maze_layout.cell_footprints(self.LAYOUT, self.SCALING, maze_layout.CHASM)]
+        for k, block in enumerate(maze_layout.movable_blocks(self.LAYOUT, self.SCALING, self.HEIGHT)):
+            x, y = self.data.geom(f"movable_{k}").xpos[:2]
+            hx, hy = block.half_size[:2]
+            items.append(markers.MapItem("block", float(x - hx), float(y - hy), float(x + hx),
+                                         float(y + hy)))
+        return items
+
     def _decorate_scene(self, scene: mujoco.MjvScene) -> None:
         """Draws the target: the success disc around the context's (x, y) (envs.markers)."""
         markers.add_target(scene, self._context, self.task_spec.success_threshold, 0.3)

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
-from hierarchy.trajectory_plot import Trajectory, world_xy_indices
+from hierarchy.trajectory_plot import Trajectory, map_items, world_xy_indices
 
 
 def eval_contexts(env) -> List[Any]:
@@ -91,6 +91,7 @@ def run_episode(agent, env, *, context=None, seed: int | None = None, frames: li
     if trajectory is not None:
         trajectory.context = np.asarray(obs["context"], np.float64)
         trajectory.add_point(obs["observation"])
+        trajectory.items_start = map_items(env)
     length = 0
     while True:
         action = agent.act(episode)
@@ -109,6 +110,7 @@ def run_episode(agent, env, *, context=None, seed: int | None = None, frames: li
     success = None if success is None else bool(success)
     if trajectory is not None:
         trajectory.success, trajectory.episode_return = success, episode.env_return
+        trajectory.items_end = map_items(env)
     return episode.env_return, success, length
 
 

@@ -8,7 +8,14 @@ level, the world point of each goal at the step the level above set it (level 0'
 context; level i's is s[I] + g for a relative goal g set at state s, see
 `hierarchy.evaluation.goal_world_points`).
 
-`plot_trajectory` draws one (matplotlib, Agg, no pyplot state): walls as grey rectangles, the path
+It also holds the environment's map items (`envs.markers.MapItem`: movable blocks, chasms, apples
+and bombs, from `env.unwrapped.map_items()` where the environment has it) at the episode's start
+and at its end.
+
+`plot_trajectory` draws one (matplotlib, Agg, no pyplot state): walls as grey rectangles, chasms as
+light blue ones, each movable block as a dashed orange outline where it started and a filled one
+where it ended, apples (green) and bombs (red) as hollow circles at the start and filled dots for
+those left at the end, the path
 as a dark line from a hollow circle (start) to a cross (end), the target as a translucent green disc
 of the success radius, level 0's goal (the context) as a star, and level k's goals as discs, both
 in `envs.markers.LEVEL_COLORS[k]` (the colours of the evaluation videos' markers), each joined by
@@ -27,6 +34,9 @@ import numpy as np
 from envs.markers import LEVEL_COLORS, TARGET_COLOR, TARGET_DISC_ALPHA
 
 WALL_COLOR = (0.4, 0.4, 0.4)      # as the MuJoCo renders' wall boxes
+# Map items' colours, as the MuJoCo renders draw them (chasms: the ground seen through the floor).
+ITEM_COLORS = {"block": (0.9, 0.5, 0.1), "chasm": (0.55, 0.75, 0.95), "apple": (0.2, 0.8, 0.2),
+               "bomb": (0.9, 0.1, 0.1)}
 PATH_COLOR = (0.1, 0.1, 0.1)
 FIGURE_SIZE = (7.2, 5.4)          # inches, at DPI: 720 x 540 pixels
 DPI = 100
@@ -53,6 +63,13 @@ def wall_rectangles(env) -> list[tuple[float, float, float, float]]:
     return [tuple(float(v) for v in r) for r in method()] if method is not None else []
 
 
+def map_items(env) -> list:
+    """The environment's map items now (`env.unwrapped.map_items()`, `envs.markers.MapItem`s); []
+    for an environment that does not publish them."""
+    method = getattr(env.unwrapped, "map_items", None)
+    return list(method()) if method is not None else []
+
+
 @dataclasses.dataclass
 class Trajectory:
     """One episode seen from above, as recorded by `hierarchy.evaluation.run_episode`.
@@ -66,6 +83,7 @@ class Trajectory:
       goals: per level, (t, x, y, origin x, origin y) of every goal it received: at step t, the
         goal's world point and the robot's position when it was set.
       success, episode_return: the episode's outcome.
+      items_start, items_end: the map items at the reset and after the last step.
     """
 
     xy_indices: tuple[int, int]
@@ -76,6 +94,8 @@ class Trajectory:
     goals: list = None
     success: bool | None = None
     episode_return: float = 0.0
+    items_start: list = dataclasses.field(default_factory=list)
+    items_end: list = dataclasses.field(default_factory=list)
 
     def __post_init__(self):
         if self.goals is None:
@@ -125,6 +145,8 @@ def _frame(trajectory: Trajectory, walls) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) world corners framing the walls, path, goals and target, with a margin."""
     pts = [trajectory.path] + [trajectory.goal_points(k) for k in range(len(trajectory.goals))]
     pts += [np.asarray(walls, np.float64).reshape(-1, 2, 2).reshape(-1, 2)]
+    items = [item[1:] for item in (*trajectory.items_start, *trajectory.items_end)]
+    pts += [np.asarray(items, np.float64).reshape(-1, 2)]
     if trajectory.context is not None and len(trajectory.context) >= 2:
         c, r = np.asarray(trajectory.context[:2], np.float64), trajectory.success_radius or 0.0
         pts += [np.stack([c - r, c + r])]
@@ -132,6 +154,39 @@ def _frame(trajectory: Trajectory, walls) -> tuple[np.ndarray, np.ndarray]:
     low, high = pts.min(axis=0), pts.max(axis=0)
     margin = max(0.5, 0.04 * float(np.max(high - low)))
     return low - margin, high + margin
+
+
+def _draw_items(ax, start, end) -> None:
+    """Map items: chasms (as at the end), blocks at the start (dashed outline) and end (filled),
+    objects at the start (hollow circles) and those left at the end (filled dots)."""
+    from matplotlib.patches import Rectangle
+
+    labelled = set()
+
+    def label(text):
+        if text in labelled:
+            return None
+        labelled.add(text)
+        return text
+
+    for when, items in (("start", start), ("end", end)):
+        for kind, x0, y0, x1, y1 in items:
+            color = ITEM_COLORS.get(kind, (0.5, 0.5, 0.5))
+            if kind == "chasm":
+                if when == "end":
+                    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor=color,
+                                           edgecolor="none", zorder=1, label=label("chasm")))
+            elif x0 != x1 or y0 != y1:       # a block: where it started, where it ended
+                filled = when == "end"
+                ax.add_patch(Rectangle(
+                    (x0, y0), x1 - x0, y1 - y0, zorder=2, lw=1.5, ls="-" if filled else "--",
+                    facecolor=(*color, 0.75) if filled else "none", edgecolor=color,
+                    label=label(f"{kind} at the {when}")))
+            else:                              # an object: at the start, left at the end
+                ax.plot(x0, y0, ls="none", marker="o", zorder=2, ms=7 if when == "start" else 5,
+                        mfc="none" if when == "start" else color, mec=color, mew=1.2,
+                        label=label(f"{kind}s at the start" if when == "start"
+                                    else f"{kind}s left at the end"))
 
 
 def plot_trajectory(trajectory: Trajectory, *, walls=(), title: str = "") -> TrajectoryPlot:
@@ -152,6 +207,7 @@ def plot_trajectory(trajectory: Trajectory, *, walls=(), title: str = "") -> Tra
                                zorder=1))
     if walls:
         ax.add_patch(Rectangle((0, 0), 0, 0, facecolor=WALL_COLOR, label="wall"))   # legend entry
+    _draw_items(ax, trajectory.items_start, trajectory.items_end)
     context = trajectory.context
     if context is not None and len(context) >= 2 and trajectory.success_radius:
         ax.add_patch(Circle(tuple(context[:2]), trajectory.success_radius, zorder=2,

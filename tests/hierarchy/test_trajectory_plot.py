@@ -211,3 +211,70 @@ def test_training_writes_a_picture_per_context_at_each_evaluation(tmp_path):
                  for r in metrics.read_jsonl(os.path.join(root, name))]
         assert strip == [{k: v for k, v in r.items() if k != "time"}
                          for r in metrics.read_jsonl(os.path.join(off, name))]
+
+
+def item_rgb(kind):
+    return [round(255 * c) for c in trajectory_plot.ITEM_COLORS[kind]]
+
+
+def test_map_items_of_the_block_tasks_and_gather():
+    import envs
+
+    push = envs.AntPush()
+    push.reset(seed=0)
+    # AntPush's block "P" rests at (0, 8), 8 x 8; no chasm.
+    assert push.map_items() == [("block", -4.0, 4.0, 4.0, 12.0)]
+    fall = envs.AntFall()
+    fall.reset(seed=0)
+    # AntFall: the chasm row y = 16 (cells x 0 and 8 merged), and the block (7.92 wide) at (8, 8).
+    chasm, block = fall.map_items()
+    assert chasm == ("chasm", -4.0, 12.0, 12.0, 20.0)
+    assert block.kind == "block"
+    np.testing.assert_allclose(block[1:], [4.04, 4.04, 11.96, 11.96], atol=1e-6)
+    assert envs.AntMaze().map_items() == []
+    gather = envs.AntGather()
+    gather.reset(seed=0, options={"apples": [[2.0, 4.0]], "bombs": [[-6.0, 0.0], [8.0, 8.0]]})
+    assert gather.map_items() == [("apple", 2.0, 4.0, 2.0, 4.0), ("bomb", -6.0, 0.0, -6.0, 0.0),
+                                  ("bomb", 8.0, 8.0, 8.0, 8.0)]
+    for env in (push, fall, gather):
+        env.close()
+
+
+def test_the_png_shows_blocks_chasms_and_objects(tmp_path):
+    traj = hand_built()
+    traj.items_start = [("block", 2.0, 3.0, 4.0, 5.0), ("chasm", -2.0, -6.0, 2.0, -3.0),
+                        ("apple", 9.3, -2.7, 9.3, -2.7), ("bomb", 5.0, -5.0, 5.0, -5.0)]
+    # At the end the block has moved right by 3 and the apple was collected.
+    traj.items_end = [("block", 5.0, 3.0, 7.0, 5.0), ("chasm", -2.0, -6.0, 2.0, -3.0),
+                      ("bomb", 5.0, -5.0, 5.0, -5.0)]
+    plot = trajectory_plot.plot_trajectory(traj)
+    path = str(tmp_path / "items.png")
+    trajectory_plot.save_png(plot, path)
+    image = read_png(path)
+    # The chasm is filled light blue; the block filled (orange over white) where it ended, only
+    # outlined (white inside, orange on the dashed edge) where it started.
+    np.testing.assert_allclose(pixel(plot, image, (0.0, -4.5)), item_rgb("chasm"), atol=3)
+    r, g, b = pixel(plot, image, (6.5, 4.5))
+    assert r > 200 and 120 < g < 190 and b < 110
+    np.testing.assert_array_equal(pixel(plot, image, (2.6, 3.4)), [255, 255, 255])   # off grid lines
+    assert any(np.allclose(pixel(plot, image, (2.0, y)), item_rgb("block"), atol=40)
+               for y in np.linspace(3.1, 4.9, 12))
+    # The bomb left at the end: a filled red dot; the collected apple: a hollow green circle.
+    np.testing.assert_allclose(pixel(plot, image, (5.0, -5.0)), item_rgb("bomb"), atol=8)
+    np.testing.assert_array_equal(pixel(plot, image, (9.3, -2.7)), [255, 255, 255])
+    (row, col), = plot.pixels([[9.3, -2.7]])
+    ring = image[int(row) - 6:int(row) + 7, int(col) - 6:int(col) + 7].reshape(-1, 3).astype(int)
+    assert (np.abs(ring - item_rgb("apple")).max(axis=1) <= 40).any()
+
+
+def test_an_evaluation_of_ant_push_records_the_block(tmp_path):
+    env, agent = build(["envs/ant_push.gin", "methods/hrl_cg.gin"], 3)
+    trajectories = []
+    evaluation.evaluate(agent, env, episodes_per_context=1, trajectories=trajectories)
+    (traj,) = trajectories
+    assert traj.items_start == [("block", -4.0, 4.0, 4.0, 12.0)]
+    assert len(traj.items_end) == 1 and traj.items_end[0].kind == "block"
+    plot, = trajectory_plot.write_plots(trajectories, directory=str(tmp_path), step=0, env=env)
+    r, g, b = pixel(plot, read_png(plot.path), (0.0, 10.0))   # inside the block, off the path
+    assert r > 200 and 120 < g < 190 and b < 110
+    env.close()
