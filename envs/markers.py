@@ -48,6 +48,7 @@ LEVEL_COLORS: tuple[tuple[float, float, float, float], ...] = (
 )
 # The target (context) of the task: a translucent disc of the success radius around a solid dot.
 TARGET_COLOR = (0.0, 1.0, 0.0, 1.0)
+TARGET_DISC_ALPHA = 0.35
 
 
 class MapItem(NamedTuple):
@@ -59,7 +60,6 @@ class MapItem(NamedTuple):
     y0: float
     x1: float
     y1: float
-TARGET_DISC_ALPHA = 0.35
 
 
 def check_positions(positions, *, default_z: float, env_name: str) -> list[np.ndarray | None]:

@@ -14,8 +14,8 @@
   are; `replay` checks the replayed observation against the saved one and raises
   `ReplayMismatchError` if they differ.
 - `env_rng_state` / `set_env_rng_state`: the environment's generators, its own and those of the
-  environments it holds (gymnasium-robotics' PointMaze steps an inner point environment that draws
-  its reset noise from a generator of its own), found by `env_generators`.
+  environments it holds (gymnasium-robotics' mazes step an inner robot environment that has a
+  generator of its own), found by `env_generators`.
 - `prepare_root_dir`: a run directory that cannot be created or written is a one-paragraph
   `RootDirectoryError`, not a traceback from deep inside the run.
 """
