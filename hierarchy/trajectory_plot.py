@@ -18,8 +18,8 @@ where it ended, apples (green) and bombs (red) as hollow circles at the start an
 those left at the end, the path as a dark line from a hollow circle (start) to a cross (end), the
 target as a translucent green disc of the success radius, level 0's goal (the context) as a star,
 and level k's goals as discs, both in `envs.markers.LEVEL_COLORS[k]` (the colours of the evaluation
-videos' markers), each joined by a thin line to the point where it was set. `write_plots` writes one PNG per evaluation context and
-logs it to TensorBoard.
+videos' markers), each joined by a thin line to the point where it was set. `write_plots` writes
+one PNG per evaluation context and logs it to TensorBoard.
 """
 
 from __future__ import annotations
