@@ -10,8 +10,13 @@ Writes to --out_dir: `compare.md` (also printed), `compare.json` (tables, curve 
 and the git commit it ran on), and per environment `targets_<env>.png`, `intrinsic_<env>.png` (where
 runs have intrinsic returns) and `lambda_<env>_L<n>.png` (where a level count has >= 2 lambdas).
 
+With `--planned CONFIG` (a sweep grid, repeatable) the report starts with the campaign's status: how
+many of the planned cells finished, which did not (by group and seed), and the commits the finished
+cells trained on (their `cell.json`), so that a partial campaign says what it lacks.
+
 Usage (repository root):
   python benchmarks/compare.py runs/point_maze --out_dir runs/point_maze/summary \
+      [--planned benchmarks/configs/point_maze_suite.json] \
       [--success_threshold 0.5] [--return_threshold ant_gather=3.0] \
       [--reference benchmarks/paper_reference.json] [--intrinsic_bin 50000] \
       [--resamples 10000] [--bootstrap_seed 0] [--no_plots]
@@ -35,6 +40,7 @@ if str(HERE) not in sys.path:  # benchmarks/ is a folder of scripts: make its mo
 import aggregate  # noqa: E402
 import evidence  # noqa: E402
 import paired  # noqa: E402
+import sweep_grid  # noqa: E402
 
 from hierarchy.metrics import jsonable  # noqa: E402
 
@@ -175,8 +181,9 @@ def markdown_env(env: str, a: dict) -> List[str]:
 def compare(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_threshold: float | None = 0.5,
             return_thresholds: Sequence[str] = (), reference: str | None = None,
             bin_width: float | None = None, resamples: int = 10000, seed: int = 0,
-            plot: bool = True, argv: Sequence[str] = ()) -> dict:
-    """Reads the runs, writes compare.md, compare.json and the figures; returns the analysis."""
+            plot: bool = True, argv: Sequence[str] = (), planned: Sequence[str] = ()) -> dict:
+    """Reads the runs, writes compare.md, compare.json and the figures; returns the analysis.
+    `planned`: grid configs whose cells the report's status section accounts for."""
     out_dir = pathlib.Path(out_dir)
     runs = evidence.load_runs(roots)
     if not runs:
@@ -199,15 +206,65 @@ def compare(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_thresh
              "(reached/seeds). Paired differences: HRL-CG minus HRL on the same seed; area under curve "
              "= trapezoid over the evaluation steps common to every paired run / their range; CI: "
              f"percentile bootstrap over seeds ({resamples} resamples, generator seed {seed}).", ""]
+    status = campaign_status(roots, planned) if planned else None
+    lines += markdown_status(status) if status else []
     for env in envs:
         lines += markdown_env(env, analysis[env])
     text = "\n".join(lines)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "compare.md").write_text(text)
     (out_dir / "compare.json").write_text(json.dumps(jsonable(
-        {"provenance": prov, "envs": analysis}), indent=1))
+        {"provenance": prov, "status": status, "envs": analysis}), indent=1))
     paths = _plots(groups, envs, analysis, marks, out_dir) if plot else []
     return {"analysis": analysis, "markdown": text, "plots": paths}
+
+
+def campaign_status(roots: Sequence[str | pathlib.Path], configs: Sequence[str]) -> dict:
+    """The planned cells of the grid configs (each once, in grid order) against the run directories
+    under `roots`: {"configs", "planned", "finished", "unfinished" (evaluation rows but no
+    finished.json), "missing" (cell ids), "commits" {commit: finished cells trained on it}}."""
+    planned = []
+    for config in configs:
+        for cell in sweep_grid.expand_grid(sweep_grid.load_config(config)):
+            if cell.cell_id not in planned:
+                planned.append(cell.cell_id)
+    status = {"configs": list(configs), "planned": len(planned), "finished": [], "unfinished": [],
+              "missing": [], "commits": {}}
+    for cell_id in planned:
+        dirs = [pathlib.Path(root) / cell_id for root in roots]
+        done = [d for d in dirs if (d / "finished.json").is_file()]
+        if done:
+            status["finished"].append(cell_id)
+            try:
+                code = json.loads((done[0] / "cell.json").read_text()).get("code") or {}
+            except (OSError, ValueError):
+                code = {}
+            commit = code.get("commit", "unknown")[:10] + (" (dirty)" if code.get("dirty") else "")
+            status["commits"][commit] = status["commits"].get(commit, 0) + 1
+        elif any((d / aggregate.EVAL_METRICS).is_file() for d in dirs):
+            status["unfinished"].append(cell_id)
+        else:
+            status["missing"].append(cell_id)
+    return status
+
+
+def markdown_status(status: dict) -> List[str]:
+    """The campaign-status section of compare.md."""
+    def by_group(cell_ids):
+        groups: Dict[str, List[str]] = {}
+        for cell_id in cell_ids:
+            env_group, seed = cell_id.rsplit("/", 1)
+            groups.setdefault(env_group, []).append(seed.replace("seed", ""))
+        return "; ".join(f"{g}: seeds {', '.join(s)}" for g, s in groups.items()) or "none"
+
+    commits = ", ".join(f"{c} ({n} cells)" for c, n in status["commits"].items()) or "none"
+    return ["## Campaign status", "",
+            f"Planned by {', '.join(f'`{c}`' for c in status['configs'])}: {status['planned']} cells. "
+            f"Finished: {len(status['finished'])}. Unfinished: {len(status['unfinished'])} "
+            f"({by_group(status['unfinished'])}). Without rows here (not started, or running elsewhere): "
+            f"{len(status['missing'])} "
+            f"({by_group(status['missing'])}).", "",
+            f"Finished cells trained on commit(s): {commits}.", ""]
 
 
 def _plots(groups, envs, analysis, marks, out_dir: pathlib.Path) -> List[str]:
@@ -237,6 +294,8 @@ def main(argv=None) -> int:
     p.add_argument("--return_threshold", action="append", default=[],
                    help="'X' or 'env=X' (repeatable): return for 'steps to threshold'")
     p.add_argument("--reference", default="", help="JSON of reference marks (paper numbers)")
+    p.add_argument("--planned", action="append", default=[],
+                   help="sweep grid config(s) of the campaign: report which cells are not finished")
     p.add_argument("--intrinsic_bin", type=float, default=0.0,
                    help="bin width (steps) of intrinsic returns (0: the evaluation interval)")
     p.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples")
@@ -247,7 +306,8 @@ def main(argv=None) -> int:
                      success_threshold=None if args.success_threshold < 0 else args.success_threshold,
                      return_thresholds=args.return_threshold, reference=args.reference or None,
                      bin_width=args.intrinsic_bin or None, resamples=args.resamples,
-                     seed=args.bootstrap_seed, plot=not args.no_plots, argv=argv)
+                     seed=args.bootstrap_seed, plot=not args.no_plots, argv=argv,
+                     planned=args.planned)
     print(result["markdown"])
     for path in result["plots"]:
         print(f"wrote {path}")

@@ -294,3 +294,31 @@ def test_real_sweep_end_to_end(compare, sweep, tmp_path):
     assert a["paired"][0]["rows"][0]["seeds"] == [0]
     assert "n/a, needs >= 2 seeds" in result["markdown"]
     assert len(result["plots"]) == 3          # targets, intrinsic, lambda (0 and 0.01 at 3 levels)
+
+
+def test_campaign_status_names_what_is_not_finished(compare, sweep_root, tmp_path):
+    # The grid plans HRL and HRL-CG (0.01) at 2 levels, seeds 0-2: hrl_cg seed 2 has no directory,
+    # HRL seed 2 has rows but no finished.json (a run in progress). Cells the grid does not plan
+    # (lambda 0.1, seed 5) are not counted.
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"envs": {"maze": "envs/point_maze.gin"}, "methods": ["hrl", "hrl_cg"],
+                                "cg_lambda": [0.01], "seeds": 3}))
+    for seed in (0, 1):
+        (sweep_root / "maze" / "hrl_L2" / f"seed{seed}" / "cell.json").write_text(json.dumps(
+            {"env": "maze", "method": "hrl", "num_levels": 2, "cg_lambda": 0.0, "seed": seed,
+             "group": "hrl_L2", "code": {"commit": "a" * 40, "dirty": False}}))
+    (sweep_root / "maze" / "hrl_L2" / "seed2" / "finished.json").unlink()
+    status = compare.campaign_status([sweep_root], [str(grid)])
+    assert status["planned"] == 6
+    assert status["finished"] == ["maze/hrl_L2/seed0", "maze/hrl_L2/seed1",
+                                  "maze/hrl_cg_L2_lam0.01/seed0", "maze/hrl_cg_L2_lam0.01/seed1"]
+    assert status["unfinished"] == ["maze/hrl_L2/seed2"]
+    assert status["missing"] == ["maze/hrl_cg_L2_lam0.01/seed2"]
+    assert status["commits"] == {"aaaaaaaaaa": 2, "unknown": 2}     # cells without a cell.json
+    out = tmp_path / "out"
+    compare.compare([sweep_root], out, planned=[str(grid)], plot=False)
+    text = (out / "compare.md").read_text()
+    assert "6 cells. Finished: 4. Unfinished: 1 (maze/hrl_L2: seeds 2)." in text
+    assert "running elsewhere): 1 (maze/hrl_cg_L2_lam0.01: seeds 2)." in text
+    assert "commit(s): aaaaaaaaaa (2 cells), unknown (2 cells)." in text
+    assert json.loads((out / "compare.json").read_text())["status"]["planned"] == 6
