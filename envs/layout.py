@@ -42,8 +42,10 @@ MOVABLE_AXES: dict[str, str] = {"X": "x", "Y": "y", "Z": "z", "P": "xy", "F": "y
 SYMBOLS = frozenset((WALL, FREE, START, CHASM, *MOVABLE_AXES))
 
 BLOCK_SOLIMP = (0.995, 0.995, 0.01)
-# Longest side of one wall box when wall cells are merged (AntMaze's cell size).
-MAX_WALL_BOX = 8.0
+# Longest side of one wall box when wall cells are merged. Measured on AntFourRooms (cells of 2):
+# boxes of at most 6 x 6 ran about 10% faster than 8 x 8 and than 2 x 2 (one box per cell), 4 x 4
+# about as fast (benchmarks/results/env_throughput.md). Cells of 6 or more are one box each.
+MAX_WALL_BOX = 6.0
 _AXIS_VECTORS = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 
 

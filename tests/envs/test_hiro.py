@@ -254,11 +254,11 @@ def test_walls_stop_the_ant(cls, start, force, face, axis):
 
 
 def test_wall_boxes_cover_exactly_the_wall_cells():
-    # Four rooms (cells 2): merged into boxes of at most 8 x 8 units; every wall cell centre lies
+    # Four rooms (cells 2): merged into boxes of at most 6 x 6 units; every wall cell centre lies
     # in exactly one box and no free cell centre in any.
     centers, halves = layout.wall_boxes(FOUR_ROOMS, 2, 0.5)
-    assert len(centers) < len(layout.cells_of(FOUR_ROOMS, "#")) / 2
-    assert np.all(halves[:, :2] <= 4) and np.all(halves[:, 2] == 0.5)
+    assert len(centers) == 26 and len(layout.cells_of(FOUR_ROOMS, "#")) == 61
+    assert np.all(halves[:, :2] <= 3) and np.all(halves[:, 2] == 0.5)
 
     def boxes_holding(x, y):
         inside = np.all(np.abs(centers[:, :2] - (x, y)) < halves[:, :2], axis=1)
