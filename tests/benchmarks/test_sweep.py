@@ -5,7 +5,7 @@ import json
 import sys
 
 import pytest
-from sweep_fakes import CONFIG, FAKE_TRAIN  # noqa: E402
+from sweep_fakes import CONFIG, FAKE_TRAIN
 
 
 @pytest.fixture
