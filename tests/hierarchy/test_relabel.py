@@ -178,23 +178,24 @@ def test_few_candidates_match_the_oracle(candidates):
 # --------------------------------------------------------------------------------------------------
 # Sign: the goal that explains the child's actions wins; a bad stored goal is replaced.
 
-def followed_batch(h, rng, goal_star, relative, batch_size=16):
-    """A batch whose child followed pi_c(s, g*) exactly from s_t (so L(g*) = 0, its maximum)."""
+def followed_batch(h, rng, relative, batch_size=16):
+    """(batch, g*): a goal g* drawn in [-2.5, 2.5]^2 per row, and a batch whose child followed
+    pi_c(s, g*) exactly from s_t (so L(g*) = 0, its maximum)."""
+    goal_star = rng.uniform(-2.5, 2.5, size=(batch_size, 2)).astype(np.float32)
     batch = make_batch(h, 0, rng, batch_size)
     child, obs = h.levels[1], batch["observations"]
     for b in range(batch_size):
         for j in range(h.child_steps[0]):
             g = obs[b, 0, I] + goal_star[b] - obs[b, j, I] if relative else goal_star[b]
             batch["child_actions"][b, j] = child.policy(obs[b, j][None], g[None][:, :]).numpy()[0]
-    return batch
+    return batch, goal_star
 
 
 @pytest.mark.parametrize("relative", [True, False])
 def test_the_goal_the_child_followed_is_kept_when_stored(relative):
     h = corrected_hierarchy(2, relative, seed=5)
     rng = np.random.default_rng(1)
-    goal_star = rng.uniform(-2.5, 2.5, size=(16, 2)).astype(np.float32)
-    batch = followed_batch(h, rng, goal_star, relative)
+    batch, goal_star = followed_batch(h, rng, relative)
     batch["action"] = goal_star
     chosen, index = (x.numpy() for x in compiled_correction(h, 0)(*records(batch)))
     np.testing.assert_array_equal(index, 0)
@@ -205,8 +206,7 @@ def test_the_goal_the_child_followed_is_kept_when_stored(relative):
 def test_a_bad_stored_goal_is_replaced_by_the_followed_one(relative):
     h = corrected_hierarchy(2, relative, seed=6)
     rng = np.random.default_rng(2)
-    goal_star = rng.uniform(-2.5, 2.5, size=(16, 2)).astype(np.float32)
-    batch = followed_batch(h, rng, goal_star, relative)
+    batch, goal_star = followed_batch(h, rng, relative)
     batch["action"] = np.where(goal_star > 0, -GOAL_BOUND, GOAL_BOUND).astype(np.float32)  # far off
     # Put g* among the candidates as draw number 3 (candidate index 5): solve achieved + std *
     # half_range * noise = g* for the noise.
