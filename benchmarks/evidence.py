@@ -34,7 +34,6 @@ import json
 import pathlib
 import re
 import shlex
-import subprocess
 import sys
 from typing import Dict, List, Sequence
 
@@ -45,6 +44,7 @@ if str(HERE) not in sys.path:  # benchmarks/ is a folder of scripts: make its mo
     sys.path.insert(0, str(HERE))
 
 import aggregate  # noqa: E402
+import collect  # noqa: E402
 import paired  # noqa: E402
 
 from hierarchy.metrics import read_jsonl  # noqa: E402
@@ -322,15 +322,11 @@ def load_reference(path: str | pathlib.Path | None) -> List[dict]:
 def provenance(argv: Sequence[str]) -> dict:
     """The command that reproduces the report and the git commit of the code that ran it."""
     command = shlex.join(["python", "benchmarks/compare.py", *argv])
-    try:
-        git = ["git", "-C", str(HERE.parent)]
-        commit = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        commit += " (with uncommitted changes)" if dirty else ""
-    except (OSError, subprocess.CalledProcessError):
+    code = collect.git_commit_of(HERE.parent)
+    if code is None:
         commit = "unknown (not a git checkout)"
+    else:
+        commit = code["commit"] + (" (with uncommitted changes)" if code["dirty"] else "")
     return {"command": command, "commit": commit}
 
 
