@@ -13,7 +13,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from run_helpers import REPO, TINY, binary_command, binary_env, kill_after_checkpoint, run_binary
+from run_helpers import REPO, TINY, binary_command, binary_env, kill_after_checkpoint, metric_rows, run_binary
 
 from hierarchy import checkpointing, metrics
 
@@ -122,13 +122,8 @@ def test_four_levels_with_learned_lambda_resume_exactly_after_sigkill(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"(step {step}" in resumed.stderr
 
-    def strip(rows):
-        return [{k: v for k, v in r.items() if k != "time"} for r in rows]
-
     for file in ("train_metrics.jsonl", "eval_metrics.jsonl"):
-        a = metrics.read_jsonl(os.path.join(straight, file))
-        b = metrics.read_jsonl(os.path.join(killed, file))
-        assert strip(a) == strip(b), file
+        assert metric_rows(straight, file) == metric_rows(killed, file), file
     evaluated = run_binary("evaluate", killed, extra=["--num_episodes=1"])
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     out = json.load(open(os.path.join(killed, "evaluation_400.json")))

@@ -15,7 +15,7 @@ import run_helpers
 from run_helpers import POINT, REPO, TINY, binary_command, binary_env, flip_bytes, run_binary, tf_data_file
 
 import envs  # noqa: F401  (registers the environments)
-from hierarchy import checkpointing, metrics, resilience
+from hierarchy import checkpointing, resilience
 from hierarchy.config import parse_gin
 from hierarchy.runner import train
 
@@ -26,9 +26,7 @@ SETTINGS = TINY + [
     "train.log_interval = 50", "train.eval_episodes_per_context = 1", "train.keep_checkpoints = 2"]
 
 
-def rows(root, name):
-    return [{k: v for k, v in r.items() if k != "time"}
-            for r in metrics.read_jsonl(os.path.join(root, name))]
+rows = run_helpers.metric_rows
 
 
 def assert_same_metrics(root, reference):

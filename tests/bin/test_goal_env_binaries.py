@@ -55,7 +55,7 @@ def test_a_run_stopped_mid_episode_resumes_exactly(tmp_path):
     uninterrupted run (the task's generators, its inner point environment's included, are saved)."""
     import signal
 
-    from run_helpers import run_until_log_line
+    from run_helpers import metric_rows, run_until_log_line
 
     settings = SHORT + ["train.log_interval = 20"]
     reference = str(tmp_path / "reference")
@@ -66,9 +66,5 @@ def test_a_run_stopped_mid_episode_resumes_exactly(tmp_path):
     done = run_binary("train", root, GIN, settings)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "mid-episode" in done.stderr
-    def rows(run, name):
-        return [{k: v for k, v in r.items() if k != "time"}
-                for r in metrics.read_jsonl(os.path.join(run, name))]
-
     for name in ("train_metrics.jsonl", "eval_metrics.jsonl"):
-        assert rows(root, name) == rows(reference, name), name
+        assert metric_rows(root, name) == metric_rows(reference, name), name

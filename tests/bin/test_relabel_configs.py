@@ -3,7 +3,7 @@ relabelling setting the hierarchy cannot honour stops the binary with status 2, 
 
 import gin
 import pytest
-from run_helpers import TINY, run_binary
+from run_helpers import TINY, metric_rows, run_binary
 
 from hierarchy.config import available_gin_files, parse_gin
 from hierarchy.experiment import build_agent, make_env
@@ -95,9 +95,6 @@ def test_relabelled_run_resumes_exactly(tmp_path, monkeypatch):
     run(crashed)
     gin.clear_config()
     for name in ["train_metrics.jsonl", "eval_metrics.jsonl"]:
-        a, b = (metrics.read_jsonl(os.path.join(root, name))
-                for root in (str(tmp_path / "straight"), crashed))
-        assert [{k: v for k, v in r.items() if k != "time"} for r in a] == \
-            [{k: v for k, v in r.items() if k != "time"} for r in b], name
+        assert metric_rows(str(tmp_path / "straight"), name) == metric_rows(crashed, name), name
     rows = metrics.read_jsonl(os.path.join(crashed, "train_metrics.jsonl"))
     assert rows[-1]["losses"]["top"]["critic"] > 0 and rows[-1]["losses"]["top"]["cg"] != 0

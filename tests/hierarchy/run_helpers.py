@@ -44,6 +44,15 @@ def run_binary(name, root_dir, gin_files=(), bindings=(), extra=(), timeout=300)
                           env=binary_env(), capture_output=True, text=True, timeout=timeout)
 
 
+def metric_rows(root_dir, name):
+    """The rows of a run's metrics file `name` (train_metrics.jsonl, eval_metrics.jsonl) without
+    their wall times: what an interrupted and resumed run must reproduce exactly."""
+    from hierarchy import metrics
+
+    return [{k: v for k, v in r.items() if k != "time"}
+            for r in metrics.read_jsonl(os.path.join(root_dir, name))]
+
+
 def run_until_log_line(root_dir, gin_files, bindings, text, sig, timeout=240):
     """Starts the train binary and sends `sig` right after it logs a line containing `text`;
     returns (exit status, its stderr)."""

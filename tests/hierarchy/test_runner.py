@@ -6,7 +6,7 @@ import gin
 import numpy as np
 import pytest
 import tensorflow as tf
-from run_helpers import NO_TRAINING, POINT, TINY, TRAINING
+from run_helpers import NO_TRAINING, POINT, TINY, TRAINING, metric_rows
 
 from hierarchy import checkpointing, metrics
 from hierarchy.agent import Agent
@@ -54,13 +54,8 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
     gin.clear_config()
     _run_in_process(crashed, 500)
 
-    def strip(rows):
-        return [{k: v for k, v in r.items() if k != "time"} for r in rows]
-
     for name in ["train_metrics.jsonl", "eval_metrics.jsonl"]:
-        a = metrics.read_jsonl(os.path.join(tmp_path, "straight", name))
-        b = metrics.read_jsonl(os.path.join(crashed, name))
-        assert strip(a) == strip(b), name
+        assert metric_rows(os.path.join(tmp_path, "straight"), name) == metric_rows(crashed, name), name
     assert metrics.read_jsonl(os.path.join(crashed, "train_metrics.jsonl"))[-1]["losses"]["top"][
         "critic"] > 0
 

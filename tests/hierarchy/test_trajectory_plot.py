@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
-from run_helpers import NO_TRAINING, POINT, TINY
+from run_helpers import NO_TRAINING, POINT, TINY, metric_rows
 
 from envs.markers import LEVEL_COLORS
-from hierarchy import evaluation, metrics, run_files, trajectory_plot
+from hierarchy import evaluation, run_files, trajectory_plot
 from hierarchy.config import parse_gin
 from hierarchy.experiment import build_agent, make_env
 from hierarchy.runner import train, train_settings
@@ -207,10 +207,7 @@ def test_training_writes_a_picture_per_context_at_each_evaluation(tmp_path):
     assert not os.path.exists(os.path.join(off, "plots"))
     assert image_summaries(os.path.join(off, "tensorboard")) == {}
     for name in (run_files.EVAL_METRICS, run_files.TRAIN_METRICS):
-        strip = [{k: v for k, v in r.items() if k != "time"}
-                 for r in metrics.read_jsonl(os.path.join(root, name))]
-        assert strip == [{k: v for k, v in r.items() if k != "time"}
-                         for r in metrics.read_jsonl(os.path.join(off, name))]
+        assert metric_rows(root, name) == metric_rows(off, name)
 
 
 def item_rgb(kind):
