@@ -1,0 +1,168 @@
+r"""How large the connected-gradient part of a parent's actor update is, in trained runs.
+
+    python benchmarks/cg_gradients.py RUN_DIR [RUN_DIR ...] [--batches 20] [--seed 0]
+        [--out results/cg_gradients.md] [--json results/cg_gradients.json]
+
+For each run directory written by `hierarchy.bin.train` it restores the newest complete checkpoint
+(`--checkpoint` names another), replay buffers included, under the run's own config.gin; draws
+`--batches` batches from each parent level's replay the way that level's actor update draws them
+(relabelling included); and splits the parent's actor gradient on each batch into the TD3 part,
+the gradient of -mean Q_p, and the weighted connected-gradient part, the gradient of lambda * L_cg
+(`hierarchy.diagnostics`). Per run and parent level it reports the median and range over batches
+of the two norms, their ratio |cg| / |td3| and the cosine between them.
+
+A ratio of a few percent means the connected gradient hardly moves the parent's policy: HRL-CG then
+updates like HRL. Runs without connected gradients (flat, HRL) have no parent level to report and
+are listed as such. The batches come from a generator seeded by `--seed`, so a rerun on the same
+checkpoints prints the same figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+from typing import Dict, List, Sequence
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import gin  # noqa: E402
+import numpy as np  # noqa: E402
+
+from hierarchy import checkpointing, diagnostics, run_files  # noqa: E402
+from hierarchy.config import parse_gin  # noqa: E402
+from hierarchy.experiment import make_envs_and_agent  # noqa: E402
+from hierarchy.files import atomic_write_text  # noqa: E402
+from hierarchy.runner import train_settings  # noqa: E402
+
+MEASURES = ("td3_norm", "cg_norm", "ratio", "cosine")
+
+
+def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
+                checkpoint: str | None = None) -> Dict:
+    """The gradient split of every parent level with connected gradients in one run.
+
+    Raises:
+      FileNotFoundError: the directory has no config.gin or no complete checkpoint.
+    """
+    if batches < 1:
+        raise ValueError(f"batches must be >= 1, got {batches}")
+    config = os.path.join(root_dir, run_files.CONFIG_FILE)
+    if not os.path.isfile(config):
+        raise FileNotFoundError(f"{config} not found: is {root_dir} a run directory?")
+    gin.clear_config()
+    parse_gin([config])
+    settings = train_settings()
+    ckpt = checkpointing.Checkpointer(os.path.join(root_dir, run_files.CHECKPOINTS))
+    path = checkpoint or ckpt.latest()
+    if path is None or not os.path.isfile(os.path.join(path, checkpointing.LOOP_STATE)):
+        raise FileNotFoundError(f"no complete checkpoint found at {path or ckpt.directory}")
+    (env,), agent = make_envs_and_agent(settings["env_id"],
+                                        max_episode_steps=settings["max_episode_steps"],
+                                        seed=settings["seed"], count=1)
+    try:
+        state = ckpt.restore(path, agent)
+    finally:
+        env.close()
+    agent.rng = np.random.default_rng(seed)
+    h = agent.hierarchy
+    levels = []
+    for i in range(h.num_levels):
+        if not h.has_cg(i):
+            continue
+        due = np.zeros((h.num_levels, 2), bool)
+        due[i, 1] = True
+        rows = []
+        for _ in range(batches):
+            inputs = agent.sample_update(due)
+            k = inputs.levels.index(i)
+            parts = diagnostics.actor_gradient_parts(
+                h, i, diagnostics.as_tensors(inputs.transitions[k]),
+                diagnostics.as_tensors(inputs.draw_records[k]))
+            rows.append(diagnostics.gradient_statistics(parts))
+        levels.append({"level": i, "name": h.levels[i].level_name,
+                       "child": h.levels[i + 1].level_name,
+                       "lambda": float(h.cg_lambda_value(i)), "estimator": h.cg_estimator,
+                       "batch_size": int(inputs.transitions[k].goal.shape[0]),
+                       "summary": summarise(rows), "batches": rows})
+    return {"run": os.path.abspath(root_dir), "checkpoint": os.path.abspath(path),
+            "step": int(state["step"]), "env_id": settings["env_id"], "batches": batches,
+            "seed": seed, "levels": levels}
+
+
+def summarise(rows: Sequence[Dict[str, float]]) -> Dict[str, Dict[str, float]]:
+    """Median, min and max over batches of every measure."""
+    out = {}
+    for m in MEASURES:
+        values = np.array([r[m] for r in rows], np.float64)
+        out[m] = {"median": float(np.median(values)), "min": float(values.min()),
+                  "max": float(values.max())}
+    return out
+
+
+def _cell(stat: Dict[str, float], fmt: str) -> str:
+    return f"{stat['median']:{fmt}} ({stat['min']:{fmt}} to {stat['max']:{fmt}})"
+
+
+def markdown(results: Sequence[Dict], *, command: str) -> str:
+    lines = ["# Connected gradient against TD3 gradient in the parents' actor updates", "",
+             f"Command: `{command}`", "",
+             "Per run and parent level: the parent's actor gradient on replay batches, split into the "
+             "TD3 part (gradient of -mean Q_p) and the weighted connected-gradient part (gradient of "
+             "lambda * L_cg). Median (min to max) over the batches.", "",
+             "| run | step | level <- child | lambda | estimator | batches x size | abs td3 | abs cg "
+             "| ratio cg / td3 | cosine |",
+             "|---|---:|---|---:|---|---|---:|---:|---:|---:|"]
+    for r in results:
+        name = "/".join(pathlib.PurePath(r["run"]).parts[-3:])   # env/group/seed of a sweep cell
+        if not r["levels"]:
+            lines.append(f"| {name} | {r['step']:,} | no connected gradients | - | - | - | - | - | - "
+                         f"| - |")
+        for lv in r["levels"]:
+            s = lv["summary"]
+            lines.append(
+                f"| {name} | {r['step']:,} | {lv['name']} <- {lv['child']} | {lv['lambda']:g} | "
+                f"{lv['estimator']} | {r['batches']} x {lv['batch_size']} | {_cell(s['td3_norm'], '.3g')} | "
+                f"{_cell(s['cg_norm'], '.3g')} | {_cell(s['ratio'], '.3f')} | {_cell(s['cosine'], '.2f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", help="run directories written by hierarchy.bin.train")
+    p.add_argument("--batches", type=int, default=20, help="batches per parent level")
+    p.add_argument("--seed", type=int, default=0, help="seed of the batch draws")
+    p.add_argument("--checkpoint", default=None,
+                   help="a checkpoint directory (one run only; default: each run's newest)")
+    p.add_argument("--out", default=None, help="write the markdown table here")
+    p.add_argument("--json", default=None, help="write every batch's figures here")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.checkpoint and len(args.runs) > 1:
+        raise SystemExit("--checkpoint names one checkpoint: give one run directory with it")
+    results: List[Dict] = []
+    for run in args.runs:
+        try:
+            results.append(analyse_run(run, batches=args.batches, seed=args.seed,
+                                       checkpoint=args.checkpoint))
+        except (FileNotFoundError, ValueError) as e:
+            raise SystemExit(f"{run}: {e}") from None
+    command = "python benchmarks/cg_gradients.py " + " ".join(
+        argv if argv is not None else sys.argv[1:])
+    text = markdown(results, command=command)
+    print(text, end="")
+    if args.out:
+        atomic_write_text(args.out, text)
+    if args.json:
+        atomic_write_text(args.json, json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""benchmarks/cg_gradients.py on a real trained run (the session's short HRL-CG PointReach run)."""
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+from run_helpers import REPO
+
+
+@pytest.fixture(scope="module")
+def cg_gradients():
+    spec = importlib.util.spec_from_file_location(
+        "benchmarks_cg_gradients", os.path.join(REPO, "benchmarks", "cg_gradients.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_report_of_a_trained_run(cg_gradients, point_run, tmp_path):
+    root, _ = point_run
+    out, js = tmp_path / "cg.md", tmp_path / "cg.json"
+    assert cg_gradients.main([root, "--batches", "3", "--out", str(out), "--json", str(js)]) == 0
+    (result,) = json.loads(js.read_text())
+    assert (result["step"], result["batches"], result["seed"]) == (300, 3, 0)
+    assert result["checkpoint"].endswith("ckpt-300")
+    (level,) = result["levels"]
+    assert (level["name"], level["child"], level["estimator"], level["batch_size"]) == (
+        "top", "low", "paper", 16)
+    assert level["lambda"] == pytest.approx(0.01)
+    ratios = [b["ratio"] for b in level["batches"]]
+    assert len(ratios) == 3 and all(np.isfinite(ratios)) and min(ratios) > 0
+    for b in level["batches"]:
+        assert b["ratio"] == pytest.approx(b["cg_norm"] / b["td3_norm"])
+        assert -1.0 <= b["cosine"] <= 1.0
+    assert level["summary"]["ratio"] == {"median": np.median(ratios), "min": min(ratios),
+                                         "max": max(ratios)}
+    # The batches come from the seeded generator: the same figures again; another seed, others.
+    again = cg_gradients.analyse_run(root, batches=3)
+    assert again["levels"][0]["batches"] == level["batches"]
+    other = cg_gradients.analyse_run(root, batches=3, seed=1)
+    assert other["levels"][0]["batches"] != level["batches"]
+    text = out.read_text()
+    assert "| top <- low | 0.01 | paper | 3 x 16 |" in text
+    assert text.startswith("# Connected gradient against TD3 gradient")
+
+
+def test_bad_input_is_named(cg_gradients, point_run, tmp_path):
+    root, _ = point_run
+    with pytest.raises(SystemExit, match="config.gin not found: is .* a run directory"):
+        cg_gradients.main([str(tmp_path)])
+    with pytest.raises(SystemExit, match="--checkpoint names one checkpoint"):
+        cg_gradients.main([root, root, "--checkpoint", os.path.join(root, "checkpoints", "ckpt-300")])
+    with pytest.raises(SystemExit, match="no complete checkpoint found at"):
+        cg_gradients.main([root, "--checkpoint", str(tmp_path)])
+    with pytest.raises(ValueError, match="batches must be >= 1"):
+        cg_gradients.analyse_run(root, batches=0)
+
+
+def test_runs_without_connected_gradients_get_a_row(cg_gradients):
+    text = cg_gradients.markdown([{"run": "/x/point_maze/hrl_L2/seed0", "step": 200000, "levels": [],
+                                   "batches": 5}], command="c")
+    assert "| point_maze/hrl_L2/seed0 | 200,000 | no connected gradients |" in text
