@@ -31,10 +31,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import gin  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hierarchy import checkpointing, diagnostics, run_files  # noqa: E402
+from hierarchy import diagnostics, run_files  # noqa: E402
 from hierarchy.config import parse_gin  # noqa: E402
-from hierarchy.experiment import make_envs_and_agent  # noqa: E402
 from hierarchy.files import atomic_write_text  # noqa: E402
+from hierarchy.run_evaluation import restore_run  # noqa: E402
 from hierarchy.runner import train_settings  # noqa: E402
 
 MEASURES = ("td3_norm", "cg_norm", "ratio", "cosine")
@@ -54,18 +54,8 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
         raise FileNotFoundError(f"{config} not found: is {root_dir} a run directory?")
     gin.clear_config()
     parse_gin([config])
-    settings = train_settings()
-    ckpt = checkpointing.Checkpointer(os.path.join(root_dir, run_files.CHECKPOINTS))
-    path = checkpoint or ckpt.latest()
-    if path is None or not os.path.isfile(os.path.join(path, checkpointing.LOOP_STATE)):
-        raise FileNotFoundError(f"no complete checkpoint found at {path or ckpt.directory}")
-    (env,), agent = make_envs_and_agent(settings["env_id"],
-                                        max_episode_steps=settings["max_episode_steps"],
-                                        seed=settings["seed"], count=1)
-    try:
-        state = ckpt.restore(path, agent)
-    finally:
-        env.close()
+    env, agent, path, state = restore_run(root_dir, checkpoint=checkpoint)
+    env.close()
     agent.rng = np.random.default_rng(seed)
     h = agent.hierarchy
     levels = []
@@ -88,7 +78,7 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
                        "batch_size": int(inputs.transitions[k].goal.shape[0]),
                        "summary": summarise(rows), "batches": rows})
     return {"run": os.path.abspath(root_dir), "checkpoint": os.path.abspath(path),
-            "step": int(state["step"]), "env_id": settings["env_id"], "batches": batches,
+            "step": int(state["step"]), "env_id": train_settings()["env_id"], "batches": batches,
             "seed": seed, "levels": levels}
 
 

@@ -30,16 +30,9 @@ def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
       ConfigurationError: the configuration cannot be built.
     """
     settings = train_settings()
-    ckpt = checkpointing.Checkpointer(os.path.join(root_dir, run_files.CHECKPOINTS))
-    path = checkpoint or ckpt.latest()
-    if path is None or not os.path.isfile(os.path.join(path, checkpointing.LOOP_STATE)):
-        raise FileNotFoundError(f"no complete checkpoint found at {path or ckpt.directory}")
-    (env,), agent = make_envs_and_agent(settings["env_id"],
-                                        max_episode_steps=settings["max_episode_steps"],
-                                        seed=settings["seed"], count=1,
-                                        render_mode="rgb_array" if video_path else None)
+    env, agent, path, state = restore_run(root_dir, checkpoint=checkpoint, weights_only=True,
+                                          render_mode="rgb_array" if video_path else None)
     try:
-        state = ckpt.restore(path, agent, weights_only=True)
         n = episodes_per_context or settings["eval_episodes_per_context"]
         trajectories = [] if trajectory_plots else None
         result = evaluation.evaluate(agent, env, episodes_per_context=n,
@@ -57,3 +50,32 @@ def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
     atomic_write_text(os.path.join(root_dir, run_files.evaluation_file(state["step"])),
                       json.dumps(out, indent=1) + "\n")
     return out
+
+
+def restore_run(root_dir: str, *, checkpoint: str | None = None, weights_only: bool = False,
+                render_mode: str | None = None):
+    """The environment and agent of a run under the current gin configuration (parse the run's
+    `config.gin` first), restored from a checkpoint (default: the newest complete one).
+
+    Returns:
+      (env, agent, checkpoint path, loop state); the caller closes `env`. With `weights_only`, only
+      the variables are restored (enough to act), else the replay buffers and counters too.
+
+    Raises:
+      FileNotFoundError: no complete checkpoint at `checkpoint` (or in the run).
+      ConfigurationError: the configuration cannot be built.
+    """
+    settings = train_settings()
+    ckpt = checkpointing.Checkpointer(os.path.join(root_dir, run_files.CHECKPOINTS))
+    path = checkpoint or ckpt.latest()
+    if path is None or not os.path.isfile(os.path.join(path, checkpointing.LOOP_STATE)):
+        raise FileNotFoundError(f"no complete checkpoint found at {path or ckpt.directory}")
+    (env,), agent = make_envs_and_agent(settings["env_id"],
+                                        max_episode_steps=settings["max_episode_steps"],
+                                        seed=settings["seed"], count=1, render_mode=render_mode)
+    try:
+        state = ckpt.restore(path, agent, weights_only=weights_only)
+    except BaseException:
+        env.close()
+        raise
+    return env, agent, path, state
