@@ -77,7 +77,7 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
                        "lambda": float(h.cg_lambda_value(i)), "estimator": h.cg_estimator,
                        "batch_size": int(inputs.transitions[k].goal.shape[0]),
                        "summary": summarise(rows), "batches": rows})
-    return {"run": os.path.abspath(root_dir), "checkpoint": os.path.abspath(path),
+    return {"run": root_dir, "checkpoint": os.path.relpath(path, root_dir),
             "step": int(state["step"]), "env_id": train_settings()["env_id"], "batches": batches,
             "seed": seed, "levels": levels}
 

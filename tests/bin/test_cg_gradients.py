@@ -24,7 +24,7 @@ def test_report_of_a_trained_run(cg_gradients, point_run, tmp_path):
     assert cg_gradients.main([root, "--batches", "3", "--out", str(out), "--json", str(js)]) == 0
     (result,) = json.loads(js.read_text())
     assert (result["step"], result["batches"], result["seed"]) == (300, 3, 0)
-    assert result["checkpoint"].endswith("ckpt-300")
+    assert (result["run"], result["checkpoint"]) == (root, os.path.join("checkpoints", "ckpt-300"))
     (level,) = result["levels"]
     assert (level["name"], level["child"], level["estimator"], level["batch_size"]) == (
         "top", "low", "paper", 16)
