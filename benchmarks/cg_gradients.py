@@ -1,7 +1,7 @@
 r"""How large the connected-gradient part of a parent's actor update is, in trained runs.
 
     python benchmarks/cg_gradients.py RUN_DIR [RUN_DIR ...] [--batches 20] [--seed 0]
-        [--out results/cg_gradients.md] [--json results/cg_gradients.json]
+        [--out cg_gradients.md] [--json cg_gradients.json] [--plot cg_gradients.png]
 
 For each run directory written by `hierarchy.bin.train` it restores the newest complete checkpoint
 (`--checkpoint` names another), replay buffers included, under the run's own config.gin; draws
@@ -119,6 +119,42 @@ def markdown(results: Sequence[Dict], *, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot(results: Sequence[Dict], path: str) -> None:
+    """Ratio |cg| / |td3| and cosine against lambda (log axes for the ratio): one point per run and
+    parent pair (median over batches, bars from min to max), a series per pair name and depth."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series: Dict[str, List] = {}
+    for r in results:
+        depth = len(r["levels"]) + 1
+        for lv in r["levels"]:
+            series.setdefault(f"{lv['name']} <- {lv['child']} ({depth} levels)", []).append(lv)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for k, (label, levels) in enumerate(sorted(series.items())):
+        x = np.array([lv["lambda"] for lv in levels]) * (1 + 0.04 * k)   # side by side per series
+        for ax, m in zip(axes, ("ratio", "cosine")):
+            med = np.array([lv["summary"][m]["median"] for lv in levels])
+            lo = med - np.array([lv["summary"][m]["min"] for lv in levels])
+            hi = np.array([lv["summary"][m]["max"] for lv in levels]) - med
+            ax.errorbar(x, med, yerr=[lo, hi], fmt="o", ms=4, capsize=2, label=label)
+    axes[0].set(xscale="log", yscale="log", xlabel="lambda",
+                ylabel="|cg gradient| / |td3 gradient|")
+    axes[0].axhline(1.0, color="grey", lw=0.8, ls=":")
+    axes[1].set(xscale="log", xlabel="lambda", ylabel="cosine(cg, td3)", ylim=(-1.05, 1.05))
+    axes[1].axhline(0.0, color="grey", lw=0.8, ls=":")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Parent actor gradient: connected-gradient part against TD3 part "
+                 "(per run: median, min-max over batches)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -129,6 +165,7 @@ def parse_args(argv=None):
                    help="a checkpoint directory (one run only; default: each run's newest)")
     p.add_argument("--out", default=None, help="write the markdown table here")
     p.add_argument("--json", default=None, help="write every batch's figures here")
+    p.add_argument("--plot", default=None, help="draw ratio and cosine against lambda into this PNG")
     return p.parse_args(argv)
 
 
@@ -151,6 +188,8 @@ def main(argv=None) -> int:
         atomic_write_text(args.out, text)
     if args.json:
         atomic_write_text(args.json, json.dumps(results, indent=1) + "\n")
+    if args.plot:
+        plot(results, args.plot)
     return 0
 
 

@@ -20,8 +20,10 @@ def cg_gradients():
 
 def test_report_of_a_trained_run(cg_gradients, point_run, tmp_path):
     root, _ = point_run
-    out, js = tmp_path / "cg.md", tmp_path / "cg.json"
-    assert cg_gradients.main([root, "--batches", "3", "--out", str(out), "--json", str(js)]) == 0
+    out, js, png = tmp_path / "cg.md", tmp_path / "cg.json", tmp_path / "cg.png"
+    assert cg_gradients.main([root, "--batches", "3", "--out", str(out), "--json", str(js),
+                              "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     (result,) = json.loads(js.read_text())
     assert (result["step"], result["batches"], result["seed"]) == (300, 3, 0)
     assert (result["run"], result["checkpoint"]) == (root, os.path.join("checkpoints", "ckpt-300"))
