@@ -4,12 +4,13 @@ r"""How large the connected-gradient part of a parent's actor update is, in trai
         [--out cg_gradients.md] [--json cg_gradients.json] [--plot cg_gradients.png]
 
 For each run directory written by `hierarchy.bin.train` it restores the newest complete checkpoint
-(`--checkpoint` names another), replay buffers included, under the run's own config.gin; draws
-`--batches` batches from each parent level's replay the way that level's actor update draws them
-(relabelling included); and splits the parent's actor gradient on each batch into the TD3 part,
-the gradient of -mean Q_p, and the weighted connected-gradient part, the gradient of lambda * L_cg
-(`hierarchy.diagnostics`). Per run and parent level it reports the median and range over batches
-of the two norms, their ratio |cg| / |td3| and the cosine between them.
+(`--checkpoint` names another; `--every_checkpoint` takes each in turn), replay buffers included,
+under the run's own config.gin; draws `--batches` batches from each parent level's replay the way
+that level's actor update draws them (relabelling included); and splits the parent's actor gradient
+on each batch into the TD3 part, the gradient of -mean Q_p, and the weighted connected-gradient
+part, the gradient of lambda * L_cg (`hierarchy.diagnostics`). Per run, checkpoint and parent level
+it reports the median and range over batches of the two norms, their ratio |cg| / |td3| and the
+cosine between them.
 
 A ratio of a few percent means the connected gradient hardly moves the parent's policy: HRL-CG then
 updates like HRL. Runs without connected gradients (flat, HRL) have no parent level to report and
@@ -31,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import gin  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hierarchy import diagnostics, run_files  # noqa: E402
+from hierarchy import checkpointing, diagnostics, run_files  # noqa: E402
 from hierarchy.config import parse_gin  # noqa: E402
 from hierarchy.files import atomic_write_text  # noqa: E402
 from hierarchy.run_evaluation import restore_run  # noqa: E402
@@ -163,6 +164,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0, help="seed of the batch draws")
     p.add_argument("--checkpoint", default=None,
                    help="a checkpoint directory (one run only; default: each run's newest)")
+    p.add_argument("--every_checkpoint", action="store_true",
+                   help="analyse every complete checkpoint of each run (oldest first), not the newest")
     p.add_argument("--out", default=None, help="write the markdown table here")
     p.add_argument("--json", default=None, help="write every batch's figures here")
     p.add_argument("--plot", default=None, help="draw ratio and cosine against lambda into this PNG")
@@ -173,13 +176,22 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.checkpoint and len(args.runs) > 1:
         raise SystemExit("--checkpoint names one checkpoint: give one run directory with it")
+    if args.checkpoint and args.every_checkpoint:
+        raise SystemExit("--checkpoint and --every_checkpoint exclude each other")
     results: List[Dict] = []
     for run in args.runs:
-        try:
-            results.append(analyse_run(run, batches=args.batches, seed=args.seed,
-                                       checkpoint=args.checkpoint))
-        except (FileNotFoundError, ValueError) as e:
-            raise SystemExit(f"{run}: {e}") from None
+        checkpoints = [args.checkpoint]
+        if args.every_checkpoint:
+            checkpoints = [path for _, path in checkpointing.Checkpointer(
+                os.path.join(run, run_files.CHECKPOINTS)).complete()]
+            if not checkpoints:
+                raise SystemExit(f"{run}: no complete checkpoint in {run_files.CHECKPOINTS}/")
+        for checkpoint in checkpoints:
+            try:
+                results.append(analyse_run(run, batches=args.batches, seed=args.seed,
+                                           checkpoint=checkpoint))
+            except (FileNotFoundError, ValueError) as e:
+                raise SystemExit(f"{run}: {e}") from None
     command = "python benchmarks/cg_gradients.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
     text = markdown(results, command=command)

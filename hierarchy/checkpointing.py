@@ -134,7 +134,7 @@ class Checkpointer:
                 if name.startswith(".tmp-"):   # left by a process killed while writing
                     shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
 
-    def _complete(self) -> List[Tuple[int, str]]:
+    def complete(self) -> List[Tuple[int, str]]:
         """(step, path) of every complete checkpoint, oldest first."""
         out = []
         if not os.path.isdir(self.directory):
@@ -154,7 +154,7 @@ class Checkpointer:
                 path = os.path.join(self.directory, f.read().strip())
             if os.path.isfile(os.path.join(path, LOOP_STATE)):
                 return path
-        complete = self._complete()
+        complete = self.complete()
         return complete[-1][1] if complete else None
 
     def save(self, step: int, agent, loop_state: Dict[str, Any],
@@ -191,7 +191,7 @@ class Checkpointer:
                 f"checkpoint ckpt-{int(step)} could not be written to {self.directory} "
                 f"({_reason(e)}); its partial files were removed and {kept}") from e
         atomic_write_text(os.path.join(self.directory, POINTER), os.path.basename(final) + "\n")
-        for _, old in self._complete()[:-self.keep]:
+        for _, old in self.complete()[:-self.keep]:
             if old != final:
                 shutil.rmtree(old, ignore_errors=True)
         return final
@@ -240,7 +240,7 @@ class Checkpointer:
         Raises:
           NoIntactCheckpointError: checkpoints exist but none reads back; nothing was moved.
         """
-        complete = self._complete()
+        complete = self.complete()
         damaged: List[Tuple[str, str]] = []
         for _, path in reversed(complete):
             try:

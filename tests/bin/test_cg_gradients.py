@@ -48,6 +48,14 @@ def test_report_of_a_trained_run(cg_gradients, point_run, tmp_path):
     assert text.startswith("# Connected gradient against TD3 gradient")
 
 
+def test_every_checkpoint_of_a_run(cg_gradients, point_run, tmp_path):
+    root, _ = point_run
+    js = tmp_path / "cg.json"
+    assert cg_gradients.main([root, "--every_checkpoint", "--batches", "1", "--json", str(js)]) == 0
+    steps = [r["step"] for r in json.loads(js.read_text())]
+    assert steps == [200, 300]   # the two checkpoints the run keeps, oldest first
+
+
 def test_bad_input_is_named(cg_gradients, point_run, tmp_path):
     root, _ = point_run
     with pytest.raises(SystemExit, match="config.gin not found: is .* a run directory"):
@@ -56,6 +64,10 @@ def test_bad_input_is_named(cg_gradients, point_run, tmp_path):
         cg_gradients.main([root, root, "--checkpoint", os.path.join(root, "checkpoints", "ckpt-300")])
     with pytest.raises(SystemExit, match="no complete checkpoint found at"):
         cg_gradients.main([root, "--checkpoint", str(tmp_path)])
+    with pytest.raises(SystemExit, match="exclude each other"):
+        cg_gradients.main([root, "--every_checkpoint", "--checkpoint", str(tmp_path)])
+    with pytest.raises(SystemExit, match="no complete checkpoint in checkpoints/"):
+        cg_gradients.main([str(tmp_path), "--every_checkpoint"])
     with pytest.raises(ValueError, match="batches must be >= 1"):
         cg_gradients.analyse_run(root, batches=0)
 
