@@ -33,6 +33,14 @@ import gin  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hierarchy import checkpointing, diagnostics, run_files  # noqa: E402
+
+HERE = pathlib.Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # benchmarks/ is a folder of scripts: make its modules importable
+    sys.path.insert(0, str(HERE))
+
+import aggregate  # noqa: E402
+import evidence  # noqa: E402
+
 from hierarchy.config import parse_gin  # noqa: E402
 from hierarchy.files import atomic_write_text  # noqa: E402
 from hierarchy.run_evaluation import restore_run  # noqa: E402
@@ -97,9 +105,28 @@ def _cell(stat: Dict[str, float], fmt: str) -> str:
     return f"{stat['median']:{fmt}} ({stat['min']:{fmt}} to {stat['max']:{fmt}})"
 
 
-def markdown(results: Sequence[Dict], *, command: str) -> str:
+def trained_on(run: str) -> str:
+    """The commit a sweep cell trained on (its cell.json), or 'unknown' for another run."""
+    try:
+        with open(os.path.join(run, aggregate.CELL_FILE)) as f:
+            code = json.load(f).get("code") or {}
+    except (OSError, ValueError):
+        return "unknown (no cell.json)"
+    if not code.get("commit"):
+        return "unknown (no commit in cell.json)"
+    return code["commit"][:10] + (" (with uncommitted changes)" if code.get("dirty") else "")
+
+
+def markdown(results: Sequence[Dict], *, command: str, commit: str = "unknown") -> str:
+    runs: Dict[str, List[str]] = {}
+    for r in results:
+        names = runs.setdefault(trained_on(r["run"]), [])
+        if r["run"] not in names:
+            names.append(r["run"])
     lines = ["# Connected gradient against TD3 gradient in the parents' actor updates", "",
-             f"Command: `{command}`", "",
+             f"Command: `{command}`", "", f"Code: commit {commit}", "",
+             "Runs trained on: " + "; ".join(f"{c} ({len(n)} run{'s' * (len(n) > 1)})"
+                                            for c, n in sorted(runs.items())) + ".", "",
              "Per run and parent level: the parent's actor gradient on replay batches, split into the "
              "TD3 part (gradient of -mean Q_p) and the weighted connected-gradient part (gradient of "
              "lambda * L_cg). Median (min to max) over the batches.", "",
@@ -192,9 +219,8 @@ def main(argv=None) -> int:
                                            checkpoint=checkpoint))
             except (FileNotFoundError, ValueError) as e:
                 raise SystemExit(f"{run}: {e}") from None
-    command = "python benchmarks/cg_gradients.py " + " ".join(
-        argv if argv is not None else sys.argv[1:])
-    text = markdown(results, command=command)
+    prov = evidence.provenance(argv if argv is not None else sys.argv[1:], script="cg_gradients.py")
+    text = markdown(results, command=prov["command"], commit=prov["commit"])
     print(text, end="")
     if args.out:
         atomic_write_text(args.out, text)

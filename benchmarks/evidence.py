@@ -319,9 +319,10 @@ def load_reference(path: str | pathlib.Path | None) -> List[dict]:
     return out
 
 
-def provenance(argv: Sequence[str]) -> dict:
-    """The command that reproduces the report and the git commit of the code that ran it."""
-    command = shlex.join(["python", "benchmarks/compare.py", *argv])
+def provenance(argv: Sequence[str], script: str = "compare.py") -> dict:
+    """The command that reproduces a report of `benchmarks/<script>` and the git commit of the code
+    that ran it."""
+    command = shlex.join(["python", f"benchmarks/{script}", *argv])
     code = collect.git_commit_of(HERE.parent)
     if code is None:
         commit = "unknown (not a git checkout)"

@@ -46,6 +46,7 @@ def test_report_of_a_trained_run(cg_gradients, point_run, tmp_path):
     text = out.read_text()
     assert "| top <- low | 0.01 | paper | 3 x 16 |" in text
     assert text.startswith("# Connected gradient against TD3 gradient")
+    assert "Code: commit " in text and "Runs trained on: unknown (no cell.json) (1 run)." in text
 
 
 def test_every_checkpoint_of_a_run(cg_gradients, point_run, tmp_path):
@@ -76,3 +77,16 @@ def test_runs_without_connected_gradients_get_a_row(cg_gradients):
     text = cg_gradients.markdown([{"run": "/x/point_maze/hrl_L2/seed0", "step": 200000, "levels": [],
                                    "batches": 5}], command="c")
     assert "| point_maze/hrl_L2/seed0 | 200,000 | no connected gradients |" in text
+
+
+def test_training_commit_of_sweep_cells(cg_gradients, tmp_path):
+    cells = [tmp_path / f"seed{i}" for i in range(3)]
+    for cell, code in zip(cells, [{"commit": "a" * 40, "dirty": False},
+                                  {"commit": "a" * 40, "dirty": False},
+                                  {"commit": "b" * 40, "dirty": True}]):
+        cell.mkdir()
+        (cell / "cell.json").write_text(json.dumps({"code": code}))
+    results = [{"run": str(c), "step": 1, "levels": [], "batches": 1} for c in cells]
+    text = cg_gradients.markdown(results, command="c", commit="x")
+    assert ("Runs trained on: aaaaaaaaaa (2 runs); bbbbbbbbbb (with uncommitted changes) (1 run)."
+            in text)
