@@ -36,15 +36,18 @@ class CollectError(RuntimeError):
     """A cell cannot be collected (unfinished, or a required file is missing)."""
 
 
-def git_commit_of(path: pathlib.Path) -> dict | None:
+def git_commit_of(path: pathlib.Path, *, exclude: Sequence[str] = ()) -> dict | None:
     """{"commit": HEAD's hash, "dirty": whether tracked files differ from it} of the git work tree that
-    holds `path`, or None outside a git work tree (or without git)."""
+    holds `path`, or None outside a git work tree (or without git). Changes under the `exclude`
+    folders (relative to the top of the work tree, e.g. the reports a script is rewriting) do not
+    make it dirty."""
+    pathspec = [":/"] + [f":(top,exclude){folder}" for folder in exclude]
     try:
         head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True,
                               text=True, check=True).stdout.strip()
         status = subprocess.run(["git", "-C", str(path), "status", "--porcelain",
-                                 "--untracked-files=no"], capture_output=True, text=True,
-                                check=True).stdout.strip()
+                                 "--untracked-files=no", "--", *pathspec], capture_output=True,
+                                text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
     return {"commit": head, "dirty": bool(status)}

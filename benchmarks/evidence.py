@@ -319,11 +319,14 @@ def load_reference(path: str | pathlib.Path | None) -> List[dict]:
     return out
 
 
+RESULTS = "benchmarks/results"   # reports: their rewriting does not count as a code change
+
+
 def provenance(argv: Sequence[str], script: str = "compare.py") -> dict:
     """The command that reproduces a report of `benchmarks/<script>` and the git commit of the code
-    that ran it."""
+    that ran it ("with uncommitted changes" if tracked files outside benchmarks/results differ)."""
     command = shlex.join(["python", f"benchmarks/{script}", *argv])
-    code = collect.git_commit_of(HERE.parent)
+    code = collect.git_commit_of(HERE.parent, exclude=[RESULTS])
     if code is None:
         commit = "unknown (not a git checkout)"
     else:

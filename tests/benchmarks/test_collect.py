@@ -83,8 +83,18 @@ def test_commit_only_the_collected_files(collect, repo, tmp_path):
 
 def test_git_commit_of(collect, repo, tmp_path):
     assert collect.git_commit_of(repo) == {"commit": _git(repo, "rev-parse", "HEAD"), "dirty": False}
-    (repo / "README").write_text("changed\n")
+    # A change under an excluded folder (reports being rewritten) does not count; elsewhere it does,
+    # also when asked from a subfolder.
+    (repo / "results").mkdir()
+    (repo / "results" / "report.md").write_text("old\n")
+    _git(repo, "add", "results/report.md")
+    _git(repo, "commit", "-q", "-m", "report")
+    (repo / "results" / "report.md").write_text("new\n")
+    assert collect.git_commit_of(repo, exclude=["results"])["dirty"] is False
+    assert collect.git_commit_of(repo / "results", exclude=["results"])["dirty"] is False
     assert collect.git_commit_of(repo)["dirty"] is True
+    (repo / "README").write_text("changed\n")
+    assert collect.git_commit_of(repo / "results", exclude=["results"])["dirty"] is True
     outside = tmp_path / "not_a_repo"
     outside.mkdir()
     assert collect.git_commit_of(outside) is None
