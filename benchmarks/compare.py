@@ -68,6 +68,10 @@ def _steps(entry) -> str:
     return f"{mean:,.0f} +/- {half:,.0f} {reached}"
 
 
+def _number(x: float) -> str:
+    return "-" if not np.isfinite(x) else (f"{x:.2f}" if abs(x) < 10 else f"{x:,.0f}")
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
     return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             + ["| " + " | ".join(r) + " |" for r in rows] + [""])
@@ -101,6 +105,10 @@ def analyse_env(env: str, index: Dict[str, dict], *, thresholds: Dict[str, float
         out["paired"].append({"hrl_cg": cg, "hrl": hrl, "rows": [
             {"target": t, "metric": k, **c} for (t, k), c in comparisons.items() if c is not None]})
     out["lambda"] = evidence.lambda_rows(index, levels, width)
+    out["per_seed"] = {g: {str(r["seed"]): {k: evidence.final_value(evidence.view(r, targets[0]), k)
+                                            for k in keys}
+                           for r in sorted(m["runs"], key=lambda r: r["seed"])}
+                       for g, m in index.items()} if targets else {}
     for mk in marks:
         if mk["env"] != env:
             continue
@@ -125,6 +133,14 @@ def markdown_env(env: str, a: dict) -> List[str]:
                 + [_ci(r[f"{w}_{k}"]) for k in a["keys"] for w in ("final", "best")]
                 + [_steps(r.get(f"steps_to_{k}")) for k in steps] for g, r in rows.items()]
         lines += [f"#### target {t}", ""] + _table(header, body)
+    if a["per_seed"]:
+        seeds = sorted({int(s) for v in a["per_seed"].values() for s in v})
+        lines += [f"### Final evaluation per seed, target {a['targets'][0]}", "",
+                  "Each seed's last evaluation: " + " / ".join(a["keys"]) + "; '-' where the seed "
+                  "has no run.", ""]
+        lines += _table(["group"] + [f"seed {s}" for s in seeds], [
+            [g] + [" / ".join(_number(v[str(s)][k]) for k in a["keys"]) if str(s) in v else "-"
+                   for s in seeds] for g, v in a["per_seed"].items()])
     lines += ["### Lower levels' intrinsic returns", ""]
     if a["intrinsic"]:
         lines += [f"Final window: per seed, the mean over the training episodes of its last "

@@ -207,6 +207,11 @@ def test_report_files(compare, sweep_root, tmp_path):
     assert "| (0, 16) | final success | +0.500 | [+0.000, +1.000] | 1 / 0 / 2 |" in text
     assert "### Lambda study, 2 levels" in text and "no number in the text" in text
     assert "| hrl_L2 | (16, 0) | success | 0.9 +/- 0.05 | 0.83 +/- 0.72 |" in text
+    # Per seed, overall target: success (a + b) / 2 and return 5 (a + b) at the last step.
+    assert "| group | seed 0 | seed 1 | seed 2 | seed 5 |" in text
+    assert "| hrl_L2 | 0.50 / 5.00 | 0.75 / 7.50 | 0.25 / 2.50 | - |" in text
+    assert "| hrl_cg_L2_lam0.01 | 1.00 / 10 | 0.75 / 7.50 | - | 0.00 / 0.00 |" in text
+    assert "| hrl_cg_L2_lam0.1 | 1.00 / 10 | - | - | - |" in text
     record = json.loads((out / "compare.json").read_text())
     assert record["provenance"]["command"].endswith("sweep --out_dir out")
     assert record["envs"]["maze"]["bin"] == 100
