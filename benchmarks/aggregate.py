@@ -74,6 +74,15 @@ def _value(v) -> float:
     return float("nan") if v is None else float(v)
 
 
+def cell_code(run_dir: str | pathlib.Path) -> dict | None:
+    """The "code" record ({"commit", "dirty"}) a sweep cell trained on, from its cell.json: None
+    without a readable cell.json, {} when it records none."""
+    try:
+        return json.loads((pathlib.Path(run_dir) / CELL_FILE).read_text()).get("code") or {}
+    except (OSError, ValueError):
+        return None
+
+
 def describe_run(run_dir: pathlib.Path, root: pathlib.Path) -> dict:
     """The run's cell description (cell.json), or one made from its path."""
     cell_path = run_dir / CELL_FILE

@@ -107,10 +107,8 @@ def _cell(stat: Dict[str, float], fmt: str) -> str:
 
 def trained_on(run: str) -> str:
     """The commit a sweep cell trained on (its cell.json), or 'unknown' for another run."""
-    try:
-        with open(os.path.join(run, aggregate.CELL_FILE)) as f:
-            code = json.load(f).get("code") or {}
-    except (OSError, ValueError):
+    code = aggregate.cell_code(run)
+    if code is None:
         return "unknown (no cell.json)"
     if not code.get("commit"):
         return "unknown (no commit in cell.json)"

@@ -251,10 +251,7 @@ def campaign_status(roots: Sequence[str | pathlib.Path], configs: Sequence[str])
         done = [d for d in dirs if (d / "finished.json").is_file()]
         if done:
             status["finished"].append(cell_id)
-            try:
-                code = json.loads((done[0] / "cell.json").read_text()).get("code") or {}
-            except (OSError, ValueError):
-                code = {}
+            code = aggregate.cell_code(done[0]) or {}
             commit = code.get("commit", "unknown")[:10] + (" (dirty)" if code.get("dirty") else "")
             status["commits"][commit] = status["commits"].get(commit, 0) + 1
         elif any((d / aggregate.EVAL_METRICS).is_file() for d in dirs):

@@ -1,7 +1,8 @@
 """benchmarks/env_throughput.py: the paired ratio against hand-computed values, and a tiny run."""
 
 import pytest
-from conftest import load_script
+
+from scripts import load_script
 
 
 def test_paired_ratios_hand_values():

@@ -1,21 +1,17 @@
 """benchmarks/cg_gradients.py on a real trained run (the session's short HRL-CG PointReach run)."""
 
-import importlib.util
 import json
 import os
 
 import numpy as np
 import pytest
-from run_helpers import REPO
+
+from scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def cg_gradients():
-    spec = importlib.util.spec_from_file_location(
-        "benchmarks_cg_gradients", os.path.join(REPO, "benchmarks", "cg_gradients.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("cg_gradients")
 
 
 def test_report_of_a_trained_run(cg_gradients, point_run, tmp_path):
