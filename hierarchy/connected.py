@@ -73,6 +73,15 @@ def cg_objective(estimator: str, *, parent_action, observations, j, child, space
     return reward + q
 
 
+def pair_objective(hierarchy, level: int, transition, draws, parent_action) -> tf.Tensor:
+    """`cg_objective` of the pair (level, level + 1) of `hierarchy` on a relabelled batch of the
+    parent's transitions and its update's draws, with the hierarchy's estimator, `[B]`."""
+    return cg_objective(hierarchy.cg_estimator, parent_action=parent_action,
+                        observations=transition.observations, j=draws.child_step,
+                        child=hierarchy.levels[level + 1], space=hierarchy.goal_space,
+                        child_actions=transition.child_actions)
+
+
 def lagrangian_lambda_loss(log_lambda: tf.Variable, objective: tf.Tensor, delta: float) -> tf.Tensor:
     """Loss of the learned weight lambda = exp(w): mean(exp(w) * stop_gradient(objective - delta)).
 

@@ -56,16 +56,14 @@ def actor_gradient_parts(hierarchy, level: int, transition: Transition, draws: D
         raise ValueError(f"level {level} ('{hierarchy.levels[level].level_name}') receives no "
                          "connected-gradient term (the bottom level, or lambda 0)")
     transition = hierarchy.relabelled(level, transition, draws)
-    parent, child = hierarchy.levels[level], hierarchy.levels[level + 1]
+    parent = hierarchy.levels[level]
     state, goal = transition.observations[:, 0], transition.goal
     _, _, td3 = parent.actor_gradients(state, goal)
     variables = parent.actor.trainable_variables
     with tf.GradientTape(watch_accessed_variables=False) as tape:
         tape.watch(variables)
-        objective = connected.cg_objective(
-            hierarchy.cg_estimator, parent_action=parent.policy(state, goal),
-            observations=transition.observations, j=draws.child_step, child=child,
-            space=hierarchy.goal_space, child_actions=transition.child_actions)
+        objective = connected.pair_objective(hierarchy, level, transition, draws,
+                                             parent.policy(state, goal))
         weighted = -hierarchy.cg_lambda_value(level) * tf.reduce_mean(objective)
     return GradientParts(td3=list(td3), cg=list(tape.gradient(weighted, variables)))
 

@@ -298,14 +298,10 @@ class Hierarchy(tf.Module):
         if not self.has_cg(i):
             actor_loss, _, grads = lvl.actor_gradients(state, goal)
             return actor_loss, tf.constant(0.0), grads, None
-        child = self.levels[i + 1]
         objectives = []
 
         def extra_loss(parent_action):
-            objective = connected.cg_objective(
-                self.cg_estimator, parent_action=parent_action, observations=transition.observations,
-                j=draws.child_step, child=child, space=self.goal_space,
-                child_actions=transition.child_actions)
+            objective = connected.pair_objective(self, i, transition, draws, parent_action)
             objectives.append(objective)
             return -tf.stop_gradient(self.cg_lambda_value(i)) * tf.reduce_mean(objective)
 

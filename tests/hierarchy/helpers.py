@@ -7,6 +7,7 @@ import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
 from hierarchy import Agent, Hierarchy, Level
+from hierarchy.diagnostics import as_tensors
 from hierarchy.replay import Draws, ReplayBuffer, Transition
 
 OBS = 4
@@ -74,11 +75,6 @@ def random_batch(hierarchy, level, rng, batch_size=16, partial=True):
     return as_tensors(transition), as_tensors(draws)
 
 
-def as_tensors(record):
-    """A dataclass record with every non-None field converted to a tensor."""
-    return dataclasses.replace(record, **{f.name: tf.constant(getattr(record, f.name))
-                                          for f in dataclasses.fields(record)
-                                          if getattr(record, f.name) is not None})
 
 
 def as_numpy(batch):
