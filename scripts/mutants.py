@@ -14,9 +14,9 @@ AGENT_CONFIGS = "tests/hierarchy/test_agent_configurations.py"
 
 MUTANTS = [
     dict(name="parent wired to the bottom level",
-         file="hierarchy/hierarchy.py",
-         original="child = self.levels[i + 1]",
-         mutated="child = self.levels[-1]",
+         file="hierarchy/connected.py",
+         original="child=hierarchy.levels[level + 1], space=hierarchy.goal_space,",
+         mutated="child=hierarchy.levels[-1], space=hierarchy.goal_space,",
          tests=[f"{GUARDS}::test_every_pair_of_three_levels_has_its_own_child_and_lambda"]),
     dict(name="every pair weighted with the first pair's lambda",
          file="hierarchy/hierarchy.py",
