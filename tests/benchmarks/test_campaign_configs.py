@@ -42,6 +42,16 @@ def test_lambda_study_shares_cells_with_the_suite(sweep, tmp_path):
     assert len(shared) == 12 and all(c.args(tmp_path) == suite[c.cell_id] for c in shared)
 
 
+def test_estimator_study_differs_from_the_suite_in_the_estimator_only(sweep, tmp_path):
+    cells = cells_of(sweep, "estimator_study")
+    suite = {c.cell_id: c for c in cells_of(sweep, "point_maze_suite")}
+    assert [c.cell_id for c in cells] == [f"point_maze/hrl_cg_L2_lam0.01/seed{s}" for s in range(3)]
+    for c in cells:
+        twin = suite[c.cell_id]
+        assert c.gin_files == twin.gin_files
+        assert c.gin_bindings == (*twin.gin_bindings, "Hierarchy.cg_estimator = 'reference'")
+
+
 def test_ant_paper_budget(sweep):
     cells = cells_of(sweep, "ant_paper_budget")
     assert sorted(c.cell_id for c in cells) == sorted(
@@ -64,7 +74,7 @@ def test_paper_reference_marks_match_campaign_groups(sweep, compare):
 
 
 @pytest.mark.parametrize("name, budget", [("point_maze_suite", "200k"), ("lambda_study", "200k"),
-                                          ("ant_paper_budget", "1M")])
+                                          ("estimator_study", "200k"), ("ant_paper_budget", "1M")])
 def test_descriptions_name_the_budget(name, budget):
     config = json.loads((CONFIGS / f"{name}.json").read_text())
     assert config["name"] == name and budget in config["description"]
