@@ -1,6 +1,7 @@
 r"""How large the connected-gradient part of a parent's actor update is, in trained runs.
 
     python benchmarks/cg_gradients.py RUN_DIR [RUN_DIR ...] [--batches 20] [--seed 0]
+        [--estimator paper|reference|critic ...]
         [--out cg_gradients.md] [--json cg_gradients.json] [--plot cg_gradients.png]
 
 For each run directory written by `hierarchy.bin.train` it restores the newest complete checkpoint
@@ -11,6 +12,16 @@ on each batch into the TD3 part, the gradient of -mean Q_p, and the weighted con
 part, the gradient of lambda * L_cg (`hierarchy.diagnostics`). Per run, checkpoint and parent level
 it reports the median and range over batches of the two norms, their ratio |cg| / |td3| and the
 cosine between them.
+
+A second table looks at the same terms as gradients in the parent's action a (the goal it sets),
+per sample (`diagnostics.action_gradient_parts`): the TD3 gradient dQ_p/da next to the weighted
+connected-gradient term split into the estimator's reward term (lambda * dr_c/da) and value term
+(lambda * dV_c/da), the cosine of their sum with dQ_p/da and with -a ('toward 0': +1 where the term
+only shrinks the goal). Medians over each batch's samples, then median and range over batches.
+`--estimator` evaluates the checkpoint's networks under another estimator than the one it trained
+with ('reference' needs the child's actions in the replay, so a run trained with it or with the
+off-policy correction); given several times, each checkpoint is reported under each, on the same
+batches.
 
 A ratio of a few percent means the connected gradient hardly moves the parent's policy: HRL-CG then
 updates like HRL. Runs without connected gradients (flat, HRL) have no parent level to report and
@@ -32,7 +43,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import gin  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hierarchy import checkpointing, diagnostics, run_files  # noqa: E402
+from hierarchy import checkpointing, connected, diagnostics, run_files  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # benchmarks/ is a folder of scripts: make its modules importable
@@ -47,14 +58,20 @@ from hierarchy.run_evaluation import restore_run  # noqa: E402
 from hierarchy.runner import train_settings  # noqa: E402
 
 MEASURES = ("td3_norm", "cg_norm", "ratio", "cosine")
+ACTION_MEASURES = ("td3_norm", "reward_norm", "value_norm", "cg_norm", "ratio", "cosine",
+                   "toward_zero")
 
 
 def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
-                checkpoint: str | None = None) -> Dict:
+                checkpoint: str | None = None, estimator: str | None = None) -> Dict:
     """The gradient split of every parent level with connected gradients in one run.
+
+    Args:
+      estimator: evaluate under this connected-gradient estimator (default: the run's own).
 
     Raises:
       FileNotFoundError: the directory has no config.gin or no complete checkpoint.
+      ValueError: bad batches or estimator, or 'reference' on a replay without the child's actions.
     """
     if batches < 1:
         raise ValueError(f"batches must be >= 1, got {batches}")
@@ -67,37 +84,60 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
     env.close()
     agent.rng = np.random.default_rng(seed)
     h = agent.hierarchy
+    if estimator is not None:
+        use_estimator(h, estimator)
     levels = []
     for i in range(h.num_levels):
         if not h.has_cg(i):
             continue
         due = np.zeros((h.num_levels, 2), bool)
         due[i, 1] = True
-        rows = []
+        rows, action_rows = [], []
         for _ in range(batches):
             inputs = agent.sample_update(due)
             k = inputs.levels.index(i)
-            parts = diagnostics.actor_gradient_parts(
-                h, i, diagnostics.as_tensors(inputs.transitions[k]),
-                diagnostics.as_tensors(inputs.draw_records[k]))
-            rows.append(diagnostics.gradient_statistics(parts))
+            batch = (diagnostics.as_tensors(inputs.transitions[k]),
+                     diagnostics.as_tensors(inputs.draw_records[k]))
+            rows.append(diagnostics.gradient_statistics(diagnostics.actor_gradient_parts(h, i, *batch)))
+            action_rows.append(diagnostics.action_statistics(
+                diagnostics.action_gradient_parts(h, i, *batch)))
         levels.append({"level": i, "name": h.levels[i].level_name,
                        "child": h.levels[i + 1].level_name,
                        "lambda": float(h.cg_lambda_value(i)), "estimator": h.cg_estimator,
                        "batch_size": int(inputs.transitions[k].goal.shape[0]),
-                       "summary": summarise(rows), "batches": rows})
+                       "summary": summarise(rows, MEASURES), "batches": rows,
+                       "action_summary": summarise(action_rows, ACTION_MEASURES),
+                       "action_batches": action_rows})
     return {"run": root_dir, "checkpoint": os.path.relpath(path, root_dir),
             "step": int(state["step"]), "env_id": train_settings()["env_id"], "batches": batches,
             "seed": seed, "levels": levels}
 
 
-def summarise(rows: Sequence[Dict[str, float]]) -> Dict[str, Dict[str, float]]:
-    """Median, min and max over batches of every measure."""
+def use_estimator(h, estimator: str) -> None:
+    """Switches a restored hierarchy to another connected-gradient estimator, refusing 'reference'
+    where a parent's replay holds no child actions (the estimator reads them)."""
+    if estimator not in connected.ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; choose one of {connected.ESTIMATORS}")
+    if estimator == "reference":
+        missing = [h.levels[i].level_name for i in range(h.num_levels)
+                   if h.has_cg(i) and not h.uses_child_actions(i)]
+        if missing:
+            raise ValueError(f"the 'reference' estimator needs the child's actions, which the replay "
+                             f"of {missing} does not hold (the run trained with estimator "
+                             f"{h.cg_estimator!r} and no off-policy correction)")
+    h.cg_estimator = estimator
+
+
+def summarise(rows: Sequence[Dict[str, float]],
+              measures: Sequence[str] = MEASURES) -> Dict[str, Dict[str, float]]:
+    """Median, min and max over batches of every measure (nan batches left out)."""
     out = {}
-    for m in MEASURES:
+    for m in measures:
         values = np.array([r[m] for r in rows], np.float64)
-        out[m] = {"median": float(np.median(values)), "min": float(values.min()),
-                  "max": float(values.max())}
+        values = values[~np.isnan(values)]
+        out[m] = ({"median": float(np.median(values)), "min": float(values.min()),
+                   "max": float(values.max())} if values.size else
+                  dict.fromkeys(("median", "min", "max"), float("nan")))
     return out
 
 
@@ -142,6 +182,25 @@ def markdown(results: Sequence[Dict], *, command: str, commit: str = "unknown") 
                 f"| {name} | {r['step']:,} | {lv['name']} <- {lv['child']} | {lv['lambda']:g} | "
                 f"{lv['estimator']} | {r['batches']} x {lv['batch_size']} | {_cell(s['td3_norm'], '.3g')} | "
                 f"{_cell(s['cg_norm'], '.3g')} | {_cell(s['ratio'], '.3f')} | {_cell(s['cosine'], '.2f')} |")
+    lines += ["", "## In the parent's action space", "",
+              "The same two objectives differentiated in the parent's action a (the goal it sets), per "
+              "sample: the TD3 gradient dQ_p/da, and the weighted connected-gradient term split into the "
+              "estimator's reward term (lambda * dr_c/da) and value term (lambda * dV_c/da). Ratio: "
+              "|reward + value| / |dQ_p/da|; cosines of reward + value with dQ_p/da and with -a ('toward "
+              "0': +1 where the term only shrinks the goal). Medians over each batch's samples, then "
+              "median (min to max) over the batches.", "",
+              "| run | step | level <- child | lambda | estimator | abs dQp/da | abs reward term "
+              "| abs value term | ratio | cosine with dQp/da | cosine with -a |",
+              "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        name = "/".join(pathlib.PurePath(r["run"]).parts[-3:])
+        for lv in r["levels"]:
+            s = lv["action_summary"]
+            lines.append(
+                f"| {name} | {r['step']:,} | {lv['name']} <- {lv['child']} | {lv['lambda']:g} | "
+                f"{lv['estimator']} | {_cell(s['td3_norm'], '.3g')} | {_cell(s['reward_norm'], '.3g')} | "
+                f"{_cell(s['value_norm'], '.3g')} | {_cell(s['ratio'], '.3f')} | "
+                f"{_cell(s['cosine'], '.2f')} | {_cell(s['toward_zero'], '.2f')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -191,6 +250,9 @@ def parse_args(argv=None):
                    help="a checkpoint directory (one run only; default: each run's newest)")
     p.add_argument("--every_checkpoint", action="store_true",
                    help="analyse every complete checkpoint of each run (oldest first), not the newest")
+    p.add_argument("--estimator", action="append", default=None, choices=connected.ESTIMATORS,
+                   help="evaluate under this connected-gradient estimator (default: each run's own); "
+                        "repeat it to report each checkpoint under several, on the same batches")
     p.add_argument("--out", default=None, help="write the markdown table here")
     p.add_argument("--json", default=None, help="write every batch's figures here")
     p.add_argument("--plot", default=None, help="draw ratio and cosine against lambda into this PNG")
@@ -212,11 +274,12 @@ def main(argv=None) -> int:
             if not checkpoints:
                 raise SystemExit(f"{run}: no complete checkpoint in {run_files.CHECKPOINTS}/")
         for checkpoint in checkpoints:
-            try:
-                results.append(analyse_run(run, batches=args.batches, seed=args.seed,
-                                           checkpoint=checkpoint))
-            except (FileNotFoundError, ValueError) as e:
-                raise SystemExit(f"{run}: {e}") from None
+            for estimator in args.estimator or [None]:
+                try:
+                    results.append(analyse_run(run, batches=args.batches, seed=args.seed,
+                                               checkpoint=checkpoint, estimator=estimator))
+                except (FileNotFoundError, ValueError) as e:
+                    raise SystemExit(f"{run}: {e}") from None
     prov = evidence.provenance(argv if argv is not None else sys.argv[1:], script="cg_gradients.py")
     text = markdown(results, command=prov["command"], commit=prov["commit"])
     print(text, end="")

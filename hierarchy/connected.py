@@ -14,6 +14,8 @@ The parent minimises  -mean Q_p + lambda * L;  only the parent's actor variables
 
 from __future__ import annotations
 
+from typing import Tuple
+
 import tensorflow as tf
 
 from hierarchy import goals
@@ -41,9 +43,10 @@ def child_goal(parent_action, observations, j, *, space: goals.GoalSpace) -> tf.
                                  space=space)
 
 
-def cg_objective(estimator: str, *, parent_action, observations, j, child, space: goals.GoalSpace,
-                 child_actions: tf.Tensor | None = None) -> tf.Tensor:
-    """The per-sample quantity the parent's actor ascends, `[B]` (its negated mean is the loss).
+def cg_terms(estimator: str, *, parent_action, observations, j, child, space: goals.GoalSpace,
+             child_actions: tf.Tensor | None = None) -> Tuple[tf.Tensor | None, tf.Tensor]:
+    """The two terms of the per-sample quantity the parent's actor ascends: (reward, value), `[B]`
+    each; the reward term is None for the "critic" estimator, which has none.
 
     Args:
       estimator: one of ESTIMATORS.
@@ -61,25 +64,41 @@ def cg_objective(estimator: str, *, parent_action, observations, j, child, space
     next_state = gather_step(observations, tf.cast(j, tf.int32) + 1)
     goal = child_goal(parent_action, observations, j, space=space)
     if estimator == "critic":
-        return child.q1(state, goal, child.policy(state, goal))
+        return None, child.q1(state, goal, child.policy(state, goal))
     # The child's reward, exactly as the child's critic is trained on it (reward_scale included).
     reward = child.scale_reward(goals.intrinsic_reward(state, goal, next_state, space=space))
     if estimator == "paper":
-        q = child.q1(state, tf.stop_gradient(goal), child.policy(state, goal))
-    else:
-        if child_actions is None:
-            raise ValueError("the 'reference' estimator needs the child's buffer actions")
-        q = child.q1(state, goal, gather_step(child_actions, j))
-    return reward + q
+        return reward, child.q1(state, tf.stop_gradient(goal), child.policy(state, goal))
+    if child_actions is None:
+        raise ValueError("the 'reference' estimator needs the child's buffer actions")
+    return reward, child.q1(state, goal, gather_step(child_actions, j))
+
+
+def cg_objective(estimator: str, **kwargs) -> tf.Tensor:
+    """The per-sample quantity the parent's actor ascends, `[B]` (its negated mean is the loss):
+    the sum of `cg_terms(estimator, **kwargs)`."""
+    reward, value = cg_terms(estimator, **kwargs)
+    return value if reward is None else reward + value
+
+
+def _pair_arguments(hierarchy, level: int, transition, draws, parent_action) -> dict:
+    return dict(parent_action=parent_action, observations=transition.observations,
+                j=draws.child_step, child=hierarchy.levels[level + 1], space=hierarchy.goal_space,
+                child_actions=transition.child_actions)
+
+
+def pair_terms(hierarchy, level: int, transition, draws, parent_action):
+    """`cg_terms` of the pair (level, level + 1) of `hierarchy` on a relabelled batch of the
+    parent's transitions and its update's draws, with the hierarchy's estimator."""
+    return cg_terms(hierarchy.cg_estimator,
+                    **_pair_arguments(hierarchy, level, transition, draws, parent_action))
 
 
 def pair_objective(hierarchy, level: int, transition, draws, parent_action) -> tf.Tensor:
-    """`cg_objective` of the pair (level, level + 1) of `hierarchy` on a relabelled batch of the
-    parent's transitions and its update's draws, with the hierarchy's estimator, `[B]`."""
-    return cg_objective(hierarchy.cg_estimator, parent_action=parent_action,
-                        observations=transition.observations, j=draws.child_step,
-                        child=hierarchy.levels[level + 1], space=hierarchy.goal_space,
-                        child_actions=transition.child_actions)
+    """`cg_objective` of the pair (level, level + 1) of `hierarchy`, `[B]`: the sum of
+    `pair_terms`."""
+    return cg_objective(hierarchy.cg_estimator,
+                        **_pair_arguments(hierarchy, level, transition, draws, parent_action))
 
 
 def lagrangian_lambda_loss(log_lambda: tf.Variable, objective: tf.Tensor, delta: float) -> tf.Tensor:

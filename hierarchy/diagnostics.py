@@ -5,7 +5,11 @@ A parent level with connected gradients descends  -mean Q_p(s, g, pi_p(s, g)) + 
 weighted connected-gradient part on one batch, and `gradient_statistics` compares the two: their
 norms, the ratio of the norms, and the cosine between them. A ratio far below 1 says lambda is too
 small for the term to move the parent's policy; a cosine near -1 says the two objectives pull
-against each other. `benchmarks/cg_gradients.py` reports both for trained runs.
+against each other. `action_gradient_parts` and `action_statistics` look at the same two terms one
+step earlier, as gradients with respect to the parent's action (the child's goal), per sample, with
+the connected-gradient term split into its reward and value terms (`connected.cg_terms`): which
+term of the estimator carries the gradient, and where it moves the goal. `benchmarks/cg_gradients.py`
+reports both for trained runs.
 """
 
 from __future__ import annotations
@@ -50,14 +54,7 @@ def actor_gradient_parts(hierarchy, level: int, transition: Transition, draws: D
     Raises:
       ValueError: the level receives no connected-gradient term (the bottom level, or lambda 0).
     """
-    if not 0 <= level < hierarchy.num_levels:
-        raise ValueError(f"level must be in [0, {hierarchy.num_levels}), got {level}")
-    if not hierarchy.has_cg(level):
-        raise ValueError(f"level {level} ('{hierarchy.levels[level].level_name}') receives no "
-                         "connected-gradient term (the bottom level, or lambda 0)")
-    transition = hierarchy.relabelled(level, transition, draws)
-    parent = hierarchy.levels[level]
-    state, goal = transition.observations[:, 0], transition.goal
+    parent, transition, state, goal = _relabelled_parent_batch(hierarchy, level, transition, draws)
     _, _, td3 = parent.actor_gradients(state, goal)
     variables = parent.actor.trainable_variables
     with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -66,6 +63,92 @@ def actor_gradient_parts(hierarchy, level: int, transition: Transition, draws: D
                                              parent.policy(state, goal))
         weighted = -hierarchy.cg_lambda_value(level) * tf.reduce_mean(objective)
     return GradientParts(td3=list(td3), cg=list(tape.gradient(weighted, variables)))
+
+
+@dataclasses.dataclass
+class ActionGradients:
+    """Per-sample gradients with respect to the parent's action a = pi_p(s, g), `[B, goal_dim]` each.
+
+    Attributes:
+      action: a itself.
+      td3: dQ_p(s, g, a) / da, what the parent's TD3 actor update ascends.
+      reward: lambda * d r_c / da, the estimator's reward term (zeros for "critic", which has none).
+      value: lambda * d V_c / da, the estimator's value term (`connected.cg_terms`).
+    """
+
+    action: np.ndarray
+    td3: np.ndarray
+    reward: np.ndarray
+    value: np.ndarray
+
+
+def action_gradient_parts(hierarchy, level: int, transition: Transition,
+                          draws: Draws) -> ActionGradients:
+    """Level `level`'s two actor objectives differentiated in its action, per sample, on one batch
+    relabelled as the update relabels it.
+
+    Raises:
+      ValueError: the level receives no connected-gradient term (the bottom level, or lambda 0).
+    """
+    parent, transition, state, goal = _relabelled_parent_batch(hierarchy, level, transition, draws)
+    action = parent.policy(state, goal)
+    lam = hierarchy.cg_lambda_value(level)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(action)
+        q = parent.q1(state, goal, action)
+        reward, value = connected.pair_terms(hierarchy, level, transition, draws, action)
+    # Each sample's terms depend on its own action only, so these are per-sample gradients.
+    d_reward = (tf.zeros_like(action) if reward is None
+                else lam * tape.gradient(reward, action, unconnected_gradients="zero"))
+    d_value = lam * tape.gradient(value, action, unconnected_gradients="zero")
+    td3 = tape.gradient(q, action)
+    del tape
+    return ActionGradients(action=action.numpy(), td3=td3.numpy(), reward=d_reward.numpy(),
+                           value=d_value.numpy())
+
+
+def _rowwise_cosine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    nx, ny = np.linalg.norm(x, axis=1), np.linalg.norm(y, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((nx > 0) & (ny > 0), np.sum(x * y, axis=1) / (nx * ny), np.nan)
+
+
+def action_statistics(parts: ActionGradients) -> Dict[str, float]:
+    """Medians over the batch's samples: the norms of the TD3 gradient (`td3_norm`), of the
+    weighted reward and value terms (`reward_norm`, `value_norm`) and of their sum (`cg_norm`); the
+    per-sample ratio |cg| / |td3| (`ratio`); the cosine of the sum with the TD3 gradient (`cosine`)
+    and with -a (`toward_zero`: +1 where the term only shrinks the goal the parent sets; with
+    relative goals a zero goal asks the child to stay where it is). Samples where a cosine is
+    undefined (a zero vector) are left out of its median (nan if all are)."""
+    a = np.asarray(parts.action, np.float64)
+    td3 = np.asarray(parts.td3, np.float64)
+    reward = np.asarray(parts.reward, np.float64)
+    value = np.asarray(parts.value, np.float64)
+    cg = reward + value
+    td3_norm = np.linalg.norm(td3, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(td3_norm > 0, np.linalg.norm(cg, axis=1) / td3_norm, np.nan)
+
+    def median(x):
+        x = x[~np.isnan(x)]
+        return float(np.median(x)) if x.size else float("nan")
+
+    return {"td3_norm": median(td3_norm), "reward_norm": median(np.linalg.norm(reward, axis=1)),
+            "value_norm": median(np.linalg.norm(value, axis=1)),
+            "cg_norm": median(np.linalg.norm(cg, axis=1)), "ratio": median(ratio),
+            "cosine": median(_rowwise_cosine(cg, td3)), "toward_zero": median(_rowwise_cosine(cg, -a))}
+
+
+def _relabelled_parent_batch(hierarchy, level: int, transition: Transition, draws: Draws):
+    """(parent level, relabelled batch, its start states, its goals) of a level that receives a
+    connected-gradient term; a ValueError naming the level otherwise."""
+    if not 0 <= level < hierarchy.num_levels:
+        raise ValueError(f"level must be in [0, {hierarchy.num_levels}), got {level}")
+    if not hierarchy.has_cg(level):
+        raise ValueError(f"level {level} ('{hierarchy.levels[level].level_name}') receives no "
+                         "connected-gradient term (the bottom level, or lambda 0)")
+    transition = hierarchy.relabelled(level, transition, draws)
+    return hierarchy.levels[level], transition, transition.observations[:, 0], transition.goal
 
 
 def _flat(gradients) -> np.ndarray:

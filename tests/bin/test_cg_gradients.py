@@ -39,8 +39,18 @@ def test_report_of_a_trained_run(cg_gradients, point_run, tmp_path):
     assert again["levels"][0]["batches"] == level["batches"]
     other = cg_gradients.analyse_run(root, batches=3, seed=1)
     assert other["levels"][0]["batches"] != level["batches"]
+    # The action-space view of the same batches: per-batch medians, summarised over the batches.
+    assert len(level["action_batches"]) == 3
+    for b in level["action_batches"]:
+        assert b["td3_norm"] > 0 and b["reward_norm"] > 0 and b["value_norm"] > 0
+        assert -1.0 <= b["cosine"] <= 1.0 and -1.0 <= b["toward_zero"] <= 1.0
+    zero = [b["toward_zero"] for b in level["action_batches"]]
+    assert level["action_summary"]["toward_zero"] == {"median": np.median(zero), "min": min(zero),
+                                                      "max": max(zero)}
     text = out.read_text()
     assert "| top <- low | 0.01 | paper | 3 x 16 |" in text
+    assert "## In the parent's action space" in text
+    assert text.count("| top <- low | 0.01 | paper |") == 2
     assert text.startswith("# Connected gradient against TD3 gradient")
     assert "Code: commit " in text and "Runs trained on: unknown (no cell.json) (1 run)." in text
 
@@ -51,6 +61,27 @@ def test_every_checkpoint_of_a_run(cg_gradients, point_run, tmp_path):
     assert cg_gradients.main([root, "--every_checkpoint", "--batches", "1", "--json", str(js)]) == 0
     steps = [r["step"] for r in json.loads(js.read_text())]
     assert steps == [200, 300]   # the two checkpoints the run keeps, oldest first
+
+
+def test_another_estimator_on_the_same_checkpoint(cg_gradients, point_run, tmp_path):
+    root, _ = point_run
+    own, critic = (cg_gradients.analyse_run(root, batches=2, estimator=e) for e in (None, "critic"))
+    assert own["levels"][0]["estimator"] == "paper" and critic["levels"][0]["estimator"] == "critic"
+    # Same batches, same TD3 part; the connected-gradient part is the other estimator's.
+    for a, b in zip(own["levels"][0]["batches"], critic["levels"][0]["batches"]):
+        assert a["td3_norm"] == pytest.approx(b["td3_norm"], rel=1e-6) and a["cg_norm"] != b["cg_norm"]
+    assert all(b["reward_norm"] == 0 for b in critic["levels"][0]["action_batches"])
+    js = tmp_path / "both.json"
+    assert cg_gradients.main([root, "--estimator", "paper", "--estimator", "critic", "--batches", "2",
+                              "--json", str(js)]) == 0
+    both = json.loads(js.read_text())
+    assert [r["levels"][0]["estimator"] for r in both] == ["paper", "critic"]
+    for a, b in zip(both[1]["levels"][0]["batches"], critic["levels"][0]["batches"]):
+        assert a == pytest.approx(b, rel=1e-6)     # each estimator's batches drawn from the seed
+    # The run trained with Eq. 14 and no correction: its replay holds no child actions.
+    with pytest.raises(SystemExit, match="the 'reference' estimator needs the child's actions, which "
+                                         "the replay of \\['top'\\] does not hold"):
+        cg_gradients.main([root, "--estimator", "reference", "--batches", "1"])
 
 
 def test_bad_input_is_named(cg_gradients, point_run, tmp_path):

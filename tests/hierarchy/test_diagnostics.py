@@ -2,14 +2,16 @@
 
 Oracles: the two parts add up to the production gradient (`Hierarchy.actor_gradients`) for every
 estimator; each part matches central differences of its own loss, written out independently in
-test_connected.py; the statistics are checked on hand-computed vectors.
+test_connected.py; the same holds per sample for the gradients in the parent's action (closed form
+for the reward term, central differences for the others), which chain back through the parent's
+actor to the parameter gradient exactly; the statistics are checked on hand-computed vectors.
 """
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import make_hierarchy, random_batch, randomize_last_layers
-from test_connected import LAMBDA, Pieces, directional_fd, dot, setup
+from helpers import as_numpy, make_hierarchy, random_batch, randomize_last_layers
+from test_connected import LAMBDA, I, Pieces, _gather, directional_fd, dot, setup
 
 from hierarchy import diagnostics
 from hierarchy.replay import Draws
@@ -84,3 +86,96 @@ def test_as_tensors_keeps_missing_fields():
     draws = diagnostics.as_tensors(Draws(noise=np.zeros((2, 3), np.float32)))
     assert isinstance(draws.noise, tf.Tensor) and draws.noise.shape == (2, 3)
     assert draws.child_step is None
+
+
+# ------------------------------------------------------------------------------------------------
+# The same two objectives differentiated in the parent's action, per sample.
+
+def _action_oracle(h, batch, estimator, eps=1e-3):
+    """Central differences, per sample and action coordinate, of the pieces written out here from
+    the child's and parent's networks (independently of `hierarchy.connected`): returns the
+    unweighted (d Q_p / da, d V_c / da) and the closed-form d r_c / da, each `[B, goal_dim]`."""
+    b = as_numpy(batch)
+    parent, child = h.levels[0], h.levels[1]
+    obs, j = b["observations"], b["child_step"]
+    idx = np.arange(obs.shape[0])
+    s0, sj, sj1 = obs[:, 0], obs[idx, j], obs[idx, j + 1]
+    a0 = parent.policy(s0, b["goal"]).numpy().astype(np.float64)
+
+    def goal_of(a):                    # relative goals: g_{t+j} = s_t[I] + a - s_{t+j}[I]
+        return (s0[:, I] + a - sj[:, I]).astype(np.float32)
+
+    g0 = goal_of(a0)
+    values = {
+        "paper": lambda a: child.q1(sj, g0, child.policy(sj, goal_of(a))),
+        "reference": lambda a: child.q1(sj, goal_of(a), _gather(b["child_actions"], j)),
+        "critic": lambda a: child.q1(sj, goal_of(a), child.policy(sj, goal_of(a))),
+    }
+
+    def fd(fn):
+        out = np.zeros_like(a0)
+        for k in range(a0.shape[1]):
+            step = np.zeros_like(a0)
+            step[:, k] = eps
+            plus = fn((a0 + step).astype(np.float32)).numpy().astype(np.float64)
+            minus = fn((a0 - step).astype(np.float32)).numpy().astype(np.float64)
+            out[:, k] = (plus - minus) / (2 * eps)
+        return out
+
+    td3 = fd(lambda a: parent.q1(s0, b["goal"], a))
+    value = fd(values[estimator])
+    residual = s0[:, I] + a0 - sj1[:, I]                # r_c = -scale ||s_{t+j}[I] + g - s_{t+j+1}[I]||
+    reward = -child.reward_scale * residual / np.linalg.norm(residual, axis=1, keepdims=True)
+    return a0, td3, value, (np.zeros_like(reward) if estimator == "critic" else reward)
+
+
+@pytest.mark.parametrize("estimator", ["paper", "reference", "critic"])
+def test_action_gradients_match_closed_form_and_finite_differences(estimator):
+    h, batch, _, _ = setup(estimator, seed=5)
+    batch = (h.relabelled(0, *batch), batch[1])
+    parts = diagnostics.action_gradient_parts(h, 0, *batch)
+    a0, td3, value, reward = _action_oracle(h, batch, estimator)
+    assert parts.action.shape == parts.td3.shape == parts.reward.shape == parts.value.shape == a0.shape
+    np.testing.assert_allclose(parts.action, a0, atol=1e-6)
+    np.testing.assert_allclose(parts.reward, LAMBDA * reward, rtol=1e-4, atol=1e-5)
+    for got, want in ((parts.td3, td3), (parts.value / LAMBDA, value)):
+        assert np.abs(want).max() > 1e-2                   # a real path, well above the noise
+        np.testing.assert_allclose(got, want, atol=2e-3 + 2e-2 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("estimator", ["paper", "reference", "critic"])
+def test_action_gradients_chain_to_the_parameter_gradient(estimator):
+    """Back through the parent's actor, -mean(reward + value) is exactly the connected-gradient
+    part of the parameter gradient (`actor_gradient_parts`)."""
+    h, batch, variables, _ = setup(estimator, seed=6)
+    parts = diagnostics.actor_gradient_parts(h, 0, *batch)
+    action = diagnostics.action_gradient_parts(h, 0, *batch)
+    relabelled = h.relabelled(0, *batch)
+    state, goal = relabelled.observations[:, 0], relabelled.goal
+    with tf.GradientTape() as tape:
+        a = h.levels[0].policy(state, goal)
+    size = a.shape[0]
+    cg = tape.gradient(a, variables, output_gradients=-(action.reward + action.value) / size)
+    for got, want in zip(cg, parts.cg):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_action_statistics_by_hand():
+    parts = diagnostics.ActionGradients(
+        action=np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]]),
+        td3=np.array([[0.0, 2.0], [0.0, 1.0], [0.0, 0.0]]),
+        reward=np.array([[-0.5, 0.0], [0.0, -3.0], [0.0, 1.0]]),
+        value=np.array([[-0.5, 0.0], [0.0, 0.0], [0.0, 1.0]]))
+    # cg per sample: (-1, 0), (0, -3), (0, 2); |td3| 2, 1, 0 (the third sample has no ratio and no
+    # cosine with td3); cosine with -a: 1, 1, 0.
+    stats = diagnostics.action_statistics(parts)
+    assert stats == {"td3_norm": 1.0, "reward_norm": 1.0, "value_norm": 0.5, "cg_norm": 2.0,
+                     "ratio": pytest.approx((0.5 + 3.0) / 2), "cosine": pytest.approx(-0.5),
+                     "toward_zero": 1.0}
+
+
+def test_action_gradients_refuse_levels_without_connected_gradients():
+    h = make_hierarchy(3, periods=2, cg_lambda=[0.0, 0.01])
+    batch = random_batch(h, 0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="level 0 \\('top'\\) receives no connected-gradient term"):
+        diagnostics.action_gradient_parts(h, 0, *batch)
