@@ -123,9 +123,21 @@ def load_runs(roots: Sequence[str | pathlib.Path]) -> List[dict]:
 
 
 def group_runs(runs: Sequence[dict]) -> Dict[Tuple[str, str], List[dict]]:
-    """(env, group) -> its runs sorted by seed."""
+    """(env, group) -> its runs sorted by seed.
+
+    Raises:
+      ValueError: two runs claim the same env, group and seed (e.g. two sweep roots that hold the
+        same cell, which would otherwise be averaged as two seeds).
+    """
     groups: Dict[Tuple[str, str], List[dict]] = {}
+    seen: Dict[Tuple[str, str, str], str] = {}
     for run in runs:
+        key = (str(run["env"]), str(run["group"]), str(run["seed"]))
+        if key in seen:
+            raise ValueError(f"two runs are {key[0]}/{key[1]} seed {key[2]}: {seen[key]} and "
+                             f"{run.get('dir', '?')}; compare them under different group names "
+                             "(compare.py --suffix) or drop one root")
+        seen[key] = str(run.get("dir", "?"))
         groups.setdefault((str(run["env"]), str(run["group"])), []).append(run)
     for key in groups:
         groups[key].sort(key=lambda r: str(r["seed"]))

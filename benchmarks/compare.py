@@ -14,11 +14,17 @@ With `--planned CONFIG` (a sweep grid, repeatable) the report starts with the ca
 many of the planned cells finished, which did not (by group and seed), and the commits the finished
 cells trained on (their `cell.json`), so that a partial campaign says what it lacks.
 
+`--suffix ROOT=NAME` (repeatable) appends `_NAME` to the group of every run read from ROOT, one of
+the roots given: two sweeps whose cells share group names (the same method under another setting,
+e.g. another connected-gradient estimator) are then compared side by side, each against the same
+HRL cells. Without it two runs with the same env, group and seed stop the report with an error.
+
 Usage (repository root):
   python benchmarks/compare.py runs/point_maze --out_dir runs/point_maze/summary \
       [--planned benchmarks/configs/point_maze_suite.json] \
       [--success_threshold 0.5] [--return_threshold ant_gather=3.0] \
       [--reference benchmarks/paper_reference.json] [--intrinsic_bin 50000] \
+      [--suffix runs/other_sweep=variant] \
       [--resamples 10000] [--bootstrap_seed 0] [--no_plots]
 """
 
@@ -28,6 +34,7 @@ import argparse
 import json
 import math
 import pathlib
+import re
 import sys
 from typing import Dict, List, Sequence
 
@@ -197,11 +204,23 @@ def markdown_env(env: str, a: dict) -> List[str]:
 def compare(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_threshold: float | None = 0.5,
             return_thresholds: Sequence[str] = (), reference: str | None = None,
             bin_width: float | None = None, resamples: int = 10000, seed: int = 0,
-            plot: bool = True, argv: Sequence[str] = (), planned: Sequence[str] = ()) -> dict:
+            plot: bool = True, argv: Sequence[str] = (), planned: Sequence[str] = (),
+            suffixes: Dict[str, str] | None = None) -> dict:
     """Reads the runs, writes compare.md, compare.json and the figures; returns the analysis.
-    `planned`: grid configs whose cells the report's status section accounts for."""
+    `planned`: grid configs whose cells the report's status section accounts for. `suffixes`:
+    {root: name}, `_name` appended to the groups of the runs read from that root."""
     out_dir = pathlib.Path(out_dir)
-    runs = evidence.load_runs(roots)
+    suffixes = dict(suffixes or {})
+    unknown = sorted(set(suffixes) - {str(r) for r in roots})
+    if unknown:
+        raise ValueError(f"--suffix names {unknown}, which are not among the roots {list(roots)}")
+    runs = []
+    for root in roots:
+        loaded = evidence.load_runs([root])
+        if str(root) in suffixes:
+            for run in loaded:
+                run["group"] = f"{run['group']}_{suffixes[str(root)]}"
+        runs += loaded
     if not runs:
         raise FileNotFoundError(f"no {aggregate.EVAL_METRICS} found under {list(roots)}")
     marks = evidence.load_reference(reference)
@@ -314,18 +333,28 @@ def main(argv=None) -> int:
     p.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples")
     p.add_argument("--bootstrap_seed", type=int, default=0)
     p.add_argument("--no_plots", action="store_true")
+    p.add_argument("--suffix", action="append", default=[], metavar="ROOT=NAME",
+                   help="append _NAME to the groups of the runs under ROOT (one of the roots)")
     args = p.parse_args(argv)
-    result = compare(args.roots, args.out_dir,
-                     success_threshold=None if args.success_threshold < 0 else args.success_threshold,
-                     return_thresholds=args.return_threshold, reference=args.reference or None,
-                     bin_width=args.intrinsic_bin or None, resamples=args.resamples,
-                     seed=args.bootstrap_seed, plot=not args.no_plots, argv=argv,
-                     planned=args.planned)
+    suffixes = {}
+    for item in args.suffix:
+        root, sep, name = item.rpartition("=")
+        if not sep or not root or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            p.error(f"--suffix takes ROOT=NAME, NAME of letters, digits, '_', '.', '-'; got {item!r}")
+        suffixes[root] = name
+    try:
+        result = compare(
+            args.roots, args.out_dir,
+            success_threshold=None if args.success_threshold < 0 else args.success_threshold,
+            return_thresholds=args.return_threshold, reference=args.reference or None,
+            bin_width=args.intrinsic_bin or None, resamples=args.resamples, seed=args.bootstrap_seed,
+            plot=not args.no_plots, argv=argv, planned=args.planned, suffixes=suffixes)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"compare.py: {e}") from None
     print(result["markdown"])
     for path in result["plots"]:
         print(f"wrote {path}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -327,3 +327,31 @@ def test_campaign_status_names_what_is_not_finished(compare, sweep_root, tmp_pat
     assert "running elsewhere): 1 (maze/hrl_cg_L2_lam0.01: seeds 2)." in text
     assert "commit(s): aaaaaaaaaa (2 cells), unknown (2 cells)." in text
     assert json.loads((out / "compare.json").read_text())["status"]["planned"] == 6
+
+
+def test_two_roots_with_the_same_cells(compare, sweep_root, tmp_path):
+    """A second sweep holding the same group names (another setting of the same method) is refused
+    unless --suffix renames its groups; then each of its groups is paired with the same HRL seeds."""
+    other = tmp_path / "other"
+    for seed, (a, b) in ((0, ([0, 0, 0], [0, 0, 0])), (1, ([0, 0, 1.0], [0, 0, 1.0]))):
+        run = other / "maze" / "hrl_cg_L2_lam0.01" / f"seed{seed}"
+        run.mkdir(parents=True)
+        (run / "eval_metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in eval_rows(a, b)))
+        (run / "finished.json").write_text("{}")
+    with pytest.raises(SystemExit, match="two runs are maze/hrl_cg_L2_lam0.01 seed 0: .*seed0 and "
+                                         ".*other/maze/hrl_cg_L2_lam0.01/seed0"):
+        compare.main([str(sweep_root), str(other), "--out_dir", str(tmp_path / "o"), "--no_plots"])
+    out = tmp_path / "out"
+    assert compare.main([str(sweep_root), str(other), "--out_dir", str(out), "--no_plots",
+                         "--suffix", f"{other}=variant"]) == 0
+    text = (out / "compare.md").read_text()
+    # The renamed group: final overall success 0 and 1 (return 0 and 10); the original unchanged.
+    assert "| hrl_cg_L2_lam0.01_variant | 0.00 / 0.00 | 1.00 / 10 | - | - |" in text
+    assert "| hrl_cg_L2_lam0.01 | 1.00 / 10 | 0.75 / 7.50 | - | 0.00 / 0.00 |" in text
+    paired = json.loads((out / "compare.json").read_text())["envs"]["maze"]["paired"]
+    assert {(p["hrl_cg"], p["hrl"]) for p in paired} >= {("hrl_cg_L2_lam0.01", "hrl_L2"),
+                                                         ("hrl_cg_L2_lam0.01_variant", "hrl_L2")}
+    with pytest.raises(SystemExit, match="--suffix names .*nowhere.* not among the roots"):
+        compare.main([str(sweep_root), "--out_dir", str(out), "--suffix", "nowhere=x"])
+    with pytest.raises(SystemExit):
+        compare.main([str(sweep_root), "--out_dir", str(out), "--suffix", f"{other}=bad name"])
