@@ -356,5 +356,6 @@ def main(argv=None) -> int:
         print(f"wrote {path}")
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())
