@@ -18,6 +18,9 @@ per sample (`diagnostics.action_gradient_parts`): the TD3 gradient dQ_p/da next 
 connected-gradient term split into the estimator's reward term (lambda * dr_c/da) and value term
 (lambda * dV_c/da), the cosine of their sum with dQ_p/da and with -a ('toward 0': +1 where the term
 only shrinks the goal). Medians over each batch's samples, then median and range over batches.
+A third table opens Eq. 14's value term (`diagnostics.child_actor_path`): how often the child's
+actions sit at their bounds, the child critic's slope in its action and the child policy's slope
+in its goal, whose product the term is.
 `--estimator` evaluates the checkpoint's networks under another estimator than the one it trained
 with ('reference' needs the child's actions in the replay, so a run trained with it or with the
 off-policy correction); given several times, each checkpoint is reported under each, on the same
@@ -60,6 +63,7 @@ from hierarchy.runner import train_settings  # noqa: E402
 MEASURES = ("td3_norm", "cg_norm", "ratio", "cosine")
 ACTION_MEASURES = ("td3_norm", "reward_norm", "value_norm", "cg_norm", "ratio", "cosine",
                    "toward_zero")
+CHILD_MEASURES = ("saturated", "critic_slope", "policy_slope")
 
 
 def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
@@ -92,7 +96,7 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
             continue
         due = np.zeros((h.num_levels, 2), bool)
         due[i, 1] = True
-        rows, action_rows = [], []
+        rows, action_rows, child_rows = [], [], []
         for _ in range(batches):
             inputs = agent.sample_update(due)
             k = inputs.levels.index(i)
@@ -101,13 +105,17 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
             rows.append(diagnostics.gradient_statistics(diagnostics.actor_gradient_parts(h, i, *batch)))
             action_rows.append(diagnostics.action_statistics(
                 diagnostics.action_gradient_parts(h, i, *batch)))
+            child_rows.append(diagnostics.child_path_statistics(
+                diagnostics.child_actor_path(h, i, *batch)))
         levels.append({"level": i, "name": h.levels[i].level_name,
                        "child": h.levels[i + 1].level_name,
                        "lambda": float(h.cg_lambda_value(i)), "estimator": h.cg_estimator,
                        "batch_size": int(inputs.transitions[k].goal.shape[0]),
                        "summary": summarise(rows, MEASURES), "batches": rows,
                        "action_summary": summarise(action_rows, ACTION_MEASURES),
-                       "action_batches": action_rows})
+                       "action_batches": action_rows,
+                       "child_summary": summarise(child_rows, CHILD_MEASURES),
+                       "child_batches": child_rows})
     return {"run": root_dir, "checkpoint": os.path.relpath(path, root_dir),
             "step": int(state["step"]), "env_id": train_settings()["env_id"], "batches": batches,
             "seed": seed, "levels": levels}
@@ -201,6 +209,21 @@ def markdown(results: Sequence[Dict], *, command: str, commit: str = "unknown") 
                 f"{lv['estimator']} | {_cell(s['td3_norm'], '.3g')} | {_cell(s['reward_norm'], '.3g')} | "
                 f"{_cell(s['value_norm'], '.3g')} | {_cell(s['ratio'], '.3f')} | "
                 f"{_cell(s['cosine'], '.2f')} | {_cell(s['toward_zero'], '.2f')} |")
+    lines += ["", "## The child's actor path", "",
+              "Eq. 14's value term reaches the goal only through the child's actor: dQ_c/da_c . "
+              "da_c/dg at a_c = pi_c(s, g). Per sample at the drawn child step: the fraction of the "
+              "child's action components within 1% of the range of a bound (where a tanh policy is "
+              "flat), |dQ_c/da_c| and the Frobenius norm of da_c/dg. Medians over each batch's "
+              "samples, then median (min to max) over the batches.", "",
+              "| run | step | level <- child | saturated fraction | abs dQc/dac | abs dac/dg |",
+              "|---|---:|---|---:|---:|---:|"]
+    for r in results:
+        name = "/".join(pathlib.PurePath(r["run"]).parts[-3:])
+        for lv in r["levels"]:
+            s = lv["child_summary"]
+            lines.append(f"| {name} | {r['step']:,} | {lv['name']} <- {lv['child']} | "
+                         f"{_cell(s['saturated'], '.2f')} | {_cell(s['critic_slope'], '.3g')} | "
+                         f"{_cell(s['policy_slope'], '.3g')} |")
     return "\n".join(lines) + "\n"
 
 

@@ -9,7 +9,9 @@ against each other. `action_gradient_parts` and `action_statistics` look at the 
 step earlier, as gradients with respect to the parent's action (the child's goal), per sample, with
 the connected-gradient term split into its reward and value terms (`connected.cg_terms`): which
 term of the estimator carries the gradient, and where it moves the goal. `benchmarks/cg_gradients.py`
-reports both for trained runs.
+reports both for trained runs. `child_actor_path` opens Eq. 14's value term further: the child
+critic's slope in its action and the child policy's slope in its goal, whose product it is, and how
+often the child's actions sit at their bounds.
 """
 
 from __future__ import annotations
@@ -105,6 +107,57 @@ def action_gradient_parts(hierarchy, level: int, transition: Transition,
     del tape
     return ActionGradients(action=action.numpy(), td3=td3.numpy(), reward=d_reward.numpy(),
                            value=d_value.numpy())
+
+
+@dataclasses.dataclass
+class ChildActorPath:
+    """The child's side of Eq. 14's value term, per sample at the drawn child step:
+    dV_c/dg = dQ_c(s, g, a_c)/da_c . da_c/dg at a_c = pi_c(s, g).
+
+    Attributes:
+      critic_gradient: `[B, child_action_dim]`, dQ_c/da_c.
+      policy_jacobian: `[B, child_action_dim, goal_dim]`, da_c/dg.
+      saturated: `[B]`, the fraction of the child's action components within 1% of the action
+        range of a bound (where a tanh policy's slope vanishes).
+    """
+
+    critic_gradient: np.ndarray
+    policy_jacobian: np.ndarray
+    saturated: np.ndarray
+
+
+def child_actor_path(hierarchy, level: int, transition: Transition, draws: Draws) -> ChildActorPath:
+    """`ChildActorPath` of the pair (level, level + 1) on one batch relabelled as the update
+    relabels it, at the goals the parent's current policy sets."""
+    parent, transition, state, goal = _relabelled_parent_batch(hierarchy, level, transition, draws)
+    child = hierarchy.levels[level + 1]
+    child_state = connected.gather_step(transition.observations, draws.child_step)
+    child_goal = connected.child_goal(parent.policy(state, goal), transition.observations,
+                                      draws.child_step, space=hierarchy.goal_space)
+    with tf.GradientTape() as tape:
+        tape.watch(child_goal)
+        action = child.policy(child_state, child_goal)
+    jacobian = tape.batch_jacobian(action, child_goal)
+    with tf.GradientTape() as tape:
+        tape.watch(action)
+        q = child.q1(child_state, child_goal, action)
+    critic_gradient = tape.gradient(q, action)
+    a = action.numpy()
+    low, high = np.asarray(child.action_low), np.asarray(child.action_high)
+    margin = 0.01 * (high - low)
+    at_bound = (a <= low + margin) | (a >= high - margin)
+    return ChildActorPath(critic_gradient=critic_gradient.numpy(), policy_jacobian=jacobian.numpy(),
+                          saturated=at_bound.mean(axis=1))
+
+
+def child_path_statistics(path: ChildActorPath) -> Dict[str, float]:
+    """Medians over the batch's samples: the fraction of saturated action components
+    (`saturated`), |dQ_c/da_c| (`critic_slope`) and the Frobenius norm of da_c/dg
+    (`policy_slope`)."""
+    jac = np.asarray(path.policy_jacobian, np.float64)
+    return {"saturated": float(np.median(path.saturated)),
+            "critic_slope": float(np.median(np.linalg.norm(path.critic_gradient, axis=1))),
+            "policy_slope": float(np.median(np.linalg.norm(jac.reshape(len(jac), -1), axis=1)))}
 
 
 def _rowwise_cosine(x: np.ndarray, y: np.ndarray) -> np.ndarray:

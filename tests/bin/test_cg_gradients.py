@@ -47,8 +47,11 @@ def test_report_of_a_trained_run(cg_gradients, point_run, tmp_path):
     zero = [b["toward_zero"] for b in level["action_batches"]]
     assert level["action_summary"]["toward_zero"] == {"median": np.median(zero), "min": min(zero),
                                                       "max": max(zero)}
+    for b in level["child_batches"]:
+        assert 0.0 <= b["saturated"] <= 1.0 and b["critic_slope"] > 0 and b["policy_slope"] >= 0
     text = out.read_text()
     assert "| top <- low | 0.01 | paper | 3 x 16 |" in text
+    assert "## The child's actor path" in text
     assert "## In the parent's action space" in text
     assert text.count("| top <- low | 0.01 | paper |") == 2
     assert text.startswith("# Connected gradient against TD3 gradient")

@@ -179,3 +179,52 @@ def test_action_gradients_refuse_levels_without_connected_gradients():
     batch = random_batch(h, 0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="level 0 \\('top'\\) receives no connected-gradient term"):
         diagnostics.action_gradient_parts(h, 0, *batch)
+
+
+# ------------------------------------------------------------------------------------------------
+# The child's side of Eq. 14's value term.
+
+def test_child_actor_path_is_the_value_term_of_eq14():
+    """lambda * dQ_c/da_c . da_c/dg, with dg/da = I for relative goals, is exactly the value term
+    of `action_gradient_parts` under the "paper" estimator; da_c/dg matches central differences."""
+    h, batch, _, _ = setup("paper", seed=7)
+    path = diagnostics.child_actor_path(h, 0, *batch)
+    parts = diagnostics.action_gradient_parts(h, 0, *batch)
+    chained = LAMBDA * np.einsum("ba,bag->bg", path.critic_gradient, path.policy_jacobian)
+    assert np.abs(chained).max() > 1e-2
+    np.testing.assert_allclose(chained, parts.value, rtol=1e-4, atol=1e-6)
+    b = as_numpy((h.relabelled(0, *batch), batch[1]))
+    obs, j = b["observations"], b["child_step"]
+    idx = np.arange(obs.shape[0])
+    s0, sj = obs[:, 0], obs[idx, j]
+    goal = (s0[:, I] + h.levels[0].policy(s0, b["goal"]).numpy() - sj[:, I]).astype(np.float64)
+    child, eps = h.levels[1], 1e-3
+    for k in range(goal.shape[1]):
+        step = np.zeros_like(goal)
+        step[:, k] = eps
+        fd = (child.policy(sj, (goal + step).astype(np.float32)).numpy().astype(np.float64)
+              - child.policy(sj, (goal - step).astype(np.float32)).numpy()) / (2 * eps)
+        np.testing.assert_allclose(path.policy_jacobian[:, :, k], fd, atol=2e-3)
+
+
+def test_saturated_child_actions_have_no_slope():
+    h, batch, _, _ = setup("paper", seed=8)
+    child = h.levels[1]
+    bias = child.actor.biases[-1]
+    low = diagnostics.child_actor_path(h, 0, *batch)
+    bias.assign(np.full(bias.shape, 20.0, np.float32))        # tanh(>> 1): every action at its bound
+    high = diagnostics.child_actor_path(h, 0, *batch)
+    assert np.all(high.saturated == 1.0) and np.abs(high.policy_jacobian).max() < 1e-4
+    assert np.median(low.saturated) < 0.5 and np.abs(low.policy_jacobian).max() > 1e-2
+    stats = diagnostics.child_path_statistics(high)
+    assert stats["saturated"] == 1.0 and stats["policy_slope"] < 1e-4 and stats["critic_slope"] > 0
+
+
+def test_child_path_statistics_by_hand():
+    path = diagnostics.ChildActorPath(
+        critic_gradient=np.array([[3.0, 4.0], [0.0, 1.0], [1.0, 0.0]]),
+        policy_jacobian=np.array([[[1.0, 0.0], [0.0, 0.0]], [[2.0, 0.0], [0.0, 2.0]],
+                                  [[0.0, 0.0], [0.0, 0.0]]]),
+        saturated=np.array([0.5, 1.0, 0.0]))
+    assert diagnostics.child_path_statistics(path) == {
+        "saturated": 0.5, "critic_slope": 1.0, "policy_slope": 1.0}
