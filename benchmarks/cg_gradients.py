@@ -200,15 +200,10 @@ def markdown(results: Sequence[Dict], *, command: str, commit: str = "unknown") 
               "| run | step | level <- child | lambda | estimator | abs dQp/da | abs reward term "
               "| abs value term | ratio | cosine with dQp/da | cosine with -a |",
               "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"]
-    for r in results:
-        name = "/".join(pathlib.PurePath(r["run"]).parts[-3:])
-        for lv in r["levels"]:
-            s = lv["action_summary"]
-            lines.append(
-                f"| {name} | {r['step']:,} | {lv['name']} <- {lv['child']} | {lv['lambda']:g} | "
-                f"{lv['estimator']} | {_cell(s['td3_norm'], '.3g')} | {_cell(s['reward_norm'], '.3g')} | "
-                f"{_cell(s['value_norm'], '.3g')} | {_cell(s['ratio'], '.3f')} | "
-                f"{_cell(s['cosine'], '.2f')} | {_cell(s['toward_zero'], '.2f')} |")
+    lines += _level_rows(results, lambda lv, s: [
+        f"{lv['lambda']:g}", lv["estimator"], _cell(s["td3_norm"], ".3g"),
+        _cell(s["reward_norm"], ".3g"), _cell(s["value_norm"], ".3g"), _cell(s["ratio"], ".3f"),
+        _cell(s["cosine"], ".2f"), _cell(s["toward_zero"], ".2f")], "action_summary")
     lines += ["", "## The child's actor path", "",
               "Eq. 14's value term reaches the goal only through the child's actor: dQ_c/da_c . "
               "da_c/dg at a_c = pi_c(s, g). Per sample at the drawn child step: the fraction of the "
@@ -217,14 +212,21 @@ def markdown(results: Sequence[Dict], *, command: str, commit: str = "unknown") 
               "samples, then median (min to max) over the batches.", "",
               "| run | step | level <- child | saturated fraction | abs dQc/dac | abs dac/dg |",
               "|---|---:|---|---:|---:|---:|"]
-    for r in results:
-        name = "/".join(pathlib.PurePath(r["run"]).parts[-3:])
-        for lv in r["levels"]:
-            s = lv["child_summary"]
-            lines.append(f"| {name} | {r['step']:,} | {lv['name']} <- {lv['child']} | "
-                         f"{_cell(s['saturated'], '.2f')} | {_cell(s['critic_slope'], '.3g')} | "
-                         f"{_cell(s['policy_slope'], '.3g')} |")
+    lines += _level_rows(results, lambda lv, s: [
+        _cell(s["saturated"], ".2f"), _cell(s["critic_slope"], ".3g"),
+        _cell(s["policy_slope"], ".3g")], "child_summary")
     return "\n".join(lines) + "\n"
+
+
+def _level_rows(results: Sequence[Dict], cells, summary: str) -> List[str]:
+    """A table row per run and parent level: run, step, pair, then `cells(level, level[summary])`."""
+    rows = []
+    for r in results:
+        name = "/".join(pathlib.PurePath(r["run"]).parts[-3:])   # env/group/seed of a sweep cell
+        for lv in r["levels"]:
+            rows.append(" | ".join([f"| {name}", f"{r['step']:,}", f"{lv['name']} <- {lv['child']}",
+                                    *cells(lv, lv[summary])]) + " |")
+    return rows
 
 
 def plot(results: Sequence[Dict], path: str) -> None:
