@@ -281,15 +281,26 @@ def cg_pairs(index: Dict[str, dict]) -> List[tuple]:
             if m["method"] == "hrl_cg" and m["num_levels"] in hrl]
 
 
+def group_variant(group: str, method: dict) -> str:
+    """What a group's name adds to its method's own name (`<method>_L<n>[_lam<x>]`): '' for the
+    sweep's own groups, 'reference' for 'hrl_cg_L2_lam0.01_reference' (compare.py --suffix)."""
+    own = f"{method['method']}_L{method['num_levels']}"
+    if method["method"] == "hrl_cg":
+        own += f"_lam{method['cg_lambda']:g}"
+    return group[len(own):].lstrip("_") if group.startswith(own) else ""
+
+
 def lambda_rows(index: Dict[str, dict], levels: Sequence[str], width: float) -> Dict[int, list]:
     """{num_levels: rows sorted by lambda} for the level counts with >= 2 lambdas (HRL = 0); a row:
-    {"group", "lambda", "seeds", "return", "success" (ci95 of finals), "intrinsic" (intrinsic_row)}."""
+    {"group", "variant" (group_variant), "lambda", "seeds", "return", "success" (ci95 of finals),
+    "intrinsic" (intrinsic_row)}."""
     out: Dict[int, list] = {}
     for g, m in index.items():
         if m["method"] in ("hrl", "hrl_cg") and m["cg_lambda"] is not None:
             runs = m["runs"]
             out.setdefault(m["num_levels"], []).append({
-                "group": g, "lambda": m["cg_lambda"], "seeds": len(runs),
+                "group": g, "variant": group_variant(g, m), "lambda": m["cg_lambda"],
+                "seeds": len(runs),
                 **{k: paired.ci95([final_value(r, k) for r in runs]) for k in KEYS},
                 "intrinsic": intrinsic_row(runs, levels, width)})
     return {n: sorted(rows, key=lambda r: r["lambda"]) for n, rows in sorted(out.items())

@@ -134,7 +134,7 @@ def plot_lambda(env: str, n_levels: int, rows: Sequence[dict], levels: Sequence[
                 out_dir: pathlib.Path, plt) -> str:
     """`lambda_<env>_L<n>.png`: final return, success (where any) and intrinsic returns against
     lambda; lambda 0 (HRL, a square) at a tick labelled "0", cut off from the rest by a broken-axis
-    mark and not joined to them."""
+    mark and not joined to them; a line per variant of the groups' names (`evidence.group_variant`)."""
     x = lambda_positions([r["lambda"] for r in rows])
     panels = [("return", r"final evaluation return")]
     if any(r["success"][2] for r in rows):
@@ -148,7 +148,13 @@ def plot_lambda(env: str, n_levels: int, rows: Sequence[dict], levels: Sequence[
         mean = np.asarray([s[0] for s in stats], np.float64)
         half = np.nan_to_num(np.asarray([s[1] for s in stats], np.float64))
         zero = np.asarray([r["lambda"] == 0 for r in rows])
-        ax.errorbar(x[~zero], mean[~zero], yerr=half[~zero], marker="o", capsize=3, color="C0")
+        variants = list(dict.fromkeys(r.get("variant", "") for r in rows if r["lambda"] != 0))
+        for k, variant in enumerate(variants):   # one line per variant (compare.py --suffix)
+            sel = ~zero & np.asarray([r.get("variant", "") == variant for r in rows])
+            ax.errorbar(x[sel], mean[sel], yerr=half[sel], marker="o" if k == 0 else "D", capsize=3,
+                        color="C0" if k == 0 else f"C{k + 1}", label=variant or "HRL-CG")
+        if len(variants) > 1:
+            ax.legend(fontsize=7)
         if zero.any():   # HRL, not joined to the rest across the broken axis
             ax.errorbar(x[zero], mean[zero], yerr=half[zero], marker="s", capsize=3, color="C1",
                         linestyle="none")

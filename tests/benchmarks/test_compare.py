@@ -351,6 +351,13 @@ def test_two_roots_with_the_same_cells(compare, sweep_root, tmp_path):
     paired = json.loads((out / "compare.json").read_text())["envs"]["maze"]["paired"]
     assert {(p["hrl_cg"], p["hrl"]) for p in paired} >= {("hrl_cg_L2_lam0.01", "hrl_L2"),
                                                          ("hrl_cg_L2_lam0.01_variant", "hrl_L2")}
+    rows = json.loads((out / "compare.json").read_text())["envs"]["maze"]["lambda"]["2"]
+    assert [(r["lambda"], r["group"], r["variant"]) for r in rows] == [
+        (0.0, "hrl_L2", ""), (0.01, "hrl_cg_L2_lam0.01", ""),
+        (0.01, "hrl_cg_L2_lam0.01_variant", "variant"), (0.1, "hrl_cg_L2_lam0.1", "")]
+    assert compare.main([str(sweep_root), str(other), "--out_dir", str(out),
+                         "--suffix", f"{other}=variant"]) == 0          # with the figures
+    assert (out / "lambda_maze_L2.png").stat().st_size > 10000
     with pytest.raises(SystemExit, match="--suffix names .*nowhere.* not among the roots"):
         compare.main([str(sweep_root), "--out_dir", str(out), "--suffix", "nowhere=x"])
     with pytest.raises(SystemExit):
