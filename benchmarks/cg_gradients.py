@@ -62,7 +62,7 @@ from hierarchy.runner import train_settings  # noqa: E402
 
 MEASURES = ("td3_norm", "cg_norm", "ratio", "cosine")
 ACTION_MEASURES = ("td3_norm", "reward_norm", "value_norm", "cg_norm", "ratio", "cosine",
-                   "toward_zero")
+                   "toward_zero", "goal_norm")
 CHILD_MEASURES = ("saturated", "critic_slope", "policy_slope")
 
 
@@ -195,15 +195,16 @@ def markdown(results: Sequence[Dict], *, command: str, commit: str = "unknown") 
               "sample: the TD3 gradient dQ_p/da, and the weighted connected-gradient term split into the "
               "estimator's reward term (lambda * dr_c/da) and value term (lambda * dV_c/da). Ratio: "
               "|reward + value| / |dQ_p/da|; cosines of reward + value with dQ_p/da and with -a ('toward "
-              "0': +1 where the term only shrinks the goal). Medians over each batch's samples, then "
-              "median (min to max) over the batches.", "",
+              "0': +1 where the term only shrinks the goal); abs a: the size of the goals the parent sets. "
+              "Medians over each batch's samples, then median (min to max) over the batches.", "",
               "| run | step | level <- child | lambda | estimator | abs dQp/da | abs reward term "
-              "| abs value term | ratio | cosine with dQp/da | cosine with -a |",
-              "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+              "| abs value term | ratio | cosine with dQp/da | cosine with -a | abs a |",
+              "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     lines += _level_rows(results, lambda lv, s: [
         f"{lv['lambda']:g}", lv["estimator"], _cell(s["td3_norm"], ".3g"),
         _cell(s["reward_norm"], ".3g"), _cell(s["value_norm"], ".3g"), _cell(s["ratio"], ".3f"),
-        _cell(s["cosine"], ".2f"), _cell(s["toward_zero"], ".2f")], "action_summary")
+        _cell(s["cosine"], ".2f"), _cell(s["toward_zero"], ".2f"), _cell(s["goal_norm"], ".3g")],
+        "action_summary")
     lines += ["", "## The child's actor path", "",
               "Eq. 14's value term reaches the goal only through the child's actor: dQ_c/da_c . "
               "da_c/dg at a_c = pi_c(s, g). Per sample at the drawn child step: the fraction of the "

@@ -171,8 +171,9 @@ def action_statistics(parts: ActionGradients) -> Dict[str, float]:
     weighted reward and value terms (`reward_norm`, `value_norm`) and of their sum (`cg_norm`); the
     per-sample ratio |cg| / |td3| (`ratio`); the cosine of the sum with the TD3 gradient (`cosine`)
     and with -a (`toward_zero`: +1 where the term only shrinks the goal the parent sets; with
-    relative goals a zero goal asks the child to stay where it is). Samples where a cosine is
-    undefined (a zero vector) are left out of its median (nan if all are)."""
+    relative goals a zero goal asks the child to stay where it is), and |a| itself (`goal_norm`,
+    the size of the goals the parent sets). Samples where a cosine is undefined (a zero vector) are
+    left out of its median (nan if all are)."""
     a = np.asarray(parts.action, np.float64)
     td3 = np.asarray(parts.td3, np.float64)
     reward = np.asarray(parts.reward, np.float64)
@@ -189,7 +190,8 @@ def action_statistics(parts: ActionGradients) -> Dict[str, float]:
     return {"td3_norm": median(td3_norm), "reward_norm": median(np.linalg.norm(reward, axis=1)),
             "value_norm": median(np.linalg.norm(value, axis=1)),
             "cg_norm": median(np.linalg.norm(cg, axis=1)), "ratio": median(ratio),
-            "cosine": median(_rowwise_cosine(cg, td3)), "toward_zero": median(_rowwise_cosine(cg, -a))}
+            "cosine": median(_rowwise_cosine(cg, td3)), "toward_zero": median(_rowwise_cosine(cg, -a)),
+            "goal_norm": median(np.linalg.norm(a, axis=1))}
 
 
 def _relabelled_parent_batch(hierarchy, level: int, transition: Transition, draws: Draws):

@@ -171,7 +171,7 @@ def test_action_statistics_by_hand():
     stats = diagnostics.action_statistics(parts)
     assert stats == {"td3_norm": 1.0, "reward_norm": 1.0, "value_norm": 0.5, "cg_norm": 2.0,
                      "ratio": pytest.approx((0.5 + 3.0) / 2), "cosine": pytest.approx(-0.5),
-                     "toward_zero": 1.0}
+                     "toward_zero": 1.0, "goal_norm": 2.0}
 
 
 def test_action_gradients_refuse_levels_without_connected_gradients():
