@@ -21,15 +21,17 @@ only shrinks the goal). Medians over each batch's samples, then median and range
 A third table opens Eq. 14's value term (`diagnostics.child_actor_path`): how often the child's
 actions sit at their bounds, the child critic's slope in its action and the child policy's slope
 in its goal, whose product the term is.
+A fourth table reports the goals every parent level sets (`diagnostics.parent_goals`), with or
+without connected gradients, so HRL's goals sit beside HRL-CG's.
 `--estimator` evaluates the checkpoint's networks under another estimator than the one it trained
 with ('reference' needs the child's actions in the replay, so a run trained with it or with the
 off-policy correction); given several times, each checkpoint is reported under each, on the same
 batches.
 
 A ratio of a few percent means the connected gradient hardly moves the parent's policy: HRL-CG then
-updates like HRL. Runs without connected gradients (flat, HRL) have no parent level to report and
-are listed as such. The batches come from a generator seeded by `--seed`, so a rerun on the same
-checkpoints prints the same figures.
+updates like HRL. Runs without connected gradients (flat, HRL) have no parent level to report in
+the first table and are listed as such; HRL's parents appear in the fourth. The batches come from
+a generator seeded by `--seed`, so a rerun on the same checkpoints prints the same figures.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ MEASURES = ("td3_norm", "cg_norm", "ratio", "cosine")
 ACTION_MEASURES = ("td3_norm", "reward_norm", "value_norm", "cg_norm", "ratio", "cosine",
                    "toward_zero", "goal_norm")
 CHILD_MEASURES = ("saturated", "critic_slope", "policy_slope")
+GOAL_MEASURES = ("goal_norm", "at_bound")
 
 
 def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
@@ -90,23 +93,29 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
     h = agent.hierarchy
     if estimator is not None:
         use_estimator(h, estimator)
-    levels = []
-    for i in range(h.num_levels):
-        if not h.has_cg(i):
-            continue
+    levels, goals = [], []
+    for i in range(h.num_levels - 1):
         due = np.zeros((h.num_levels, 2), bool)
         due[i, 1] = True
-        rows, action_rows, child_rows = [], [], []
+        rows, action_rows, child_rows, goal_rows = [], [], [], []
         for _ in range(batches):
             inputs = agent.sample_update(due)
             k = inputs.levels.index(i)
             batch = (diagnostics.as_tensors(inputs.transitions[k]),
                      diagnostics.as_tensors(inputs.draw_records[k]))
+            goal_rows.append(diagnostics.goal_statistics(diagnostics.parent_goals(h, i, *batch)))
+            if not h.has_cg(i):
+                continue
             rows.append(diagnostics.gradient_statistics(diagnostics.actor_gradient_parts(h, i, *batch)))
             action_rows.append(diagnostics.action_statistics(
                 diagnostics.action_gradient_parts(h, i, *batch)))
             child_rows.append(diagnostics.child_path_statistics(
                 diagnostics.child_actor_path(h, i, *batch)))
+        goals.append({"level": i, "name": h.levels[i].level_name, "child": h.levels[i + 1].level_name,
+                      "lambda": float(h.cg_lambda_value(i)) if h.has_cg(i) else 0.0,
+                      "summary": summarise(goal_rows, GOAL_MEASURES), "batches": goal_rows})
+        if not h.has_cg(i):
+            continue
         levels.append({"level": i, "name": h.levels[i].level_name,
                        "child": h.levels[i + 1].level_name,
                        "lambda": float(h.cg_lambda_value(i)), "estimator": h.cg_estimator,
@@ -118,7 +127,7 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
                        "child_batches": child_rows})
     return {"run": root_dir, "checkpoint": os.path.relpath(path, root_dir),
             "step": int(state["step"]), "env_id": train_settings()["env_id"], "batches": batches,
-            "seed": seed, "levels": levels}
+            "seed": seed, "levels": levels, "goals": goals}
 
 
 def use_estimator(h, estimator: str) -> None:
@@ -216,15 +225,26 @@ def markdown(results: Sequence[Dict], *, command: str, commit: str = "unknown") 
     lines += _level_rows(results, lambda lv, s: [
         _cell(s["saturated"], ".2f"), _cell(s["critic_slope"], ".3g"),
         _cell(s["policy_slope"], ".3g")], "child_summary")
+    lines += ["", "## The goals each parent sets", "",
+              "Every level with a child, connected gradients or not (so HRL's parents are here too): "
+              "the goal a = pi_p(s, g) it sets on the same kind of replay batch, |a| and the fraction "
+              "of a's components within 1% of the range of a bound. Medians over each batch's "
+              "samples, then median (min to max) over the batches.", "",
+              "| run | step | level <- child | lambda | abs a | fraction at a bound |",
+              "|---|---:|---|---:|---:|---:|"]
+    lines += _level_rows(results, lambda lv, s: [
+        f"{lv['lambda']:g}", _cell(s["goal_norm"], ".3g"), _cell(s["at_bound"], ".2f")],
+        "summary", key="goals")
     return "\n".join(lines) + "\n"
 
 
-def _level_rows(results: Sequence[Dict], cells, summary: str) -> List[str]:
-    """A table row per run and parent level: run, step, pair, then `cells(level, level[summary])`."""
+def _level_rows(results: Sequence[Dict], cells, summary: str, key: str = "levels") -> List[str]:
+    """A table row per run and entry of `run[key]` (its parent levels): run, step, pair, then
+    `cells(level, level[summary])`."""
     rows = []
     for r in results:
         name = "/".join(pathlib.PurePath(r["run"]).parts[-3:])   # env/group/seed of a sweep cell
-        for lv in r["levels"]:
+        for lv in r.get(key, ()):
             rows.append(" | ".join([f"| {name}", f"{r['step']:,}", f"{lv['name']} <- {lv['child']}",
                                     *cells(lv, lv[summary])]) + " |")
     return rows

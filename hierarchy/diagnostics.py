@@ -11,7 +11,9 @@ the connected-gradient term split into its reward and value terms (`connected.cg
 term of the estimator carries the gradient, and where it moves the goal. `benchmarks/cg_gradients.py`
 reports both for trained runs. `child_actor_path` opens Eq. 14's value term further: the child
 critic's slope in its action and the child policy's slope in its goal, whose product it is, and how
-often the child's actions sit at their bounds.
+often the child's actions sit at their bounds. `parent_goals` and `goal_statistics` measure the
+goals any parent level sets (with or without connected gradients), so that HRL's goals can be set
+beside HRL-CG's.
 """
 
 from __future__ import annotations
@@ -142,12 +144,9 @@ def child_actor_path(hierarchy, level: int, transition: Transition, draws: Draws
         tape.watch(action)
         q = child.q1(child_state, child_goal, action)
     critic_gradient = tape.gradient(q, action)
-    a = action.numpy()
-    low, high = np.asarray(child.action_low), np.asarray(child.action_high)
-    margin = 0.01 * (high - low)
-    at_bound = (a <= low + margin) | (a >= high - margin)
     return ChildActorPath(critic_gradient=critic_gradient.numpy(), policy_jacobian=jacobian.numpy(),
-                          saturated=at_bound.mean(axis=1))
+                          saturated=_fraction_at_bound(action.numpy(), child.action_low,
+                                                       child.action_high))
 
 
 def child_path_statistics(path: ChildActorPath) -> Dict[str, float]:
@@ -158,6 +157,45 @@ def child_path_statistics(path: ChildActorPath) -> Dict[str, float]:
     return {"saturated": float(np.median(path.saturated)),
             "critic_slope": float(np.median(np.linalg.norm(path.critic_gradient, axis=1))),
             "policy_slope": float(np.median(np.linalg.norm(jac.reshape(len(jac), -1), axis=1)))}
+
+
+@dataclasses.dataclass
+class ParentGoals:
+    """The goals a parent level sets on one batch of its replay, relabelled as its update relabels it.
+
+    Attributes:
+      goal: `[B, goal_dim]`, a = pi_p(s, g) at the batch's start states and goals.
+      at_bound: `[B]`, the fraction of a's components within 1% of the action range of a bound.
+    """
+
+    goal: np.ndarray
+    at_bound: np.ndarray
+
+
+def parent_goals(hierarchy, level: int, transition: Transition, draws: Draws) -> ParentGoals:
+    """`ParentGoals` of level `level` on one batch; any level with a child, connected gradients or
+    not.
+
+    Raises:
+      ValueError: `level` is out of range or the bottom level (which sets no goals).
+    """
+    parent, _, state, goal = _relabelled_batch(hierarchy, level, transition, draws)
+    a = parent.policy(state, goal).numpy()
+    return ParentGoals(goal=a, at_bound=_fraction_at_bound(a, parent.action_low, parent.action_high))
+
+
+def goal_statistics(goals: ParentGoals) -> Dict[str, float]:
+    """Medians over the batch's samples of |a| (`goal_norm`) and of the fraction of a's components
+    at a bound (`at_bound`)."""
+    return {"goal_norm": float(np.median(np.linalg.norm(np.asarray(goals.goal, np.float64), axis=1))),
+            "at_bound": float(np.median(goals.at_bound))}
+
+
+def _fraction_at_bound(a: np.ndarray, low, high) -> np.ndarray:
+    """Per row, the fraction of components within 1% of the range of a bound."""
+    low, high = np.asarray(low), np.asarray(high)
+    margin = 0.01 * (high - low)
+    return ((a <= low + margin) | (a >= high - margin)).mean(axis=1)
 
 
 def _rowwise_cosine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -197,13 +235,26 @@ def action_statistics(parts: ActionGradients) -> Dict[str, float]:
 def _relabelled_parent_batch(hierarchy, level: int, transition: Transition, draws: Draws):
     """(parent level, relabelled batch, its start states, its goals) of a level that receives a
     connected-gradient term; a ValueError naming the level otherwise."""
-    if not 0 <= level < hierarchy.num_levels:
-        raise ValueError(f"level must be in [0, {hierarchy.num_levels}), got {level}")
+    _check_level(hierarchy, level)
     if not hierarchy.has_cg(level):
         raise ValueError(f"level {level} ('{hierarchy.levels[level].level_name}') receives no "
                          "connected-gradient term (the bottom level, or lambda 0)")
+    return _relabelled_batch(hierarchy, level, transition, draws)
+
+
+def _relabelled_batch(hierarchy, level: int, transition: Transition, draws: Draws):
+    """(parent level, relabelled batch, its start states, its goals) of any level with a child."""
+    _check_level(hierarchy, level)
+    if level == hierarchy.num_levels - 1:
+        raise ValueError(f"level {level} ('{hierarchy.levels[level].level_name}') is the bottom "
+                         "level: it sets no goals")
     transition = hierarchy.relabelled(level, transition, draws)
     return hierarchy.levels[level], transition, transition.observations[:, 0], transition.goal
+
+
+def _check_level(hierarchy, level: int) -> None:
+    if not 0 <= level < hierarchy.num_levels:
+        raise ValueError(f"level must be in [0, {hierarchy.num_levels}), got {level}")
 
 
 def _flat(gradients) -> np.ndarray:

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from run_helpers import TINY, TRAINING, run_binary
 
 from scripts import load_script
 
@@ -49,7 +50,15 @@ def test_report_of_a_trained_run(cg_gradients, point_run, tmp_path):
                                                       "max": max(zero)}
     for b in level["child_batches"]:
         assert 0.0 <= b["saturated"] <= 1.0 and b["critic_slope"] > 0 and b["policy_slope"] >= 0
+    # The goals table: the same batches, so the same |a| as the action-space table, batch by batch.
+    (goals,) = result["goals"]
+    assert (goals["level"], goals["name"], goals["child"]) == (0, "top", "low")
+    assert goals["lambda"] == pytest.approx(0.01)
+    assert [b["goal_norm"] for b in goals["batches"]] == [b["goal_norm"]
+                                                          for b in level["action_batches"]]
+    assert all(0.0 <= b["at_bound"] <= 1.0 for b in goals["batches"])
     text = out.read_text()
+    assert "## The goals each parent sets" in text
     assert "| top <- low | 0.01 | paper | 3 x 16 |" in text
     assert "## The child's actor path" in text
     assert "## In the parent's action space" in text
@@ -104,9 +113,28 @@ def test_bad_input_is_named(cg_gradients, point_run, tmp_path):
 
 
 def test_runs_without_connected_gradients_get_a_row(cg_gradients):
+    stat = {"median": 2.5, "min": 2.0, "max": 3.0}
+    goals = [{"level": 0, "name": "top", "child": "low", "lambda": 0.0,
+              "summary": {"goal_norm": stat, "at_bound": {"median": 0.0, "min": 0.0, "max": 0.5}}}]
     text = cg_gradients.markdown([{"run": "/x/point_maze/hrl_L2/seed0", "step": 200000, "levels": [],
-                                   "batches": 5}], command="c")
+                                   "goals": goals, "batches": 5}], command="c")
     assert "| point_maze/hrl_L2/seed0 | 200,000 | no connected gradients |" in text
+    assert ("| point_maze/hrl_L2/seed0 | 200,000 | top <- low | 0 | 2.5 (2 to 3) | 0.00 (0.00 to 0.50) |"
+            in text)
+
+
+def test_goals_of_a_run_without_connected_gradients(cg_gradients, tmp_path):
+    """A real HRL run (lambda 0): no gradient split, but its parent's goals are measured."""
+    root = str(tmp_path / "hrl")
+    bindings = TINY + TRAINING + ["train.total_steps = 200", "train.eval_interval = 200",
+                                  "train.checkpoint_interval = 100"]
+    proc = run_binary("train", root, ["envs/point_reach.gin", "methods/hrl.gin"], bindings)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = cg_gradients.analyse_run(root, batches=2)
+    assert result["levels"] == []
+    (goals,) = result["goals"]
+    assert (goals["name"], goals["lambda"], len(goals["batches"])) == ("top", 0.0, 2)
+    assert all(b["goal_norm"] > 0 for b in goals["batches"])
 
 
 def test_training_commit_of_sweep_cells(cg_gradients, tmp_path):

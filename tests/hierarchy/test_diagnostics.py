@@ -228,3 +228,44 @@ def test_child_path_statistics_by_hand():
         saturated=np.array([0.5, 1.0, 0.0]))
     assert diagnostics.child_path_statistics(path) == {
         "saturated": 0.5, "critic_slope": 1.0, "policy_slope": 1.0}
+
+
+# ------------------------------------------------------------------------------------------------
+# The goals any parent sets, connected gradients or not.
+
+def test_parent_goals_of_a_level_without_connected_gradients():
+    """Level 0 of a 3-level hierarchy with lambda 0 above: its goals are its actor's output at the
+    relabelled batch's start states and goals; the bounds check counts components by hand."""
+    rng = np.random.default_rng(3)
+    h = make_hierarchy(3, periods=2, cg_lambda=[0.0, 0.01])
+    for lvl in h.levels:
+        randomize_last_layers(lvl, rng, scale=1.0)
+    batch = random_batch(h, 0, rng)
+    goals = diagnostics.parent_goals(h, 0, *batch)
+    relabelled = h.relabelled(0, *batch)
+    want = h.levels[0].policy(relabelled.observations[:, 0], relabelled.goal).numpy()
+    np.testing.assert_array_equal(goals.goal, want)
+    top = h.levels[0]
+    low, high = np.asarray(top.action_low), np.asarray(top.action_high)
+    near = (want <= low + 0.01 * (high - low)) | (want >= high - 0.01 * (high - low))
+    np.testing.assert_array_equal(goals.at_bound, near.mean(axis=1))
+    bias = top.actor.biases[-1]
+    bias.assign(np.full(bias.shape, 20.0, np.float32))        # tanh(>> 1): every goal at its bound
+    assert np.all(diagnostics.parent_goals(h, 0, *batch).at_bound == 1.0)
+    with pytest.raises(ValueError, match="level 2 \\('low'\\) is the bottom level: it sets no goals"):
+        diagnostics.parent_goals(h, 2, *random_batch(h, 2, np.random.default_rng(0)))
+    with pytest.raises(ValueError, match="level must be in \\[0, 3\\)"):
+        diagnostics.parent_goals(h, -1, *batch)
+
+
+def test_parent_goals_are_the_action_of_the_action_gradients():
+    h, batch, _, _ = setup("paper", seed=9)
+    goals = diagnostics.parent_goals(h, 0, *batch)
+    np.testing.assert_array_equal(goals.goal, diagnostics.action_gradient_parts(h, 0, *batch).action)
+
+
+def test_goal_statistics_by_hand():
+    goals = diagnostics.ParentGoals(goal=np.array([[3.0, 4.0], [0.0, 1.0], [1.0, 0.0], [0.0, 9.0]]),
+                                    at_bound=np.array([0.5, 0.0, 0.0, 1.0]))
+    # |a|: 5, 1, 1, 9 -> median 3; at_bound median 0.25.
+    assert diagnostics.goal_statistics(goals) == {"goal_norm": 3.0, "at_bound": 0.25}
