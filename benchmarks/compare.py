@@ -103,6 +103,10 @@ def analyse_env(env: str, index: Dict[str, dict], *, thresholds: Dict[str, float
     for g, m in index.items():
         if any(r["intrinsic"] for r in m["runs"]):
             out["intrinsic"][g] = {"final_window": evidence.intrinsic_row(m["runs"], levels, width),
+                                   "per_seed": {lvl: {str(r["seed"]): evidence.final_window(
+                                       r["intrinsic"][lvl], width) for r in sorted(
+                                           m["runs"], key=lambda r: r["seed"])
+                                       if lvl in r["intrinsic"]} for lvl in levels},
                                    "curves": {lvl: evidence.intrinsic_curve(m["runs"], lvl, width)
                                               for lvl in levels}}
     for cg, hrl in evidence.cg_pairs(index):
@@ -155,6 +159,13 @@ def markdown_env(env: str, a: dict) -> List[str]:
         lines += _table(["group"] + [f"final {lvl}" for lvl in a["levels"]],
                         [[g, *(_ci(v["final_window"][lvl]) for lvl in a["levels"])]
                          for g, v in a["intrinsic"].items()])
+        seeds = sorted({int(s) for v in a["intrinsic"].values() for per in v["per_seed"].values()
+                        for s in per})
+        lines += ["Per seed, the same final window; '-' where the seed has no run or the level no "
+                  "intrinsic returns.", ""]
+        lines += _table(["group", "level"] + [f"seed {s}" for s in seeds], [
+            [g, lvl] + [_number(per[str(s)]) if str(s) in per else "-" for s in seeds]
+            for g, v in a["intrinsic"].items() for lvl, per in v["per_seed"].items() if per])
     else:
         lines += ["No run has intrinsic returns (train_metrics.jsonl).", ""]
     lines += ["### HRL-CG against HRL on paired seeds", ""]

@@ -212,6 +212,10 @@ def test_report_files(compare, sweep_root, tmp_path):
     assert "| hrl_L2 | 0.50 / 5.00 | 0.75 / 7.50 | 0.25 / 2.50 | - |" in text
     assert "| hrl_cg_L2_lam0.01 | 1.00 / 10 | 0.75 / 7.50 | - | 0.00 / 0.00 |" in text
     assert "| hrl_cg_L2_lam0.1 | 1.00 / 10 | - | - | - |" in text
+    # Intrinsic final window per seed: episodes at 150 and 200, (5 + 7) / 2 + offset.
+    assert "| group | level | seed 0 | seed 1 | seed 2 | seed 5 |" in text
+    assert "| hrl_L2 | low | 6.00 | 7.00 | 8.00 | - |" in text
+    assert "| hrl_cg_L2_lam0.01 | low | 16 | 17 | - | 21 |" in text
     record = json.loads((out / "compare.json").read_text())
     assert record["provenance"]["command"].endswith("sweep --out_dir out")
     assert record["envs"]["maze"]["bin"] == 100
@@ -296,6 +300,9 @@ def test_real_sweep_end_to_end(compare, sweep, tmp_path):
     assert a["targets"] == ["all", "(16, 0)", "(16, 16)", "(0, 16)"]
     assert a["levels"] == ["mid", "low"] and a["bin"] == 300
     assert set(a["intrinsic"]) == {"hrl_L3", "hrl_cg_L3_lam0.01"}
+    for g in a["intrinsic"].values():
+        assert set(g["per_seed"]) == {"mid", "low"} and all(
+            list(per) == ["0"] and np.isfinite(per["0"]) for per in g["per_seed"].values())
     assert a["paired"][0]["rows"][0]["seeds"] == [0]
     assert "n/a, needs >= 2 seeds" in result["markdown"]
     assert len(result["plots"]) == 3          # targets, intrinsic, lambda (0 and 0.01 at 3 levels)
