@@ -12,8 +12,8 @@ and, per run, the "per_context" entries of `eval_metrics.jsonl` and the "intrins
   that reach it, and how many do); curves (`targets_<env>.png`, a panel per target);
 - intrinsic returns of every level below the top: per seed, the training episodes binned by step
   (bin k holds the episodes that ended in ((k-1) w, k w], drawn at k w; w the evaluation interval
-  unless --intrinsic_bin), mean and 95% band across seeds (`intrinsic_<env>.png`); the table gives
-  the final-window mean (per seed, the episodes of its last w steps) across seeds;
+  unless --intrinsic_bin), mean and 95% band across seeds (`intrinsic_<env>.png`); the tables give
+  the final-window mean (per seed, the episodes of its last w steps) across seeds and per seed;
 - HRL-CG against HRL with the same number of levels, on the seeds both have (same seed = same
   evaluation seeds and start states): per seed the difference (HRL-CG minus HRL) of the final value
   and of the normalised area under the curve (trapezoid over the evaluation steps common to every
