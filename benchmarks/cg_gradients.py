@@ -251,39 +251,57 @@ def _level_rows(results: Sequence[Dict], cells, summary: str, key: str = "levels
 
 
 def plot(results: Sequence[Dict], path: str) -> None:
-    """Ratio |cg| / |td3| and cosine against lambda (log axes for the ratio): one point per run and
-    parent pair (median over batches, bars from min to max), a series per pair name and depth."""
+    """Writes `figure(results)` to `path`."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(results)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def figure(results: Sequence[Dict]):
+    """Ratio |cg| / |td3| (log axis) and cosine against lambda, or against the training step where
+    the results span several checkpoints (`--every_checkpoint`): one point per run, checkpoint and
+    parent pair (median over batches, bars from min to max), a series per pair name and depth.
+    Returns the matplotlib figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
+    by_step = len({r["step"] for r in results}) > 1
     series: Dict[str, List] = {}
     for r in results:
         depth = len(r["levels"]) + 1
         for lv in r["levels"]:
-            series.setdefault(f"{lv['name']} <- {lv['child']} ({depth} levels)", []).append(lv)
+            series.setdefault(f"{lv['name']} <- {lv['child']} ({depth} levels)", []).append(
+                (r["step"], lv))
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for k, (label, levels) in enumerate(sorted(series.items())):
-        x = np.array([lv["lambda"] for lv in levels]) * (1 + 0.04 * k)   # side by side per series
+    for k, (label, points) in enumerate(sorted(series.items())):
+        if by_step:
+            x = np.array([step for step, _ in points], np.float64)
+        else:
+            x = np.array([lv["lambda"] for _, lv in points]) * (1 + 0.04 * k)   # side by side
         for ax, m in zip(axes, ("ratio", "cosine")):
-            med = np.array([lv["summary"][m]["median"] for lv in levels])
-            lo = med - np.array([lv["summary"][m]["min"] for lv in levels])
-            hi = np.array([lv["summary"][m]["max"] for lv in levels]) - med
-            ax.errorbar(x, med, yerr=[lo, hi], fmt="o", ms=4, capsize=2, label=label)
-    axes[0].set(xscale="log", yscale="log", xlabel="lambda",
-                ylabel="|cg gradient| / |td3 gradient|")
+            med = np.array([lv["summary"][m]["median"] for _, lv in points])
+            lo = med - np.array([lv["summary"][m]["min"] for _, lv in points])
+            hi = np.array([lv["summary"][m]["max"] for _, lv in points]) - med
+            ax.errorbar(x, med, yerr=[lo, hi], fmt="o-" if by_step else "o", ms=4, capsize=2,
+                        label=label)
+    xaxis = dict(xlabel="training step") if by_step else dict(xscale="log", xlabel="lambda")
+    axes[0].set(yscale="log", ylabel="|cg gradient| / |td3 gradient|", **xaxis)
     axes[0].axhline(1.0, color="grey", lw=0.8, ls=":")
-    axes[1].set(xscale="log", xlabel="lambda", ylabel="cosine(cg, td3)", ylim=(-1.05, 1.05))
+    axes[1].set(ylabel="cosine(cg, td3)", ylim=(-1.05, 1.05), **xaxis)
     axes[1].axhline(0.0, color="grey", lw=0.8, ls=":")
     for ax in axes:
         ax.grid(alpha=0.3)
+        ax.xaxis.set_minor_formatter(NullFormatter())   # one lambda: no crowded minor labels
     axes[0].legend(fontsize=8)
     fig.suptitle("Parent actor gradient: connected-gradient part against TD3 part "
                  "(per run: median, min-max over batches)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def parse_args(argv=None):

@@ -69,10 +69,30 @@ def test_report_of_a_trained_run(cg_gradients, point_run, tmp_path):
 
 def test_every_checkpoint_of_a_run(cg_gradients, point_run, tmp_path):
     root, _ = point_run
-    js = tmp_path / "cg.json"
-    assert cg_gradients.main([root, "--every_checkpoint", "--batches", "1", "--json", str(js)]) == 0
+    js, png = tmp_path / "cg.json", tmp_path / "cg.png"
+    assert cg_gradients.main([root, "--every_checkpoint", "--batches", "1", "--json", str(js),
+                              "--plot", str(png)]) == 0
     steps = [r["step"] for r in json.loads(js.read_text())]
     assert steps == [200, 300]   # the two checkpoints the run keeps, oldest first
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_axis_follows_what_varies(cg_gradients):
+    """Several checkpoints of one lambda: against the step; several lambdas at one step: against
+    lambda (log axis)."""
+    import matplotlib.pyplot as plt
+
+    stat = {"median": 0.1, "min": 0.05, "max": 0.2}
+    level = lambda lam: {"name": "top", "child": "low", "lambda": lam,     # noqa: E731
+                         "summary": {"ratio": stat, "cosine": stat}}
+    over_steps = cg_gradients.figure([{"step": s, "levels": [level(0.01)]} for s in (1000, 2000)])
+    ax = over_steps.axes[0]
+    assert (ax.get_xlabel(), ax.get_xscale()) == ("training step", "linear")
+    assert list(ax.lines[0].get_xdata()) == [1000.0, 2000.0]
+    over_lambda = cg_gradients.figure([{"step": 5, "levels": [level(lam)]} for lam in (0.01, 1.0)])
+    ax = over_lambda.axes[0]
+    assert (ax.get_xlabel(), ax.get_xscale()) == ("lambda", "log")
+    plt.close("all")
 
 
 def test_another_estimator_on_the_same_checkpoint(cg_gradients, point_run, tmp_path):
