@@ -229,10 +229,14 @@ def markdown(results: Sequence[Dict], *, command: str, commit: str = "unknown") 
               "Every level with a child, connected gradients or not (so HRL's parents are here too): "
               "the goal a = pi_p(s, g) it sets on the same kind of replay batch, |a| and the fraction "
               "of a's components within 1% of the range of a bound. Medians over each batch's "
-              "samples, then median (min to max) over the batches.", "",
+              "samples, then median (min to max) over the batches. The goals do not depend on the "
+              "estimator: one row per checkpoint.", "",
               "| run | step | level <- child | lambda | abs a | fraction at a bound |",
               "|---|---:|---|---:|---:|---:|"]
-    lines += _level_rows(results, lambda lv, s: [
+    first: Dict[tuple, Dict] = {}
+    for r in results:
+        first.setdefault((r["run"], r["step"]), r)
+    lines += _level_rows(list(first.values()), lambda lv, s: [
         f"{lv['lambda']:g}", _cell(s["goal_norm"], ".3g"), _cell(s["at_bound"], ".2f")],
         "summary", key="goals")
     return "\n".join(lines) + "\n"

@@ -103,10 +103,14 @@ def test_another_estimator_on_the_same_checkpoint(cg_gradients, point_run, tmp_p
     for a, b in zip(own["levels"][0]["batches"], critic["levels"][0]["batches"]):
         assert a["td3_norm"] == pytest.approx(b["td3_norm"], rel=1e-6) and a["cg_norm"] != b["cg_norm"]
     assert all(b["reward_norm"] == 0 for b in critic["levels"][0]["action_batches"])
-    js = tmp_path / "both.json"
+    js, md = tmp_path / "both.json", tmp_path / "both.md"
     assert cg_gradients.main([root, "--estimator", "paper", "--estimator", "critic", "--batches", "2",
-                              "--json", str(js)]) == 0
+                              "--json", str(js), "--out", str(md)]) == 0
     both = json.loads(js.read_text())
+    # The goals are the checkpoint's, whatever the estimator: one row in their table, not two.
+    assert both[0]["goals"] == both[1]["goals"]
+    goal_table = md.read_text().split("## The goals each parent sets")[1]
+    assert goal_table.count("| top <- low |") == 1
     assert [r["levels"][0]["estimator"] for r in both] == ["paper", "critic"]
     for a, b in zip(both[1]["levels"][0]["batches"], critic["levels"][0]["batches"]):
         assert a == pytest.approx(b, rel=1e-6)     # each estimator's batches drawn from the seed
