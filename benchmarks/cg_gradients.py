@@ -95,6 +95,7 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
         use_estimator(h, estimator)
     levels, goals = [], []
     for i in range(h.num_levels - 1):
+        cg = h.has_cg(i)
         due = np.zeros((h.num_levels, 2), bool)
         due[i, 1] = True
         rows, action_rows, child_rows, goal_rows = [], [], [], []
@@ -104,7 +105,7 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
             batch = (diagnostics.as_tensors(inputs.transitions[k]),
                      diagnostics.as_tensors(inputs.draw_records[k]))
             goal_rows.append(diagnostics.goal_statistics(diagnostics.parent_goals(h, i, *batch)))
-            if not h.has_cg(i):
+            if not cg:
                 continue
             rows.append(diagnostics.gradient_statistics(diagnostics.actor_gradient_parts(h, i, *batch)))
             action_rows.append(diagnostics.action_statistics(
@@ -112,9 +113,9 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
             child_rows.append(diagnostics.child_path_statistics(
                 diagnostics.child_actor_path(h, i, *batch)))
         goals.append({"level": i, "name": h.levels[i].level_name, "child": h.levels[i + 1].level_name,
-                      "lambda": float(h.cg_lambda_value(i)) if h.has_cg(i) else 0.0,
+                      "lambda": float(h.cg_lambda_value(i)),
                       "summary": summarise(goal_rows, GOAL_MEASURES), "batches": goal_rows})
-        if not h.has_cg(i):
+        if not cg:
             continue
         levels.append({"level": i, "name": h.levels[i].level_name,
                        "child": h.levels[i + 1].level_name,

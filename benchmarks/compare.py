@@ -103,10 +103,7 @@ def analyse_env(env: str, index: Dict[str, dict], *, thresholds: Dict[str, float
     for g, m in index.items():
         if any(r["intrinsic"] for r in m["runs"]):
             out["intrinsic"][g] = {"final_window": evidence.intrinsic_row(m["runs"], levels, width),
-                                   "per_seed": {lvl: {str(r["seed"]): evidence.final_window(
-                                       r["intrinsic"][lvl], width) for r in sorted(
-                                           m["runs"], key=lambda r: r["seed"])
-                                       if lvl in r["intrinsic"]} for lvl in levels},
+                                   "per_seed": evidence.intrinsic_per_seed(m["runs"], levels, width),
                                    "curves": {lvl: evidence.intrinsic_curve(m["runs"], lvl, width)
                                               for lvl in levels}}
     for cg, hrl in evidence.cg_pairs(index):

@@ -222,10 +222,19 @@ def intrinsic_curve(runs: Sequence[dict], level: str, width: float) -> Dict[str,
     return aggregate.curve(seen, "intrinsic") if seen else None
 
 
+def intrinsic_per_seed(runs: Sequence[dict], levels: Sequence[str],
+                       width: float) -> Dict[str, Dict[str, float]]:
+    """{level: {seed (a string): the final-window mean intrinsic return}}, seeds in order; a run
+    without the level's intrinsic returns is left out."""
+    ordered = sorted(runs, key=lambda r: r["seed"])
+    return {lvl: {str(r["seed"]): final_window(r["intrinsic"][lvl], width) for r in ordered
+                  if lvl in r["intrinsic"]} for lvl in levels}
+
+
 def intrinsic_row(runs: Sequence[dict], levels: Sequence[str], width: float) -> Dict[str, tuple]:
     """{level: ci95 over seeds of the final-window mean intrinsic return}."""
-    return {lvl: paired.ci95([final_window(r["intrinsic"][lvl], width) for r in runs
-                              if lvl in r["intrinsic"]]) for lvl in levels}
+    return {lvl: paired.ci95(list(per.values()))
+            for lvl, per in intrinsic_per_seed(runs, levels, width).items()}
 
 
 def paired_comparison(cg_runs: Sequence[dict], hrl_runs: Sequence[dict], target: str, key: str,
