@@ -118,26 +118,71 @@ def parse_gin(gin_files: Sequence[str] = (), gin_bindings: Sequence[str] = ()) -
         std_logging.disable(previous)
 
 
-def check_config_unchanged(root_dir: str, config_text: str) -> None:
+def check_config_unchanged(root_dir: str, config_text: str, *, extend: bool = False,
+                           default_total_steps: int | None = None) -> int | None:
     """Raises `ConfigMismatchError` if `root_dir` holds a run of another configuration: a config.gin
-    whose text differs from `config_text` (the difference is shown), or checkpoints without one."""
+    whose text differs from `config_text` (the difference is shown), or checkpoints without one.
+
+    With `extend`, a config.gin that differs only in a smaller `train.total_steps` is accepted: the
+    run is to be continued to the new total. Returns that run's total_steps then (None otherwise);
+    `default_total_steps` is `train`'s default, for a text that does not bind it.
+    """
     path = os.path.join(root_dir, run_files.CONFIG_FILE)
     if not os.path.exists(path):
         if os.path.isdir(os.path.join(root_dir, run_files.CHECKPOINTS)):
             raise ConfigMismatchError(f"{root_dir} holds checkpoints but no {run_files.CONFIG_FILE}; "
                                       "refusing to resume a run of unknown configuration (use a new "
                                       "root_dir)")
-        return
+        return None
     with open(path) as f:
         previous = f.read()
-    if previous != config_text:
-        diff = "\n".join(difflib.unified_diff(previous.splitlines(), config_text.splitlines(),
-                                              f"{path} (existing run)", "current configuration",
-                                              lineterm="", n=0))
-        raise ConfigMismatchError(
-            f"{root_dir} holds a run with a different gin configuration, so it cannot be resumed "
-            f"with this one. Use a new root_dir, or the same gin files and bindings. Differences:\n"
-            f"{diff}")
+    if previous == config_text:
+        return None
+    steps = total_steps_change(previous, config_text, default_total_steps)
+    if steps is not None and steps[1] > steps[0] and extend:
+        return steps[0]
+    diff = "\n".join(difflib.unified_diff(previous.splitlines(), config_text.splitlines(),
+                                          f"{path} (existing run)", "current configuration",
+                                          lineterm="", n=0))
+    if steps is None:
+        hint = "Use a new root_dir, or the same gin files and bindings."
+    elif steps[1] > steps[0]:
+        hint = (f"Only train.total_steps differs ({steps[0]} -> {steps[1]}): to continue the run to "
+                f"{steps[1]} steps, extend it (the train binary's --extend, `train(extend=True)`).")
+    else:
+        hint = (f"Only train.total_steps differs, and it is smaller ({steps[0]} -> {steps[1]}): a "
+                "run can be extended, never shortened. Its checkpoints and evaluation rows of "
+                "earlier steps are in root_dir.")
+    raise ConfigMismatchError(
+        f"{root_dir} holds a run with a different gin configuration, so it cannot be resumed "
+        f"with this one. {hint} Differences:\n{diff}")
+
+
+_TOTAL_STEPS = re.compile(r"^train\.total_steps\s*=\s*(.*?)\s*$")
+
+
+def total_steps_change(previous: str, current: str,
+                       default: int | None = None) -> Tuple[int, int] | None:
+    """(previous total_steps, current total_steps) when two gin configuration texts (`gin.config_str()`)
+    bind the same values but for `train.total_steps`; None when anything else differs, or a total
+    is neither bound nor given by `default`. Comment and blank lines are ignored."""
+    def split(text):
+        total, rest = default, []
+        for line in text.splitlines():
+            match = _TOTAL_STEPS.match(line)
+            if match:
+                try:
+                    total = int(match.group(1).replace("_", ""))
+                except ValueError:
+                    return None, None
+            elif line.strip() and not line.lstrip().startswith("#"):
+                rest.append(line)
+        return total, rest
+
+    (old, old_rest), (new, new_rest) = split(previous), split(current)
+    if old is None or new is None or old_rest != new_rest:
+        return None
+    return old, new
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ What a training run (`hierarchy.runner.train`) writes into its `root_dir`:
   plots/                 trajectory_<step>_ctx<k>.png: the first evaluation episode of context k at
                          each evaluation, seen from above (`hierarchy.trajectory_plot`; setting
                          `train.trajectory_plots`), also in TensorBoard as images
-  finished.json          the final metrics; its presence makes a re-run a no-op
+  finished.json          the final metrics; its presence makes a re-run a no-op (unless it extends
+                         the run to a larger total_steps: `hierarchy.runner`)
+  finished_<step>.json   the final metrics of the run before it was extended from <step> steps
   evaluation_<step>.json written by `hierarchy.run_evaluation.evaluate_run` (the evaluate binary):
                          the evaluation of the checkpoint of that step, and its pictures
                          plots/evaluation_<step>_ctx<k>.png (unless --notrajectory_plots)
@@ -29,6 +31,11 @@ LEARNING_CURVE = "learning_curve.png"
 CHECKPOINTS = "checkpoints"
 TENSORBOARD = "tensorboard"
 PLOTS = "plots"
+
+
+def previous_finished_file(step: int) -> str:
+    """Where an extended run keeps the `finished.json` it had at `step` (`finished_<step>.json`)."""
+    return f"finished_{int(step)}.json"
 
 
 def evaluation_file(step: int) -> str:

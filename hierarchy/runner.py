@@ -19,6 +19,10 @@ counters continues the run exactly where it was saved. SIGTERM adds one at the n
 mid-episode, and stops the run (`resilience.Interrupted`); resuming it replays the open episode's
 actions in the environment (`hierarchy.resilience`), again exactly. A damaged newest checkpoint is
 moved aside (`Checkpointer.restore_newest_intact`).
+
+Extending: `train(root_dir, extend=True)` with a larger `train.total_steps` (and nothing else
+changed) continues a run, finished or not, to the new total (`hierarchy.extension`): exactly as a run
+started with that total when the old total ends an episode.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from absl import logging
 from hierarchy import checkpointing, evaluation, metrics, progress, resilience, run_files, trajectory_plot
 from hierarchy.config import ConfigurationError, check_config_unchanged
 from hierarchy.experiment import make_envs_and_agent
+from hierarchy.extension import prepare_extension
 from hierarchy.files import atomic_write_text
 
 EVAL_SEED_OFFSET = 1_000_000   # evaluation resets use seeds disjoint from training's
@@ -47,10 +52,11 @@ class TrainingDivergedError(FloatingPointError):
     """A loss or a variable became NaN or infinite; nothing was saved after it."""
 
 
-@gin.configurable(denylist=["root_dir"])
+@gin.configurable(denylist=["root_dir", "extend"])
 def train(
     root_dir: str,
     *,
+    extend: bool = False,
     env_id: str = "hierarchy/PointReach-v0",
     max_episode_steps: int | None = None,
     total_steps: int = 1_000_000,
@@ -69,6 +75,8 @@ def train(
     Args:
       root_dir: where everything is written (`hierarchy.run_files`); resumes from it if it holds an
         unfinished run of the same configuration. Created once the configuration has been built.
+      extend: continue the run in root_dir to a larger `total_steps` (module docstring); not a
+        gin parameter, so the run's configuration text stays that of a run of the new total.
       env_id: gymnasium id; environments without dict observations get `NoContext` (flat TD3 only).
       max_episode_steps: horizon; None keeps the environment's registered one (its task's).
       total_steps: environment steps of training (warm-up included). An episode still running at
@@ -91,7 +99,8 @@ def train(
 
     Raises:
       ConfigurationError: the configuration cannot be built; nothing was written.
-      ConfigMismatchError: root_dir holds a run of another configuration.
+      ConfigMismatchError: root_dir holds a run of another configuration (`extend` allows a larger
+        total_steps, and nothing else).
       TrainingDivergedError: a loss or a variable became NaN or infinite; the last good checkpoint
         is intact.
       resilience.Interrupted: SIGTERM stopped the run after a checkpoint at the next step.
@@ -99,7 +108,7 @@ def train(
       checkpointing.CheckpointWriteError: a checkpoint could not be written (the previous is intact).
       checkpointing.NoIntactCheckpointError: every checkpoint in root_dir is damaged.
     """
-    return Runner(root_dir, env_id=env_id, max_episode_steps=max_episode_steps,
+    return Runner(root_dir, extend=extend, env_id=env_id, max_episode_steps=max_episode_steps,
                   total_steps=total_steps, eval_interval=eval_interval,
                   eval_episodes_per_context=eval_episodes_per_context, eval_at_start=eval_at_start,
                   checkpoint_interval=checkpoint_interval, keep_checkpoints=keep_checkpoints,
@@ -108,9 +117,10 @@ def train(
 
 
 def train_settings() -> Dict[str, Any]:
-    """The keyword arguments `train` would run with under the current gin configuration."""
+    """The gin parameters `train` would run with under the current gin configuration."""
     params = inspect.signature(train).parameters
-    settings = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+    settings = {k: p.default for k, p in params.items()
+                if p.default is not inspect.Parameter.empty and k != "extend"}
     settings.update(gin.get_bindings(train))
     return settings
 
@@ -134,12 +144,13 @@ class Runner:
                  total_steps: int, eval_interval: int, eval_episodes_per_context: int,
                  eval_at_start: bool, checkpoint_interval: int, keep_checkpoints: int,
                  log_interval: int, recent_episodes: int, seed: int,
-                 trajectory_plots: bool = True):
+                 trajectory_plots: bool = True, extend: bool = False):
         check_train_settings(total_steps=total_steps, eval_interval=eval_interval,
                              checkpoint_interval=checkpoint_interval, log_interval=log_interval,
                              eval_episodes_per_context=eval_episodes_per_context,
                              recent_episodes=recent_episodes, keep_checkpoints=keep_checkpoints)
         self.root_dir = root_dir
+        self.extend = bool(extend)
         self.env_id = env_id
         self.max_episode_steps = max_episode_steps
         self.total_steps = total_steps
@@ -163,8 +174,10 @@ class Runner:
         """Runs (or resumes) the training to `total_steps`; returns the final metrics (those of
         `finished.json`, which a finished run just reads back)."""
         config_text = gin.config_str()
-        check_config_unchanged(self.root_dir, config_text)
-        if os.path.exists(self._path(run_files.FINISHED)):
+        extended_from = check_config_unchanged(
+            self.root_dir, config_text, extend=self.extend,
+            default_total_steps=inspect.signature(train).parameters["total_steps"].default)
+        if extended_from is None and os.path.exists(self._path(run_files.FINISHED)):
             return self._previous_result()
         # Build everything before writing anything (root_dir included): configuration errors surface here.
         (self.env, self.eval_env), self.agent = make_envs_and_agent(
@@ -172,6 +185,8 @@ class Runner:
         self.level_names = [lvl.level_name for lvl in self.agent.hierarchy.levels]
         try:
             resilience.prepare_root_dir(self.root_dir)
+            if extended_from is not None:
+                prepare_extension(self.root_dir, extended_from, self.total_steps)
             atomic_write_text(self._path(run_files.CONFIG_FILE), config_text)
             atomic_write_text(self._path(run_files.OPERATIVE_CONFIG_FILE), gin.operative_config_str())
             self._initialize_checkpointer_and_maybe_resume()

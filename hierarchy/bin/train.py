@@ -4,7 +4,9 @@ r"""Trains a hierarchy. Every hyperparameter comes from gin; see gin/.
       --gin_file=demo/point_reach_hrl_cg.gin [--gin_bindings='train.total_steps = 5000']
 
 Gin files are paths or names under the packaged gin/ folder. Re-running with the same root_dir
-resumes an interrupted run (or does nothing for a finished one).
+resumes an interrupted run (or does nothing for a finished one). To train a run longer, re-run it
+with a larger `train.total_steps` and --extend: it continues from its newest checkpoint (exactly as a
+run started with the larger total, when the old total ends an episode; `hierarchy.runner`).
 
 Exit status: 0 when the run finished (or had finished before), or when SIGTERM stopped it (it saves a
 checkpoint at the next environment step, even mid-episode, and says so; re-running resumes exactly);
@@ -28,6 +30,8 @@ from absl import app, flags, logging  # noqa: E402
 flags.DEFINE_string("root_dir", None, "Directory of the run: metrics, checkpoints, configs.")
 flags.DEFINE_multi_string("gin_file", [], "Gin config file (path, or name under the packaged gin/).")
 flags.DEFINE_multi_string("gin_bindings", [], "Gin binding, e.g. 'train.total_steps = 5000'.")
+flags.DEFINE_bool("extend", False, "Continue the run in root_dir, finished or not, to a larger "
+                  "train.total_steps; every other setting must be the run's.")
 flags.mark_flag_as_required("root_dir")
 FLAGS = flags.FLAGS
 
@@ -43,7 +47,7 @@ def main(argv):
     from hierarchy.runner import TrainingDivergedError, train
 
     try:
-        train(FLAGS.root_dir)
+        train(FLAGS.root_dir, extend=FLAGS.extend)
     except ConfigurationError as e:
         logging.error("Invalid configuration; nothing was run and nothing was written to %s: %s",
                       FLAGS.root_dir, e.message)

@@ -9,6 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 from run_helpers import (
+    NO_TRAINING,
     POINT,
     REPO,
     TINY,
@@ -81,6 +82,19 @@ def test_rerunning_a_finished_run_does_nothing(point_run):
     final = train(root)
     assert final == json.load(open(os.path.join(root, "finished.json")))
     assert before == {n: os.path.getmtime(os.path.join(root, n)) for n in os.listdir(root)}
+
+
+def test_extend_flag_trains_a_finished_run_longer(tmp_path):
+    root = str(tmp_path / "run")
+    bindings = TINY + NO_TRAINING + ["train.eval_interval = 100", "train.checkpoint_interval = 100"]
+    first = run_binary("train", root, POINT, bindings + ["train.total_steps = 100"])
+    assert first.returncode == 0, first.stderr[-3000:]
+    longer = run_binary("train", root, POINT, bindings + ["train.total_steps = 200"], extra=["--extend"])
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    assert "Extending the run" in longer.stderr
+    assert json.load(open(os.path.join(root, "finished.json")))["step"] == 200
+    assert json.load(open(os.path.join(root, "finished_100.json")))["step"] == 100
+    assert steps_of(os.path.join(root, "eval_metrics.jsonl")) == [0, 100, 200]
 
 
 def restore_final_checkpoint(root):

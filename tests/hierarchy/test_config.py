@@ -66,6 +66,34 @@ def test_a_run_directory_of_another_configuration_is_refused(tmp_path):
         config.check_config_unchanged(root, "a = 1\n")
 
 
+def test_total_steps_change_ignores_comments_and_needs_everything_else_equal():
+    a = "# Parameters for train:\ntrain.seed = 0\ntrain.total_steps = 200\n"
+    assert config.total_steps_change(a, a.replace("200", "500")) == (200, 500)
+    assert config.total_steps_change(a, a.replace("200", "1_000")) == (200, 1000)
+    assert config.total_steps_change(a, a.replace("200", "50")) == (200, 50)
+    assert config.total_steps_change(a, a.replace("= 0", "= 1")) is None        # another value
+    assert config.total_steps_change(a, a + "train.env_id = 'x'\n") is None    # another binding
+    # A text that does not bind it runs with train's default; without a default, no answer.
+    unbound = "# Parameters for train:\ntrain.seed = 0\n"
+    assert config.total_steps_change(unbound, a, default=100) == (100, 200)
+    assert config.total_steps_change(unbound, a) is None
+    assert config.total_steps_change(a, a.replace("200", "'many'")) is None
+
+
+def test_only_an_extension_may_change_total_steps(tmp_path):
+    root = str(tmp_path)
+    (tmp_path / "config.gin").write_text("a = 1\ntrain.total_steps = 200\n")
+    longer = "a = 1\ntrain.total_steps = 500\n"
+    with pytest.raises(ConfigMismatchError, match=r"\(200 -> 500\)(.|\n)*--extend"):
+        config.check_config_unchanged(root, longer)
+    assert config.check_config_unchanged(root, longer, extend=True) == 200
+    assert config.check_config_unchanged(root, "a = 1\ntrain.total_steps = 200\n", extend=True) is None
+    with pytest.raises(ConfigMismatchError, match=r"smaller \(200 -> 100\)(.|\n)*never shortened"):
+        config.check_config_unchanged(root, "a = 1\ntrain.total_steps = 100\n", extend=True)
+    with pytest.raises(ConfigMismatchError, match=r"same gin files and bindings(.|\n)*\+a = 2"):
+        config.check_config_unchanged(root, "a = 2\ntrain.total_steps = 500\n", extend=True)
+
+
 # --------------------------------------------------------------------------------------------------
 # Gin scopes: a binding gin would silently ignore is an error; one for another depth is allowed.
 

@@ -1,5 +1,7 @@
 """The training loop (`hierarchy.runner`): resuming, divergence, configuration errors, other tasks."""
 
+import json
+import logging
 import os
 
 import gin
@@ -19,11 +21,11 @@ def steps_of(path):
     return [r["step"] for r in metrics.read_jsonl(path)]
 
 
-def _run_in_process(root, total_steps, extra=(), schedule=TRAINING):
+def _run_in_process(root, total_steps, extra=(), schedule=TRAINING, extend=False):
     parse_gin(POINT, TINY + schedule + [
         f"train.total_steps = {total_steps}", "train.eval_interval = 200",
         "train.checkpoint_interval = 200", *extra])
-    return train(root)
+    return train(root, extend=extend)
 
 
 def _crash_at(monkeypatch, env_steps):
@@ -117,11 +119,63 @@ def test_flat_run_on_a_plain_gymnasium_task(tmp_path):
     assert ev["per_context"][0]["context"] is None and ev["num_episodes"] == 1
 
 
-def _tiny_run(root, *bindings):
+@pytest.mark.parametrize("first", [200, 250])
+def test_extending_a_finished_run_continues_exactly(tmp_path, first):
+    """A run of `first` steps extended to 500 writes the training rows of a 500-step run (both
+    totals end episodes of 50 steps); a total that is no multiple of eval_interval (250) adds its
+    final evaluation row, and nothing else."""
+    straight = str(tmp_path / "straight")
+    _run_in_process(straight, 500)
+    extended = str(tmp_path / "extended")
+    gin.clear_config()
+    _run_in_process(extended, first)
+    first_final = metrics.read_jsonl(os.path.join(extended, "eval_metrics.jsonl"))[-1]
+    gin.clear_config()
+    final = _run_in_process(extended, 500, extend=True)
+
+    assert final["step"] == 500 and json.load(open(os.path.join(extended, "finished.json"))) == final
+    assert json.load(open(os.path.join(extended, f"finished_{first}.json")))["step"] == first
+    assert metric_rows(straight, "train_metrics.jsonl") == metric_rows(extended, "train_metrics.jsonl")
+    straight_evals = metric_rows(straight, "eval_metrics.jsonl")
+    extended_evals = metric_rows(extended, "eval_metrics.jsonl")
+    extra = [r for r in extended_evals if r not in straight_evals]
+    assert [r for r in extended_evals if r not in extra] == straight_evals
+    assert extra == ([] if first == 200 else [{k: v for k, v in first_final.items() if k != "time"}])
+    assert "train.total_steps = 500" in open(os.path.join(extended, "config.gin")).read()
+    gin.clear_config()
+    assert _run_in_process(extended, 500) == final      # now an ordinary finished run
+
+
+def test_extension_needs_the_flag_and_never_shortens(tmp_path):
+    root = str(tmp_path / "run")
+    _tiny_run(root)
+    before = {n: os.path.getmtime(os.path.join(root, n)) for n in os.listdir(root)}
+    with pytest.raises(ConfigMismatchError, match=r"\(100 -> 200\)(.|\n)*--extend"):
+        _tiny_run(root, "train.total_steps = 200")
+    with pytest.raises(ConfigMismatchError, match="never shortened"):
+        _tiny_run(root, "train.total_steps = 50", extend=True)
+    with pytest.raises(ConfigMismatchError, match=r"\+Hierarchy.cg_lambda = 0.5"):
+        _tiny_run(root, "train.total_steps = 200", "Hierarchy.cg_lambda = 0.5", extend=True)
+    assert before == {n: os.path.getmtime(os.path.join(root, n)) for n in os.listdir(root)}
+    assert _tiny_run(root, "train.total_steps = 200", extend=True)["step"] == 200
+
+
+def test_extending_a_run_cut_off_mid_episode_says_so(tmp_path, caplog):
+    root = str(tmp_path / "run")
+    _tiny_run(root, "train.total_steps = 120")        # episodes of 50 steps: cut off at 120
+    with caplog.at_level(logging.WARNING):
+        final = _tiny_run(root, "train.total_steps = 200", extend=True)
+    assert final["step"] == 200
+    assert "cut off mid-episode at step 120 (its last episode ended at step 100)" in caplog.text
+    steps = steps_of(os.path.join(root, "train_metrics.jsonl"))
+    assert steps == sorted(steps) and steps[-1] == 170      # a new episode from 120: 120 + 50
+
+
+def _tiny_run(root, *bindings, extend=False):
     gin.clear_config()
     parse_gin(POINT, TINY + NO_TRAINING + ["train.total_steps = 100", "train.eval_interval = 100",
                                            "train.checkpoint_interval = 100", *bindings])
-    return train(root)
+    return train(root, extend=extend)
 
 
 def test_mismatched_config_in_existing_root_dir(tmp_path):
