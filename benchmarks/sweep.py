@@ -25,7 +25,8 @@ cell's lock file (`<cell dir>/.lock`, held by the attempt and by its binary) kee
 starting while the previous attempt's binary still writes. A cell that fails by itself (exit status
 1 or 2: diverged, bad configuration) is not retried. Re-running the same sweep skips finished cells
 (`finished.json` present) and resumes the others from their checkpoints. Each attempt is recorded in
-`<cell dir>/attempts.jsonl`.
+`<cell dir>/attempts.jsonl`. With `--extend`, a finished cell whose `train.total_steps` binding is now
+larger than the step it finished at trains on to it (the binary's --extend); so does an unfinished one.
 
 Usage (repository root):
   python benchmarks/sweep.py --config benchmarks/configs/smoke.json --root_dir runs/smoke \
@@ -78,10 +79,12 @@ DEFAULT_COMMAND = (cell_runner.PYTHON, "-m", "hierarchy.bin.train")
 _SWEEP_FILES = (CELL_FILE, LOG_FILE, cell_runner.LOCK_FILE, cell_runner.ATTEMPTS_FILE)
 
 
-def cell_status(cell_dir: pathlib.Path) -> str:
-    """"finished" (finished.json present), "resume" (the dir holds something) or "new"."""
+def cell_status(cell_dir: pathlib.Path, total_steps: int | None = None) -> str:
+    """"finished" (finished.json present), "extend" (finished, at fewer steps than `total_steps`),
+    "resume" (the dir holds something) or "new"."""
     if (cell_dir / FINISHED).exists():
-        return "finished"
+        step = json.loads((cell_dir / FINISHED).read_text()).get("step")
+        return "extend" if total_steps is not None and step is not None and step < total_steps else "finished"
     if cell_dir.is_dir() and any(p.name not in _SWEEP_FILES for p in cell_dir.iterdir()):
         return "resume"
     return "new"
@@ -147,7 +150,7 @@ def run_cells(cells: Sequence[Cell], root_dir: pathlib.Path, *, command: Sequenc
               cpus_per_cell: float = 1, gpus_per_cell: float = 0, max_parallel: int = 0,
               max_retries: int = 3, threads: int = 0, lock_wait_s: float = 600.0,
               results_dir: pathlib.Path | None = None, commit_results: bool = False,
-              log=print) -> Dict[str, dict]:
+              extend: bool = False, log=print) -> Dict[str, dict]:
     """Runs every cell that is not finished as a Ray task, on the Ray this process is connected to
     (`start_ray`), or else on a local Ray started for these cells and stopped after them.
 
@@ -159,6 +162,8 @@ def run_cells(cells: Sequence[Cell], root_dir: pathlib.Path, *, command: Sequenc
     With `results_dir`, each cell that finishes has its report files copied there as soon as it
     finishes (`collect.collect_cell`), and committed to git on their own when `commit_results`.
     Every cell's cell.json records the commit of the code it runs (`collect.git_commit_of`).
+    With `extend`, every binary gets --extend, and a finished cell that its `train.total_steps`
+    binding makes longer runs on (status "extend") instead of being skipped.
 
     Returns:
       cell_id -> {"status": "skipped" | "ok" | "failed", "returncode", "seconds", "overhead",
@@ -178,25 +183,28 @@ def run_cells(cells: Sequence[Cell], root_dir: pathlib.Path, *, command: Sequenc
         return _run_on_ray(ray, cells, root_dir, command=command, cpus_per_cell=cpus_per_cell,
                            gpus_per_cell=gpus_per_cell, max_parallel=max_parallel,
                            max_retries=max_retries, threads=threads, lock_wait_s=lock_wait_s,
-                           results_dir=results_dir, commit_results=commit_results, log=log)
+                           results_dir=results_dir, commit_results=commit_results, extend=extend,
+                           log=log)
     finally:
         if started:
             ray.shutdown()
 
 
 def _run_on_ray(ray, cells, root_dir, *, command, cpus_per_cell, gpus_per_cell, max_parallel,
-                max_retries, threads, lock_wait_s, results_dir, commit_results, log) -> Dict[str, dict]:
+                max_retries, threads, lock_wait_s, results_dir, commit_results, extend,
+                log) -> Dict[str, dict]:
     results: Dict[str, dict] = {}
     pending = []
     for cell in cells:
-        status = cell_status(root_dir / cell.cell_id)
+        status = cell_status(root_dir / cell.cell_id, cell.total_steps if extend else None)
         if status == "finished":
             results[cell.cell_id] = {"status": "skipped", "returncode": None, "seconds": 0.0,
                                      "overhead": None, "error": None}
         else:
             pending.append((cell, status))
     log(f"{len(cells)} cells: {len(cells) - len(pending)} finished (skipped), "
-        f"{sum(s == 'resume' for _, s in pending)} to resume, {sum(s == 'new' for _, s in pending)} new")
+        f"{sum(s == 'resume' for _, s in pending)} to resume, {sum(s == 'new' for _, s in pending)} new"
+        + (f", {sum(s == 'extend' for _, s in pending)} to extend" if extend else ""))
     task = ray.remote(cell_runner.run_attempt).options(
         num_cpus=cpus_per_cell, num_gpus=gpus_per_cell, max_retries=max_retries,
         retry_exceptions=True, name="sweep_cell")
@@ -210,7 +218,7 @@ def _run_on_ray(ray, cells, root_dir, *, command, cpus_per_cell, gpus_per_cell, 
                 cell, status = pending.pop(0)
                 cell_dir = root_dir / cell.cell_id
                 cell_dir.mkdir(parents=True, exist_ok=True)
-                args = [*command, *cell.args(root_dir)]
+                args = [*command, *cell.args(root_dir), *(["--extend"] if extend else [])]
                 meta = dict(cell.metadata(), command=shlex.join(args), code=code,
                             code_history=_code_history(cell_dir / CELL_FILE, code))
                 (cell_dir / CELL_FILE).write_text(json.dumps(meta, indent=1) + "\n")
@@ -302,6 +310,9 @@ def parse_args(argv=None):
                    help="copy each finished cell's report files here (benchmarks/collect.py)")
     p.add_argument("--commit_results", action="store_true",
                    help="with --results_dir: git-commit each finished cell's files at once")
+    p.add_argument("--extend", action="store_true",
+                   help="train finished cells on to a larger train.total_steps of the grid's "
+                        "gin_bindings (every cell must bind it)")
     p.add_argument("--train_command", default="",
                    help="command prefix of the training binary (default: python -m hierarchy.bin.train)")
     return p.parse_args(argv)
@@ -323,11 +334,16 @@ def main(argv=None) -> int:
         cells = sorted(cells, key=lambda c: c.seed)   # stable: the grid's order within a seed
     root_dir = pathlib.Path(args.root_dir).resolve()
     command = shlex.split(args.train_command) if args.train_command else list(DEFAULT_COMMAND)
+    unbound = [c.cell_id for c in cells if c.total_steps is None]
+    if args.extend and unbound:
+        raise SystemExit(f"--extend needs train.total_steps in the grid's gin_bindings; "
+                         f"{len(unbound)} cell(s) bind none, e.g. {unbound[0]}")
     if args.dry_run:
         shown = [sys.executable if a == cell_runner.PYTHON else a for a in command]
         for cell in cells:
-            status = cell_status(root_dir / cell.cell_id)
-            print(f"[{status}] {shlex.join([*shown, *cell.args(root_dir)])}")
+            status = cell_status(root_dir / cell.cell_id, cell.total_steps if args.extend else None)
+            extra = ["--extend"] if args.extend else []
+            print(f"[{status}] {shlex.join([*shown, *cell.args(root_dir), *extra])}")
         print(f"{len(cells)} cells")
         return 0
     if args.cpus_per_cell <= 0 or args.gpus_per_cell < 0 or args.max_retries < 0:
@@ -361,7 +377,7 @@ def _run_sweep(args, config, cells, root_dir: pathlib.Path, command) -> int:
                             lock_wait_s=args.lock_wait_s,
                             results_dir=pathlib.Path(args.results_dir).resolve() if args.results_dir
                             else None,
-                            commit_results=args.commit_results, log=log)
+                            commit_results=args.commit_results, extend=args.extend, log=log)
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume", flush=True)
         return 130

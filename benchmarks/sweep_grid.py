@@ -64,6 +64,19 @@ class Cell:
             out += ["--gin_bindings", b]
         return out
 
+    @property
+    def total_steps(self) -> int | None:
+        """The training length the cell's gin bindings set (the last `train.total_steps`), or None."""
+        total = None
+        for b in self.gin_bindings:
+            name, _, value = b.partition("=")
+            if name.strip() == "train.total_steps":
+                try:
+                    total = int(value.strip().replace("_", ""))
+                except ValueError:
+                    raise ValueError(f"{self.cell_id}: the binding {b!r} sets no integer") from None
+        return total
+
     def metadata(self) -> dict:
         return {"env": self.env, "method": self.method, "num_levels": self.num_levels,
                 "cg_lambda": self.cg_lambda, "seed": self.seed, "group": self.group,

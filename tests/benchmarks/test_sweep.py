@@ -93,6 +93,50 @@ def test_cell_status(sweep, tmp_path):
     assert sweep.cell_status(cell) == "finished"
 
 
+def test_cell_status_with_a_longer_total(sweep, tmp_path):
+    cell = tmp_path / "cell"
+    cell.mkdir()
+    (cell / "finished.json").write_text(json.dumps({"step": 100}))
+    assert sweep.cell_status(cell, 200) == "extend"
+    assert sweep.cell_status(cell, 100) == "finished" and sweep.cell_status(cell) == "finished"
+    (cell / "finished.json").write_text("{}")        # no step recorded: nothing to compare
+    assert sweep.cell_status(cell, 200) == "finished"
+
+
+def test_cell_total_steps_is_the_last_binding(sweep):
+    cells = sweep.expand_grid(dict(CONFIG, gin_bindings=["train.total_steps = 100",
+                                                         "train.total_steps = 2_000"]))
+    assert {c.total_steps for c in cells} == {2000}
+    assert {c.total_steps for c in sweep.expand_grid(dict(CONFIG, gin_bindings=[]))} == {None}
+    with pytest.raises(ValueError, match="sets no integer"):
+        sweep.expand_grid(dict(CONFIG, gin_bindings=["train.total_steps = %STEPS"]))[0].total_steps
+
+
+def test_extend_reruns_finished_cells_that_the_grid_makes_longer(sweep, local_ray, tmp_path,
+                                                                   fake_command):
+    config = dict(CONFIG, envs={"maze": "envs/point_maze.gin"}, methods=["hrl"], num_levels=[2],
+                  seeds=1, env_gin_bindings={}, gin_bindings=["train.total_steps = 200"])
+    cells = sweep.expand_grid(config)             # maze/hrl_L2/seed0
+    root = tmp_path / "sweep"
+    (root / "maze/hrl_L2/seed0").mkdir(parents=True)
+    (root / "maze/hrl_L2/seed0/finished.json").write_text(json.dumps({"step": 100}))
+    skipped = sweep.run_cells(cells, root, command=fake_command, log=lambda s: None)
+    assert skipped["maze/hrl_L2/seed0"]["status"] == "skipped"      # without extend
+    logs = []
+    results = sweep.run_cells(cells, root, command=fake_command, extend=True, log=logs.append)
+    assert results["maze/hrl_L2/seed0"]["status"] == "ok"
+    assert logs[0] == "1 cells: 0 finished (skipped), 0 to resume, 0 new, 1 to extend"
+    call = json.loads((root / "maze/hrl_L2/seed0/calls.jsonl").read_text().splitlines()[0])
+    assert call["args"][-1] == "--extend" and "train.total_steps = 200" in call["args"]
+
+
+def test_extend_needs_a_total_in_the_grid(sweep, tmp_path):
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps(dict(CONFIG, gin_bindings=[])))
+    with pytest.raises(SystemExit, match="--extend needs train.total_steps"):
+        sweep.main(["--config", str(path), "--root_dir", str(tmp_path / "r"), "--extend", "--dry_run"])
+
+
 def test_run_skips_finished_resumes_unfinished(sweep, local_ray, tmp_path, fake_command):
     config = dict(CONFIG, envs={"maze": "envs/point_maze.gin"}, methods=["flat", "hrl"],
                   num_levels=[2], env_gin_bindings={})
