@@ -83,8 +83,10 @@ def cell_status(cell_dir: pathlib.Path, total_steps: int | None = None) -> str:
     """"finished" (finished.json present), "extend" (finished, at fewer steps than `total_steps`),
     "resume" (the dir holds something) or "new"."""
     if (cell_dir / FINISHED).exists():
+        if total_steps is None:
+            return "finished"
         step = json.loads((cell_dir / FINISHED).read_text()).get("step")
-        return "extend" if total_steps is not None and step is not None and step < total_steps else "finished"
+        return "extend" if step is not None and step < total_steps else "finished"
     if cell_dir.is_dir() and any(p.name not in _SWEEP_FILES for p in cell_dir.iterdir()):
         return "resume"
     return "new"

@@ -14,8 +14,8 @@ What a training run (`hierarchy.runner.train`) writes into its `root_dir`:
   plots/                 trajectory_<step>_ctx<k>.png: the first evaluation episode of context k at
                          each evaluation, seen from above (`hierarchy.trajectory_plot`; setting
                          `train.trajectory_plots`), also in TensorBoard as images
-  finished.json          the final metrics; its presence makes a re-run a no-op (unless it extends
-                         the run to a larger total_steps: `hierarchy.runner`)
+  finished.json          the final metrics; its presence makes a re-run a no-op (unless the re-run
+                         extends it to a larger total_steps: `hierarchy.extension`)
   finished_<step>.json   the final metrics of the run before it was extended from <step> steps
   evaluation_<step>.json written by `hierarchy.run_evaluation.evaluate_run` (the evaluate binary):
                          the evaluation of the checkpoint of that step, and its pictures

@@ -108,8 +108,9 @@ def test_cell_total_steps_is_the_last_binding(sweep):
                                                          "train.total_steps = 2_000"]))
     assert {c.total_steps for c in cells} == {2000}
     assert {c.total_steps for c in sweep.expand_grid(dict(CONFIG, gin_bindings=[]))} == {None}
+    cell = sweep.expand_grid(dict(CONFIG, gin_bindings=["train.total_steps = %STEPS"]))[0]
     with pytest.raises(ValueError, match="sets no integer"):
-        sweep.expand_grid(dict(CONFIG, gin_bindings=["train.total_steps = %STEPS"]))[0].total_steps
+        assert cell.total_steps
 
 
 def test_extend_reruns_finished_cells_that_the_grid_makes_longer(sweep, local_ray, tmp_path,
