@@ -119,31 +119,31 @@ def test_flat_run_on_a_plain_gymnasium_task(tmp_path):
     assert ev["per_context"][0]["context"] is None and ev["num_episodes"] == 1
 
 
-@pytest.mark.parametrize("first", [200, 250])
-def test_extending_a_finished_run_continues_exactly(tmp_path, first):
-    """A run of `first` steps extended to 500 writes the training rows of a 500-step run (both
-    totals end episodes of 50 steps); a total that is no multiple of eval_interval (250) adds its
-    final evaluation row, and nothing else."""
+def test_extending_a_finished_run_continues_exactly(tmp_path):
+    """Runs of 200 and 250 steps extended to 500 write the training rows of a 500-step run (the
+    totals end episodes of 50 steps); the total that is no multiple of eval_interval (250) keeps
+    its final evaluation as one extra row, and nothing else differs."""
     straight = str(tmp_path / "straight")
     _run_in_process(straight, 500)
-    extended = str(tmp_path / "extended")
-    gin.clear_config()
-    _run_in_process(extended, first)
-    first_final = metrics.read_jsonl(os.path.join(extended, "eval_metrics.jsonl"))[-1]
-    gin.clear_config()
-    final = _run_in_process(extended, 500, extend=True)
+    for first in (200, 250):
+        extended = str(tmp_path / f"extended{first}")
+        gin.clear_config()
+        _run_in_process(extended, first)
+        first_final = metrics.read_jsonl(os.path.join(extended, "eval_metrics.jsonl"))[-1]
+        gin.clear_config()
+        final = _run_in_process(extended, 500, extend=True)
 
-    assert final["step"] == 500 and json.load(open(os.path.join(extended, "finished.json"))) == final
-    assert json.load(open(os.path.join(extended, f"finished_{first}.json")))["step"] == first
-    assert metric_rows(straight, "train_metrics.jsonl") == metric_rows(extended, "train_metrics.jsonl")
-    straight_evals = metric_rows(straight, "eval_metrics.jsonl")
-    extended_evals = metric_rows(extended, "eval_metrics.jsonl")
-    extra = [r for r in extended_evals if r not in straight_evals]
-    assert [r for r in extended_evals if r not in extra] == straight_evals
-    assert extra == ([] if first == 200 else [{k: v for k, v in first_final.items() if k != "time"}])
-    assert "train.total_steps = 500" in open(os.path.join(extended, "config.gin")).read()
-    gin.clear_config()
-    assert _run_in_process(extended, 500) == final      # now an ordinary finished run
+        assert final["step"] == 500 and json.load(open(os.path.join(extended, "finished.json"))) == final
+        assert json.load(open(os.path.join(extended, f"finished_{first}.json")))["step"] == first
+        assert metric_rows(straight, "train_metrics.jsonl") == metric_rows(extended, "train_metrics.jsonl")
+        straight_evals = metric_rows(straight, "eval_metrics.jsonl")
+        extended_evals = metric_rows(extended, "eval_metrics.jsonl")
+        extra = [r for r in extended_evals if r not in straight_evals]
+        assert [r for r in extended_evals if r not in extra] == straight_evals
+        assert extra == ([] if first == 200 else [{k: v for k, v in first_final.items() if k != "time"}])
+        assert "train.total_steps = 500" in open(os.path.join(extended, "config.gin")).read()
+        gin.clear_config()
+        assert _run_in_process(extended, 500) == final      # now an ordinary finished run
 
 
 def test_extension_needs_the_flag_and_never_shortens(tmp_path):
