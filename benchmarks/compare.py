@@ -85,7 +85,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
 
 
 def analyse_env(env: str, index: Dict[str, dict], *, thresholds: Dict[str, float | None],
-                bin_width: float | None, marks: Sequence[dict], resamples: int, seed: int) -> dict:
+                bin_width: float | None, marks: Sequence[dict], resamples: int, seed: int,
+                train_window: int = 100) -> dict:
     """Every table of one environment (see benchmarks/evidence.py)."""
     runs = [r for m in index.values() for r in m["runs"]]
     targets = list(dict.fromkeys(t for r in runs for t in r["targets"]))
@@ -121,8 +122,13 @@ def analyse_env(env: str, index: Dict[str, dict], *, thresholds: Dict[str, float
         if mk["env"] != env:
             continue
         row = out["tables"].get(mk["target"], {}).get(mk["group"])
+        # Training episodes have no evaluation target: a training figure for the overall one only.
+        training = None if row is None or mk["target"] != evidence.ALL else paired.ci95([
+            evidence.best_window_mean(r["training"][mk["metric"]], train_window)
+            for r in index[mk["group"]]["runs"]])
         out["reference"].append(dict(mk, ours=None if row is None else {
-            "best": row[f"best_{mk['metric']}"], "final": row[f"final_{mk['metric']}"]}))
+            "best": row[f"best_{mk['metric']}"], "final": row[f"final_{mk['metric']}"],
+            "training_best": training}, train_window=train_window))
     return out
 
 
@@ -201,11 +207,18 @@ def markdown_env(env: str, a: dict) -> List[str]:
             paper = "-" if mk["value"] is None else (
                 f"{mk['value']:g}" + (f" +/- {mk['plus_minus']:g}" if mk.get("plus_minus") else ""))
             ours = mk["ours"]
+            training = "no runs" if ours is None else (
+                "-" if ours["training_best"] is None else _ci(ours["training_best"]))
             body.append([mk["group"], mk["target"], mk["metric"], paper,
                          "no runs" if ours is None else _ci(ours["best"]),
-                         "no runs" if ours is None else _ci(ours["final"]), mk.get("note", "")])
+                         "no runs" if ours is None else _ci(ours["final"]), training,
+                         mk.get("note", "")])
+        window = a["reference"][0]["train_window"]
+        lines += [f"ours: best and final evaluation; ours: training, the highest mean of {window} "
+                  "consecutive training episodes (exploration noise included), over the seeds with "
+                  "that many episodes, for the overall target only.", ""]
         lines += _table(["group", "target", "metric", "reference", "ours: best", "ours: final",
-                         "note"], body)
+                         f"ours: training, best {window}-episode mean", "note"], body)
     return lines
 
 
@@ -213,7 +226,7 @@ def compare(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_thresh
             return_thresholds: Sequence[str] = (), reference: str | None = None,
             bin_width: float | None = None, resamples: int = 10000, seed: int = 0,
             plot: bool = True, argv: Sequence[str] = (), planned: Sequence[str] = (),
-            suffixes: Dict[str, str] | None = None) -> dict:
+            suffixes: Dict[str, str] | None = None, train_window: int = 100) -> dict:
     """Reads the runs, writes compare.md, compare.json and the figures; returns the analysis.
     `planned`: grid configs whose cells the report's status section accounts for. `suffixes`:
     {root: name}, `_name` appended to the groups of the runs read from that root."""
@@ -240,7 +253,8 @@ def compare(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_thresh
         thresholds = {"success": success_threshold,
                       "return": evidence.return_threshold(return_thresholds, env)}
         analysis[env] = analyse_env(env, evidence.group_index(groups, env), thresholds=thresholds,
-                                    bin_width=bin_width, marks=marks, resamples=resamples, seed=seed)
+                                    bin_width=bin_width, marks=marks, resamples=resamples, seed=seed,
+                                    train_window=train_window)
     lines = ["# Evidence report", "", f"Command: `{prov['command']}`", "",
              f"Code: commit {prov['commit']}", "",
              "Across seeds: mean +/- half-width of the 95% confidence interval for the mean "
@@ -334,6 +348,8 @@ def main(argv=None) -> int:
     p.add_argument("--return_threshold", action="append", default=[],
                    help="'X' or 'env=X' (repeatable): return for 'steps to threshold'")
     p.add_argument("--reference", default="", help="JSON of reference marks (paper numbers)")
+    p.add_argument("--train_window", type=int, default=100,
+                   help="training episodes averaged for the reference table's training column")
     p.add_argument("--planned", action="append", default=[],
                    help="sweep grid config(s) of the campaign: report which cells are not finished")
     p.add_argument("--intrinsic_bin", type=float, default=0.0,
@@ -356,7 +372,8 @@ def main(argv=None) -> int:
             success_threshold=None if args.success_threshold < 0 else args.success_threshold,
             return_thresholds=args.return_threshold, reference=args.reference or None,
             bin_width=args.intrinsic_bin or None, resamples=args.resamples, seed=args.bootstrap_seed,
-            plot=not args.no_plots, argv=argv, planned=args.planned, suffixes=suffixes)
+            plot=not args.no_plots, argv=argv, planned=args.planned, suffixes=suffixes,
+            train_window=args.train_window)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"compare.py: {e}") from None
     print(result["markdown"])

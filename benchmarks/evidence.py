@@ -23,7 +23,9 @@ and, per run, the "per_context" entries of `eval_metrics.jsonl` and the "intrins
   success and intrinsic returns against lambda (`lambda_<env>_L<n>.png`, log x axis, lambda 0 at a
   marked position one decade left of the smallest lambda).
 A reference file (--reference, e.g. benchmarks/paper_reference.json) adds the paper's
-numbers as horizontal lines and bands on the curves of the matching env, group, target and metric.
+numbers as horizontal lines and bands on the curves of the matching env, group, target and metric,
+and a table of them beside ours: best and final evaluation, and for the overall target the best
+mean of a window of consecutive training episodes (`best_window_mean`, the paper's AntGather measure).
 
 The report (markdown, JSON, figures) is written by benchmarks/compare.py.
 """
@@ -128,16 +130,38 @@ def intrinsic_series(rows: Sequence[dict]) -> Dict[str, Dict[str, np.ndarray]]:
     return {n: {k: np.asarray(v, np.float64) for k, v in e.items()} for n, e in out.items()}
 
 
+def training_series(rows: Sequence[dict]) -> Dict[str, np.ndarray]:
+    """{"return", "success"}: the training episodes' environment return and success, in step order
+    (NaN for null)."""
+    rows = sorted(rows, key=lambda r: r["step"])
+    return {"return": np.asarray([number(r.get("episode_return")) for r in rows], np.float64),
+            "success": np.asarray([number(r.get("success")) for r in rows], np.float64)}
+
+
+def best_window_mean(values: np.ndarray, window: int) -> float:
+    """The highest mean of `window` consecutive episodes (NaNs left out first); NaN if there are
+    fewer than `window`. The paper's AntGather numbers are this maximum with a window of 100."""
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if window < 1 or v.size < window:
+        return float("nan")
+    c = np.concatenate([[0.0], np.cumsum(v)])
+    return float(np.max(c[window:] - c[:-window]) / window)
+
+
 def load_runs(roots: Sequence[str | pathlib.Path]) -> List[dict]:
     """aggregate.load_runs, plus per run: "targets" ({label: {"success", "return"}} over its
-    steps, "all" first), "intrinsic" (intrinsic_series) and describe_method's fields."""
+    steps, "all" first), "intrinsic" (intrinsic_series), "training" (training_series) and
+    describe_method's fields."""
     runs = aggregate.load_runs(roots)
     for run in runs:
         run_dir = pathlib.Path(run["dir"])
         rows = sorted(read_jsonl(str(run_dir / EVAL_METRICS)), key=lambda r: r["step"])
         run["targets"] = {ALL: {k: run[k] for k in KEYS},
                           **per_target_series(rows, run["steps"])}
-        run["intrinsic"] = intrinsic_series(read_jsonl(str(run_dir / TRAIN_METRICS)))
+        train_rows = read_jsonl(str(run_dir / TRAIN_METRICS))
+        run["intrinsic"] = intrinsic_series(train_rows)
+        run["training"] = training_series(train_rows)
         run.update(describe_method(run))
     return runs
 

@@ -34,8 +34,9 @@ def eval_rows(success_a, success_b):
 
 
 def train_rows(offset):
-    """Episodes ending at steps 50, 100, 150, 200 with low-level intrinsic returns 1, 3, 5, 7 + offset."""
-    return [{"step": s, "episode": i + 1, "episode_return": 0.0,
+    """Episodes ending at steps 50, 100, 150, 200 with low-level intrinsic returns, and environment
+    returns, 1, 3, 5, 7 + offset."""
+    return [{"step": s, "episode": i + 1, "episode_return": v + offset,
              "intrinsic_returns": {"low": v + offset}} for i, (s, v) in enumerate(
                  zip([50, 100, 150, 200], [1.0, 3.0, 5.0, 7.0]))]
 
@@ -59,6 +60,15 @@ def index(compare, sweep_root):
     ev = compare.evidence
     groups = compare.aggregate.group_runs(ev.load_runs([sweep_root]))
     return ev.group_index(groups, "maze")
+
+
+def test_best_window_mean_by_hand(compare):
+    best = compare.evidence.best_window_mean
+    assert best([1, 5, 2, 8, 0], 2) == 5.0                  # means 3, 3.5, 5, 4
+    assert best([1, 5, 2, 8, 0], 5) == pytest.approx(3.2)
+    assert math.isnan(best([1, 5, 2, 8, 0], 6))             # fewer episodes than the window
+    assert best([1, float("nan"), 3], 2) == 2.0             # NaN (no value) left out first
+    assert best([4.0], 1) == 4.0
 
 
 def test_ci95_and_auc_by_hand(compare):
@@ -194,10 +204,12 @@ def test_report_files(compare, sweep_root, tmp_path):
         {"env": "maze", "group": "hrl_L2", "metric": "success", "target": [16, 0], "value": 0.9,
          "plus_minus": 0.05, "label": "paper 0.9"},
         {"env": "maze", "group": "hrl_cg_L2_lam0.01", "metric": "success", "target": None,
-         "value": None, "label": "paper: none", "note": "no number in the text"}]}))
+         "value": None, "label": "paper: none", "note": "no number in the text"},
+        {"env": "maze", "group": "hrl_L2", "metric": "return", "target": None, "value": 4.0,
+         "label": "paper 4"}]}))
     out = tmp_path / "out"
     result = compare.compare([sweep_root], out, success_threshold=0.5, reference=str(reference),
-                             argv=["sweep", "--out_dir", "out"])
+                             argv=["sweep", "--out_dir", "out"], train_window=2)
     text = (out / "compare.md").read_text()
     assert "Command: `python benchmarks/compare.py sweep --out_dir out`" in text
     assert "#### target (16, 0)" in text and "#### target (0, 16)" in text
@@ -206,7 +218,11 @@ def test_report_files(compare, sweep_root, tmp_path):
     assert "n/a, needs >= 2 seeds" in text                   # lambda 0.1 has one seed
     assert "| (0, 16) | final success | +0.500 | [+0.000, +1.000] | 1 / 0 / 2 |" in text
     assert "### Lambda study, 2 levels" in text and "no number in the text" in text
-    assert "| hrl_L2 | (16, 0) | success | 0.9 +/- 0.05 | 0.83 +/- 0.72 |" in text
+    assert "| hrl_L2 | (16, 0) | success | 0.9 +/- 0.05 | 0.83 +/- 0.72 | 0.83 +/- 0.72 | - |" in text
+    # Overall return: evaluation 5 (a + b), best = final = 5, 7.5, 2.5; training, the best mean of 2
+    # consecutive episodes of 1, 3, 5, 7 + seed: 6, 7, 8 (4.303 x 1 / sqrt(3) = 2.48).
+    assert "| hrl_L2 | all | return | 4 | 5.00 +/- 6.21 | 5.00 +/- 6.21 | 7.00 +/- 2.48 |" in text
+    assert "| ours: training, best 2-episode mean |" in text
     # Per seed, overall target: success (a + b) / 2 and return 5 (a + b) at the last step.
     assert "| group | seed 0 | seed 1 | seed 2 | seed 5 |" in text
     assert "| hrl_L2 | 0.50 / 5.00 | 0.75 / 7.50 | 0.25 / 2.50 | - |" in text
