@@ -94,7 +94,8 @@ def analyse_env(env: str, index: Dict[str, dict], *, thresholds: Dict[str, float
     width = float(bin_width) if bin_width else evidence.eval_interval(runs)
     levels = evidence.lower_levels(runs)
     out = {"targets": targets, "keys": keys, "bin": width, "levels": levels, "tables": {},
-           "curves": {}, "intrinsic": {}, "paired": [], "lambda": {}, "reference": []}
+           "curves": {}, "intrinsic": {}, "paired": [], "lambda": {}, "reference": [],
+           "train_window": train_window}
     for t in targets:
         out["tables"][t] = {g: dict(evidence.target_row(m["runs"], t, thresholds),
                                     finished=sum(bool(r["finished"]) for r in m["runs"]))
@@ -128,7 +129,7 @@ def analyse_env(env: str, index: Dict[str, dict], *, thresholds: Dict[str, float
             for r in index[mk["group"]]["runs"]])
         out["reference"].append(dict(mk, ours=None if row is None else {
             "best": row[f"best_{mk['metric']}"], "final": row[f"final_{mk['metric']}"],
-            "training_best": training}, train_window=train_window))
+            "training_best": training}))
     return out
 
 
@@ -213,7 +214,7 @@ def markdown_env(env: str, a: dict) -> List[str]:
                          "no runs" if ours is None else _ci(ours["best"]),
                          "no runs" if ours is None else _ci(ours["final"]), training,
                          mk.get("note", "")])
-        window = a["reference"][0]["train_window"]
+        window = a["train_window"]
         lines += [f"ours: best and final evaluation; ours: training, the highest mean of {window} "
                   "consecutive training episodes (exploration noise included), over the seeds with "
                   "that many episodes, for the overall target only.", ""]

@@ -141,8 +141,7 @@ def training_series(rows: Sequence[dict]) -> Dict[str, np.ndarray]:
 def best_window_mean(values: np.ndarray, window: int) -> float:
     """The highest mean of `window` consecutive episodes (NaNs left out first); NaN if there are
     fewer than `window`. The paper's AntGather numbers are this maximum with a window of 100."""
-    v = np.asarray(values, np.float64)
-    v = v[np.isfinite(v)]
+    v = paired.finite(values)
     if window < 1 or v.size < window:
         return float("nan")
     c = np.concatenate([[0.0], np.cumsum(v)])
