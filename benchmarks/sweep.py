@@ -28,6 +28,13 @@ starting while the previous attempt's binary still writes. A cell that fails by 
 `<cell dir>/attempts.jsonl`. With `--extend`, a finished cell whose `train.total_steps` binding is now
 larger than the step it finished at trains on to it (the binary's --extend); so does an unfinished one.
 
+With `--results_dir`, the results directory is a record of finished cells too: a cell that root_dir
+holds nothing of (a new scratch root, say, after the machine that trained it was replaced) but whose
+collected copy in results_dir is finished is skipped (status "collected"), not trained again. A
+collected copy of another configuration (other gin files or bindings) is refused by name before
+anything runs, so that no committed result is overwritten by a different run; so is `--extend` of a
+collected cell whose checkpoints are not in root_dir.
+
 Usage (repository root):
   python benchmarks/sweep.py --config benchmarks/configs/smoke.json --root_dir runs/smoke \
       --max_parallel 2 --threads_per_cell 1 [--dry_run] [--filter hrl_cg]
@@ -90,6 +97,63 @@ def cell_status(cell_dir: pathlib.Path, total_steps: int | None = None) -> str:
     if cell_dir.is_dir() and any(p.name not in _SWEEP_FILES for p in cell_dir.iterdir()):
         return "resume"
     return "new"
+
+
+class CollectedCellError(ValueError):
+    """results_dir holds a finished copy of a cell that this sweep cannot treat as that cell's result."""
+
+
+def collected_copy(cell: Cell, results_dir: pathlib.Path, *, extend: bool = False) -> dict | None:
+    """The final metrics (its finished.json) of `cell`'s collected, finished copy in `results_dir`
+    (`<results_dir>/<cell id>/`, written by `collect.collect_cell`); None if there is none.
+
+    Raises CollectedCellError if that copy ran another configuration: its cell.json names other gin
+    files or bindings (with `extend`, a different `train.total_steps` is allowed), or it has no
+    readable cell.json or finished.json."""
+    copy = pathlib.Path(results_dir) / cell.cell_id
+    if not (copy / FINISHED).exists():
+        return None
+    try:
+        meta = json.loads((copy / CELL_FILE).read_text())
+        finished = json.loads((copy / FINISHED).read_text())
+    except (OSError, ValueError) as e:
+        raise CollectedCellError(f"{copy} holds a finished cell whose {CELL_FILE} or {FINISHED} "
+                                 f"cannot be read ({e}); repair or remove it") from None
+
+    def run_settings(files, bindings):
+        if extend:
+            bindings = [b for b in bindings if b.partition("=")[0].strip() != "train.total_steps"]
+        return list(files), list(bindings)
+
+    want = run_settings(cell.gin_files, cell.gin_bindings)
+    have = run_settings(meta.get("gin_files", []), meta.get("gin_bindings", []))
+    if have != want:
+        raise CollectedCellError(
+            f"{copy} holds a finished cell {cell.cell_id} of another configuration (gin files "
+            f"{have[0]}, bindings {have[1]}; this sweep's: {want[0]}, {want[1]}); use another "
+            "--results_dir, or the grid that produced it")
+    return finished
+
+
+def sweep_status(cell: Cell, root_dir: pathlib.Path, results_dir: pathlib.Path | None = None, *,
+                 extend: bool = False) -> str:
+    """What the sweep does with `cell`: `cell_status` of its directory in root_dir (with `extend`,
+    against the cell's `train.total_steps`), except that a cell root_dir holds nothing of, whose
+    finished copy is in `results_dir`, is "collected" (skipped).
+
+    Raises CollectedCellError for a collected copy of another configuration (`collected_copy`),
+    and, with `extend`, for a collected cell to be trained longer whose checkpoints root_dir lacks."""
+    status = cell_status(root_dir / cell.cell_id, cell.total_steps if extend else None)
+    finished = None if results_dir is None else collected_copy(cell, results_dir, extend=extend)
+    if finished is None or status != "new":
+        return status          # root_dir holds the run itself, or there is no copy: root_dir decides
+    step = finished.get("step")
+    if extend and cell.total_steps is not None and (step is None or step < cell.total_steps):
+        raise CollectedCellError(
+            f"{cell.cell_id} finished at {step} steps (its copy in {results_dir}), but "
+            f"{root_dir / cell.cell_id} holds none of its checkpoints: extending it to "
+            f"{cell.total_steps} steps needs the root_dir it trained in")
+    return "collected"
 
 
 def _cell_env(threads: int) -> Dict[str, str]:
@@ -197,15 +261,19 @@ def _run_on_ray(ray, cells, root_dir, *, command, cpus_per_cell, gpus_per_cell, 
                 log) -> Dict[str, dict]:
     results: Dict[str, dict] = {}
     pending = []
+    statuses = {cell.cell_id: sweep_status(cell, root_dir, results_dir, extend=extend)
+                for cell in cells}     # every refusal before anything runs
     for cell in cells:
-        status = cell_status(root_dir / cell.cell_id, cell.total_steps if extend else None)
-        if status == "finished":
+        status = statuses[cell.cell_id]
+        if status in ("finished", "collected"):
             results[cell.cell_id] = {"status": "skipped", "returncode": None, "seconds": 0.0,
                                      "overhead": None, "error": None}
         else:
             pending.append((cell, status))
-    log(f"{len(cells)} cells: {len(cells) - len(pending)} finished (skipped), "
-        f"{sum(s == 'resume' for _, s in pending)} to resume, {sum(s == 'new' for _, s in pending)} new"
+    collected = sum(s == "collected" for s in statuses.values())
+    log(f"{len(cells)} cells: {len(cells) - len(pending) - collected} finished (skipped), "
+        + (f"{collected} collected in results_dir (skipped), " if results_dir is not None else "")
+        + f"{sum(s == 'resume' for _, s in pending)} to resume, {sum(s == 'new' for _, s in pending)} new"
         + (f", {sum(s == 'extend' for _, s in pending)} to extend" if extend else ""))
     task = ray.remote(cell_runner.run_attempt).options(
         num_cpus=cpus_per_cell, num_gpus=gpus_per_cell, max_retries=max_retries,
@@ -340,10 +408,14 @@ def main(argv=None) -> int:
     if args.extend and unbound:
         raise SystemExit(f"--extend needs train.total_steps in the grid's gin_bindings; "
                          f"{len(unbound)} cell(s) bind none, e.g. {unbound[0]}")
+    results_dir = pathlib.Path(args.results_dir).resolve() if args.results_dir else None
+    try:
+        statuses = [sweep_status(cell, root_dir, results_dir, extend=args.extend) for cell in cells]
+    except CollectedCellError as e:
+        raise SystemExit(f"refusing to run the sweep: {e}") from None
     if args.dry_run:
         shown = [sys.executable if a == cell_runner.PYTHON else a for a in command]
-        for cell in cells:
-            status = cell_status(root_dir / cell.cell_id, cell.total_steps if args.extend else None)
+        for cell, status in zip(cells, statuses):
             extra = ["--extend"] if args.extend else []
             print(f"[{status}] {shlex.join([*shown, *cell.args(root_dir), *extra])}")
         print(f"{len(cells)} cells")

@@ -138,6 +138,84 @@ def test_extend_needs_a_total_in_the_grid(sweep, tmp_path):
         sweep.main(["--config", str(path), "--root_dir", str(tmp_path / "r"), "--extend", "--dry_run"])
 
 
+def _collected(results, cell, *, step=100, bindings=None):
+    """A collected copy of `cell` in `results` as `collect.collect_cell` leaves it."""
+    copy = results / cell.cell_id
+    copy.mkdir(parents=True)
+    meta = dict(cell.metadata(), gin_bindings=bindings if bindings is not None
+                else list(cell.gin_bindings))
+    (copy / "cell.json").write_text(json.dumps(meta))
+    (copy / "eval_metrics.jsonl").write_text("")
+    (copy / "finished.json").write_text(json.dumps({"step": step}))
+    return copy
+
+
+def test_sweep_status_of_collected_cells(sweep, tmp_path):
+    cells = sweep.expand_grid(dict(CONFIG, envs={"maze": "m.gin"}, methods=["hrl"], num_levels=[2],
+                                   seeds=3, env_gin_bindings={}))      # total_steps = 100
+    root, results = tmp_path / "root", tmp_path / "results"
+    done, other, missing = cells
+    _collected(results, done)
+    assert sweep.sweep_status(done, root, results) == "collected"
+    assert sweep.sweep_status(done, root) == "new"                   # no results_dir: nothing known
+    assert sweep.sweep_status(missing, root, results) == "new"
+    # root_dir holds the run itself: it decides, whatever the copy says.
+    (root / done.cell_id / "checkpoints").mkdir(parents=True)
+    assert sweep.sweep_status(done, root, results) == "resume"
+    # A copy of another configuration is refused, naming it.
+    _collected(results, other, step=50, bindings=[*other.gin_bindings[:-1], "train.total_steps = 50"])
+    with pytest.raises(sweep.CollectedCellError, match=f"{other.cell_id} of another configuration"):
+        sweep.sweep_status(other, root, results)
+    # With --extend only the total may differ; a copy that finished short of the new total cannot be
+    # trained on without its checkpoints, one that reached it is collected.
+    with pytest.raises(sweep.CollectedCellError, match="finished at 50 steps .* extending it to 100"):
+        sweep.sweep_status(other, root, results, extend=True)
+    (results / other.cell_id / "finished.json").write_text(json.dumps({"step": 100}))
+    assert sweep.sweep_status(other, root, results, extend=True) == "collected"
+    # A damaged copy (no cell.json) is refused too.
+    (results / other.cell_id / "cell.json").unlink()
+    with pytest.raises(sweep.CollectedCellError, match="cannot be read"):
+        sweep.sweep_status(other, root, results)
+
+
+def test_a_new_root_does_not_retrain_collected_cells(sweep, local_ray, tmp_path, fake_command):
+    config = dict(CONFIG, envs={"maze": "envs/point_maze.gin"}, methods=["flat"], seeds=2,
+                  env_gin_bindings={})
+    cells = sweep.expand_grid(config)             # maze/flat_L1/seed0, seed1
+    results = tmp_path / "results"
+    first = sweep.run_cells(cells[:1], tmp_path / "root1", command=fake_command,
+                            results_dir=results, log=lambda s: None)
+    assert first["maze/flat_L1/seed0"]["status"] == "ok"
+    copied = {p.name: p.read_bytes() for p in (results / "maze/flat_L1/seed0").iterdir()}
+    # The scratch root is lost (a new machine): the same sweep into a new root trains only seed 1.
+    logs = []
+    second = sweep.run_cells(cells, tmp_path / "root2", command=fake_command, results_dir=results,
+                             log=logs.append)
+    assert logs[0] == ("2 cells: 0 finished (skipped), 1 collected in results_dir (skipped), "
+                       "0 to resume, 1 new")
+    assert {k: v["status"] for k, v in second.items()} == {"maze/flat_L1/seed0": "skipped",
+                                                         "maze/flat_L1/seed1": "ok"}
+    assert not (tmp_path / "root2/maze/flat_L1/seed0").exists()
+    assert {p.name: p.read_bytes() for p in (results / "maze/flat_L1/seed0").iterdir()} == copied
+    assert (results / "maze/flat_L1/seed1/finished.json").exists()
+
+
+def test_main_refuses_a_results_dir_of_another_grid(sweep, tmp_path, capsys):
+    grid = dict(CONFIG, envs={"m": "m.gin"}, methods=["flat"], seeds=1, env_gin_bindings={})
+    results = tmp_path / "results"
+    _collected(results, sweep.expand_grid(grid)[0])
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps(grid))
+    root = tmp_path / "root"
+    assert sweep.main(["--config", str(path), "--root_dir", str(root), "--results_dir", str(results),
+                       "--dry_run"]) == 0
+    assert capsys.readouterr().out.startswith("[collected] ")
+    path.write_text(json.dumps(dict(grid, gin_bindings=["train.total_steps = 200"])))
+    with pytest.raises(SystemExit, match="refusing to run the sweep: .*m/flat_L1/seed0 of another"):
+        sweep.main(["--config", str(path), "--root_dir", str(root), "--results_dir", str(results)])
+    assert not root.exists()                      # refused before anything was written
+
+
 def test_run_skips_finished_resumes_unfinished(sweep, local_ray, tmp_path, fake_command):
     config = dict(CONFIG, envs={"maze": "envs/point_maze.gin"}, methods=["flat", "hrl"],
                   num_levels=[2], env_gin_bindings={})
