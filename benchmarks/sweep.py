@@ -128,10 +128,13 @@ def collected_copy(cell: Cell, results_dir: pathlib.Path, *, extend: bool = Fals
     want = run_settings(cell.gin_files, cell.gin_bindings)
     have = run_settings(meta.get("gin_files", []), meta.get("gin_bindings", []))
     if have != want:
+        hint = "use another --results_dir, or the grid that produced it"
+        if not extend and collected_copy(cell, results_dir, extend=True) is not None:
+            hint = ("only train.total_steps differs: --extend trains it on, from the root_dir that "
+                    "holds its checkpoints, or " + hint)
         raise CollectedCellError(
             f"{copy} holds a finished cell {cell.cell_id} of another configuration (gin files "
-            f"{have[0]}, bindings {have[1]}; this sweep's: {want[0]}, {want[1]}); use another "
-            "--results_dir, or the grid that produced it")
+            f"{have[0]}, bindings {have[1]}; this sweep's: {want[0]}, {want[1]}); {hint}")
     return finished
 
 

@@ -164,7 +164,8 @@ def test_sweep_status_of_collected_cells(sweep, tmp_path):
     assert sweep.sweep_status(done, root, results) == "resume"
     # A copy of another configuration is refused, naming it.
     _collected(results, other, step=50, bindings=[*other.gin_bindings[:-1], "train.total_steps = 50"])
-    with pytest.raises(sweep.CollectedCellError, match=f"{other.cell_id} of another configuration"):
+    with pytest.raises(sweep.CollectedCellError, match=f"{other.cell_id} of another configuration.*"
+                       "only train.total_steps differs: --extend"):
         sweep.sweep_status(other, root, results)
     # With --extend only the total may differ; a copy that finished short of the new total cannot be
     # trained on without its checkpoints, one that reached it is collected.
@@ -172,6 +173,12 @@ def test_sweep_status_of_collected_cells(sweep, tmp_path):
         sweep.sweep_status(other, root, results, extend=True)
     (results / other.cell_id / "finished.json").write_text(json.dumps({"step": 100}))
     assert sweep.sweep_status(other, root, results, extend=True) == "collected"
+    # Other gin files: no hint at --extend.
+    copy = _collected(results, missing)
+    (copy / "cell.json").write_text(json.dumps(dict(missing.metadata(), gin_files=["other.gin"])))
+    with pytest.raises(sweep.CollectedCellError, match="another configuration") as refused:
+        sweep.sweep_status(missing, root, results)
+    assert "--extend" not in str(refused.value) and "other.gin" in str(refused.value)
     # A damaged copy (no cell.json) is refused too.
     (results / other.cell_id / "cell.json").unlink()
     with pytest.raises(sweep.CollectedCellError, match="cannot be read"):
