@@ -120,16 +120,16 @@ def collected_copy(cell: Cell, results_dir: pathlib.Path, *, extend: bool = Fals
         raise CollectedCellError(f"{copy} holds a finished cell whose {CELL_FILE} or {FINISHED} "
                                  f"cannot be read ({e}); repair or remove it") from None
 
-    def run_settings(files, bindings):
-        if extend:
-            bindings = [b for b in bindings if b.partition("=")[0].strip() != "train.total_steps"]
-        return list(files), list(bindings)
+    def but_total(settings):
+        files, bindings = settings
+        return files, [b for b in bindings if b.partition("=")[0].strip() != "train.total_steps"]
 
-    want = run_settings(cell.gin_files, cell.gin_bindings)
-    have = run_settings(meta.get("gin_files", []), meta.get("gin_bindings", []))
-    if have != want:
+    want = list(cell.gin_files), list(cell.gin_bindings)
+    have = list(meta.get("gin_files", [])), list(meta.get("gin_bindings", []))
+    only_total = but_total(have) == but_total(want)
+    if not (only_total if extend else have == want):
         hint = "use another --results_dir, or the grid that produced it"
-        if not extend and collected_copy(cell, results_dir, extend=True) is not None:
+        if only_total:
             hint = ("only train.total_steps differs: --extend trains it on, from the root_dir that "
                     "holds its checkpoints, or " + hint)
         raise CollectedCellError(
