@@ -64,7 +64,15 @@ if str(ROOT / "benchmarks") not in sys.path:   # run as a script: the scripts be
 
 import cell_runner  # noqa: E402
 import collect  # noqa: E402
-from sweep_grid import METHOD_GIN, METHODS, Cell, expand_grid, load_config, validate_config  # noqa: E402, F401
+from sweep_grid import (  # noqa: E402, F401
+    METHOD_GIN,
+    METHODS,
+    Cell,
+    expand_grid,
+    load_config,
+    validate_config,
+    without_total_steps,
+)
 
 
 def _run_files():
@@ -120,13 +128,9 @@ def collected_copy(cell: Cell, results_dir: pathlib.Path, *, extend: bool = Fals
         raise CollectedCellError(f"{copy} holds a finished cell whose {CELL_FILE} or {FINISHED} "
                                  f"cannot be read ({e}); repair or remove it") from None
 
-    def but_total(settings):
-        files, bindings = settings
-        return files, [b for b in bindings if b.partition("=")[0].strip() != "train.total_steps"]
-
     want = list(cell.gin_files), list(cell.gin_bindings)
     have = list(meta.get("gin_files", [])), list(meta.get("gin_bindings", []))
-    only_total = but_total(have) == but_total(want)
+    only_total = have[0] == want[0] and without_total_steps(have[1]) == without_total_steps(want[1])
     if not (only_total if extend else have == want):
         hint = "use another --results_dir, or the grid that produced it"
         if only_total:

@@ -22,12 +22,23 @@ import json
 import os
 import pathlib
 import re
-from typing import List
+from typing import List, Sequence
 
 METHODS = ("flat", "hrl", "hrl_cg")
+TOTAL_STEPS = "train.total_steps"       # the binding that sets a cell's training length
 METHOD_GIN = {"flat": "methods/flat.gin", "hrl": "methods/hrl.gin", "hrl_cg": "methods/hrl_cg.gin"}
 _CONFIG_KEYS = {"envs", "methods", "num_levels", "cg_lambda", "seeds", "gin_files", "gin_bindings",
                 "env_gin_bindings", "exclude", "name", "description"}
+
+
+def binding_name(binding: str) -> str:
+    """The configurable a gin binding `name = value` sets, e.g. "train.total_steps"."""
+    return binding.partition("=")[0].strip()
+
+
+def without_total_steps(bindings: Sequence[str]) -> List[str]:
+    """`bindings` without those that set `train.total_steps` (the one setting `--extend` may change)."""
+    return [b for b in bindings if binding_name(b) != TOTAL_STEPS]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,8 +80,8 @@ class Cell:
         """The training length the cell's gin bindings set (the last `train.total_steps`), or None."""
         total = None
         for b in self.gin_bindings:
-            name, _, value = b.partition("=")
-            if name.strip() == "train.total_steps":
+            if binding_name(b) == TOTAL_STEPS:
+                value = b.partition("=")[2]
                 try:
                     total = int(value.strip().replace("_", ""))
                 except ValueError:

@@ -113,6 +113,16 @@ def test_cell_total_steps_is_the_last_binding(sweep):
         assert cell.total_steps
 
 
+def test_without_total_steps_keeps_every_other_binding(sweep):
+    import sweep_grid
+    bindings = ["train.total_steps = 100", " train.total_steps=5", "train.seed = 1",
+                "train.total_steps_extra = 3", "Level.gamma = 0.99"]
+    assert [sweep_grid.binding_name(b) for b in bindings] == [
+        "train.total_steps", "train.total_steps", "train.seed", "train.total_steps_extra", "Level.gamma"]
+    assert sweep.without_total_steps(bindings) == ["train.seed = 1", "train.total_steps_extra = 3",
+                                                   "Level.gamma = 0.99"]
+
+
 def test_extend_reruns_finished_cells_that_the_grid_makes_longer(sweep, local_ray, tmp_path,
                                                                    fake_command):
     config = dict(CONFIG, envs={"maze": "envs/point_maze.gin"}, methods=["hrl"], num_levels=[2],
