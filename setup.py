@@ -22,10 +22,18 @@ setup(
     packages=find_packages(include=["hierarchy", "hierarchy.*", "envs", "envs.*"]) + GIN_PACKAGES,
     package_dir={"hierarchy.gin": "gin"},
     package_data={name: ["*.gin"] for name in GIN_PACKAGES},
-    python_requires=">=3.11,<3.12",
-    # Exact pins live in requirements.txt; these are the direct dependencies.
-    install_requires=["tensorflow", "tf-agents", "gymnasium", "mujoco", "gin-config", "absl-py",
-                      "numpy", "matplotlib"],
+    # CI runs the default suite on Python 3.13 and the core tests on 3.11 (.ci/run).
+    python_requires=">=3.11,<3.14",
+    classifiers=["Programming Language :: Python :: 3",
+                 "Programming Language :: Python :: 3.11",
+                 "Programming Language :: Python :: 3.12",
+                 "Programming Language :: Python :: 3.13",
+                 "Topic :: Scientific/Engineering :: Artificial Intelligence"],
+    # Exact pins live in requirements.txt; these are the direct dependencies. tf-agents is an
+    # optional extra installed from requirements-tf-agents.txt with --no-deps: its own metadata pins
+    # an old gym, pygame and typing-extensions that would hold TensorFlow at 2.15.
+    install_requires=["tensorflow>=2.16", "tensorboard", "gymnasium>=1.0", "mujoco", "gin-config",
+                      "absl-py", "numpy>=2", "matplotlib", "imageio"],
     entry_points={"console_scripts": ["hierarchy-train = hierarchy.bin.train:run",
                                       "hierarchy-evaluate = hierarchy.bin.evaluate:run"]},
 )

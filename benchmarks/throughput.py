@@ -74,6 +74,13 @@ import time
 from typing import Callable, Dict, List
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import importlib.util  # noqa: E402
+
+# tf-agents (the optional extra, requirements-tf-agents.txt) needs Keras 2 as tf.keras, which
+# TensorFlow 2.16+ gives only when this is set before it is imported.
+HAS_TF_AGENTS = importlib.util.find_spec("tf_agents") is not None
+if importlib.util.find_spec("tf_keras") is not None:
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
@@ -112,6 +119,11 @@ DESCRIPTIONS = {
     "flat_overlap": "experiment: flat TD3, update in a second thread during env.step",
 }
 EXTRA_LOOPS = ("flat_overlap",)   # measured only when named in --loops
+
+
+def default_loops() -> List[str]:
+    """The loops measured when --loops is not given: all of LOOPS, tf_agents only where installed."""
+    return [name for name in LOOPS if name != "tf_agents" or HAS_TF_AGENTS]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -658,8 +670,9 @@ def profile(loop, steps: int, out_path: pathlib.Path | None, top: int = 30) -> s
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--env", default="Ant-v5", help="Ant-v5 (default) or an id with a task_spec")
-    p.add_argument("--loops", default=",".join(LOOPS),
-                   help="comma-separated subset of " + ",".join([*LOOPS, *EXTRA_LOOPS]))
+    p.add_argument("--loops", default=",".join(default_loops()),
+                   help="comma-separated subset of " + ",".join([*LOOPS, *EXTRA_LOOPS]) +
+                        " (default: every loop of LOOPS; tf_agents where tf-agents is installed)")
     p.add_argument("--warmup_steps", type=int, default=2000, help="random steps filling the buffers")
     p.add_argument("--trace_steps", type=int, default=200, help="untimed learning steps (tracing)")
     p.add_argument("--steps", type=int, default=2000, help="timed learning steps per repeat")
@@ -689,6 +702,9 @@ def parse_args(argv=None):
     unknown = [n for n in names if n not in LOOPS and n not in EXTRA_LOOPS]
     if unknown:
         p.error(f"unknown loops {unknown}; choose from {list(LOOPS) + list(EXTRA_LOOPS)}")
+    if "tf_agents" in names and not HAS_TF_AGENTS:
+        p.error("the tf_agents loop needs tf-agents, the optional extra: pip install --no-deps -r "
+                "requirements-tf-agents.txt (or leave it out with --loops)")
     args.loops = names
     return args
 

@@ -28,7 +28,10 @@ adapter and publishes the TaskSpec; `np_random` is the wrapped task's generator.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
+import sys
 from collections.abc import Sequence
 
 import gymnasium as gym
@@ -46,6 +49,24 @@ _OUR_KEYS = ("observation", "context")
 _PROVIDERS = ("gymnasium_robotics",)
 
 
+# Notices a provider prints on import that concern none of the tasks we adapt (gymnasium-robotics
+# 1.2.1-1.4.2 print one about the reward of its Adroit hand tasks on every import).
+_IMPORT_NOTICES = ("AdroitHandRelocateDense-v1, AdroitHandHammerDense-v1, AdroitHandDoorDense-v1",)
+
+
+def _import_quietly(module: str) -> None:
+    """Imports `module`; what it prints to stderr is passed on, less the known `_IMPORT_NOTICES`."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(printed):
+            importlib.import_module(module)
+    finally:
+        kept = [line for line in printed.getvalue().splitlines(keepends=True)
+                if not line.startswith(_IMPORT_NOTICES)]
+        if kept:
+            sys.stderr.write("".join(kept))
+
+
 def ensure_registered(env_id: str) -> str:
     """Returns `env_id`, first importing gymnasium-robotics if the id is not registered yet.
 
@@ -56,7 +77,7 @@ def ensure_registered(env_id: str) -> str:
     if env_id not in gym.registry:
         for module in _PROVIDERS:
             try:
-                importlib.import_module(module)
+                _import_quietly(module)
             except ImportError:
                 continue
             if env_id in gym.registry:

@@ -19,24 +19,21 @@ import functools
 from typing import Sequence
 
 import gin
-import numpy as np
-from tf_agents.specs import tensor_spec
 
 from envs import task as envs_task
-from hierarchy import hindsight
+from hierarchy import hindsight, specs
 from hierarchy.hierarchy import Hierarchy, level_names
 from hierarchy.level import Level
 
 
 def _vector_spec(space, name: str, bounded: bool):
-    """A gymnasium Box (or anything with shape/low/high) as a tf-agents float32 spec."""
+    """A gymnasium Box (or anything with shape/low/high) as a float32 spec (`hierarchy.specs`)."""
     shape = tuple(space.shape)
     if len(shape) != 1:
         raise ValueError(f"{name} must be a vector, got shape {shape}")
     if bounded:
-        return tensor_spec.BoundedTensorSpec(shape, np.float32, np.asarray(space.low, np.float32),
-                                             np.asarray(space.high, np.float32), name=name)
-    return tensor_spec.TensorSpec(shape, np.float32, name=name)
+        return specs.bounded_spec(shape, space.low, space.high, name=name)
+    return specs.vector_spec(shape[0], name=name)
 
 
 def specs_from_env(env):
@@ -85,9 +82,7 @@ def build_hierarchy(
             raise ValueError(f"a hierarchy of {num_levels} levels needs a goal space (goal_indices, "
                              "goal_low, goal_high); the environment publishes no task_spec, so "
                              "give them to build_hierarchy")
-        goal_spec = tensor_spec.BoundedTensorSpec(
-            (len(goal_indices),), np.float32, np.asarray(goal_low, np.float32),
-            np.asarray(goal_high, np.float32), name="goal")
+        goal_spec = specs.bounded_spec((len(goal_indices),), goal_low, goal_high, name="goal")
     levels = []
     for i, name in enumerate(names):
         conditioning = context_spec if i == 0 else goal_spec

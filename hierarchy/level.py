@@ -16,9 +16,8 @@ from typing import Callable, Sequence
 import gin
 import numpy as np
 import tensorflow as tf
-from tf_agents.specs import tensor_spec
 
-from hierarchy import networks, optimizers
+from hierarchy import networks, optimizers, specs
 
 CRITIC_LOSSES = ("huber", "squared")
 
@@ -97,7 +96,7 @@ class Level(tf.Module):
     ):
         super().__init__(name=name)
         self.level_name = name
-        if not isinstance(action_spec, tensor_spec.BoundedTensorSpec):
+        if not specs.is_bounded(action_spec):
             raise TypeError(f"Level '{name}': action_spec must be a BoundedTensorSpec, got "
                             f"{action_spec!r}")
         if critic_loss not in CRITIC_LOSSES:

@@ -1,12 +1,17 @@
-"""The tf-agents PyEnvironment adapter."""
+"""The tf-agents PyEnvironment adapter (the tf-agents extra; skipped where it is not installed)."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
-from tf_agents.environments import utils
 
-from envs import ENV_IDS
-from envs.tf_agents_adapter import TFAgentsEnv
+pytest.importorskip("tf_agents", reason="tf-agents not installed (the tf-agents extra)")
+
+from tf_agents.environments import utils  # noqa: E402
+
+from envs import ENV_IDS  # noqa: E402
+from envs.tf_agents_adapter import TFAgentsEnv  # noqa: E402
+
+pytestmark = pytest.mark.tf_agents
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)

@@ -4,9 +4,8 @@ import dataclasses
 
 import numpy as np
 import tensorflow as tf
-from tf_agents.specs import tensor_spec
 
-from hierarchy import Agent, Hierarchy, Level
+from hierarchy import Agent, Hierarchy, Level, specs
 from hierarchy.diagnostics import as_tensors
 from hierarchy.replay import Draws, ReplayBuffer, Transition
 
@@ -18,10 +17,10 @@ ACT = 2
 
 
 def make_levels(num_levels, hidden=(8, 8), **level_kwargs):
-    obs = tensor_spec.TensorSpec([OBS], tf.float32)
-    goal = tensor_spec.BoundedTensorSpec([len(GOAL_INDICES)], tf.float32, -GOAL_BOUND, GOAL_BOUND)
-    ctx = tensor_spec.BoundedTensorSpec([CTX], tf.float32, -5.0, 5.0)
-    act = tensor_spec.BoundedTensorSpec([ACT], tf.float32, -1.0, 1.0)
+    obs = specs.TensorSpec([OBS], tf.float32)
+    goal = specs.BoundedTensorSpec([len(GOAL_INDICES)], tf.float32, -GOAL_BOUND, GOAL_BOUND)
+    ctx = specs.BoundedTensorSpec([CTX], tf.float32, -5.0, 5.0)
+    act = specs.BoundedTensorSpec([ACT], tf.float32, -1.0, 1.0)
     names = {1: ["flat"], 2: ["top", "low"], 3: ["top", "mid", "low"]}.get(
         num_levels, ["top"] + [f"mid{i}" for i in range(1, num_levels - 1)] + ["low"])
     levels = []

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from helpers import GOAL_INDICES, make_hierarchy, make_levels, random_batch, variables_snapshot
-from tf_agents.specs import tensor_spec
 
-from hierarchy import Hierarchy, Level, level_names
+from hierarchy import Hierarchy, Level, level_names, specs
 from hierarchy.replay import Transition
 
 
@@ -50,14 +49,14 @@ def test_bad_hierarchy_arguments_raise(kwargs, match):
 def test_mismatched_specs_name_the_levels():
     levels = make_levels(3)
     obs = levels[0].observation_spec
-    wrong_goal = tensor_spec.BoundedTensorSpec([3], tf.float32, -3.0, 3.0)
+    wrong_goal = specs.BoundedTensorSpec([3], tf.float32, -3.0, 3.0)
     levels[2] = Level(observation_spec=obs, goal_spec=wrong_goal, action_spec=levels[2].action_spec,
                       actor_hidden_sizes=(8,), critic_hidden_sizes=(8,), name="low")
     with pytest.raises(ValueError, match=r"level 1 \('mid'\) sets goals for level 2 \('low'\).*"
                                          r"shape \(2,\).*shape \(3,\)"):
         Hierarchy(levels=levels, periods=2, goal_indices=GOAL_INDICES)
     levels = make_levels(2)
-    other_bounds = tensor_spec.BoundedTensorSpec([2], tf.float32, -1.0, 1.0)
+    other_bounds = specs.BoundedTensorSpec([2], tf.float32, -1.0, 1.0)
     levels[1] = Level(observation_spec=obs, goal_spec=other_bounds,
                       action_spec=levels[1].action_spec, actor_hidden_sizes=(8,),
                       critic_hidden_sizes=(8,), name="low")
@@ -69,16 +68,16 @@ def test_mismatched_specs_name_the_levels():
 
 def test_environment_mismatch_is_named():
     h = make_hierarchy(2)
-    obs = tensor_spec.TensorSpec([4], tf.float32)
-    ctx = tensor_spec.TensorSpec([2], tf.float32)
-    act = tensor_spec.BoundedTensorSpec([2], tf.float32, -1.0, 1.0)
+    obs = specs.TensorSpec([4], tf.float32)
+    ctx = specs.TensorSpec([2], tf.float32)
+    act = specs.BoundedTensorSpec([2], tf.float32, -1.0, 1.0)
     h.check_environment(observation_spec=obs, context_spec=ctx, action_spec=act)
     with pytest.raises(ValueError, match="environment's context has shape \\(3,\\)"):
-        h.check_environment(observation_spec=obs, context_spec=tensor_spec.TensorSpec([3], tf.float32),
+        h.check_environment(observation_spec=obs, context_spec=specs.TensorSpec([3], tf.float32),
                             action_spec=act)
     with pytest.raises(ValueError, match="action spec .* differs from the bottom level's \\('low'"):
         h.check_environment(observation_spec=obs, context_spec=ctx,
-                            action_spec=tensor_spec.BoundedTensorSpec([2], tf.float32, -2.0, 2.0))
+                            action_spec=specs.BoundedTensorSpec([2], tf.float32, -2.0, 2.0))
 
 
 def _all_due(n):

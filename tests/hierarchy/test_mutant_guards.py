@@ -30,9 +30,8 @@ from helpers import (
     random_batch,
     randomize_last_layers,
 )
-from tf_agents.specs import tensor_spec
 
-from hierarchy import Hierarchy, Level, evaluation, level_names
+from hierarchy import Hierarchy, Level, evaluation, level_names, specs
 
 I = list(GOAL_INDICES)
 
@@ -110,10 +109,10 @@ class PairOracle:
 
 def deep_hierarchy(num_levels, *, periods, seed, scale=1.0, **kwargs):
     """`num_levels` small levels (goal and action dims 2), output layers enlarged so every path shows."""
-    obs = tensor_spec.TensorSpec([OBS], tf.float32)
-    goal = tensor_spec.BoundedTensorSpec([2], tf.float32, -3.0, 3.0)
-    ctx = tensor_spec.BoundedTensorSpec([2], tf.float32, -5.0, 5.0)
-    act = tensor_spec.BoundedTensorSpec([2], tf.float32, -1.0, 1.0)
+    obs = specs.TensorSpec([OBS], tf.float32)
+    goal = specs.BoundedTensorSpec([2], tf.float32, -3.0, 3.0)
+    ctx = specs.BoundedTensorSpec([2], tf.float32, -5.0, 5.0)
+    act = specs.BoundedTensorSpec([2], tf.float32, -1.0, 1.0)
     levels = [Level(observation_spec=obs, goal_spec=ctx if i == 0 else goal,
                     action_spec=act if i == num_levels - 1 else goal, actor_hidden_sizes=(8, 8),
                     critic_hidden_sizes=(8, 8), seed=10 * i + 1,
