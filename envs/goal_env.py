@@ -67,6 +67,30 @@ def _import_quietly(module: str) -> None:
             sys.stderr.write("".join(kept))
 
 
+# gymnasium-robotics 1.4.2's Fetch tasks (FetchReach, FetchPush, FetchSlide, FetchPickAndPlace) fail
+# inside their own reset on mujoco 3.12.0 and later (an assertion on joint types); 3.11.0 is the
+# newest release they run on. The pinned stack keeps mujoco 4.0.0, on which every task of ours and
+# every committed result ran, so Fetch ids are refused there with one line (`check_supported`).
+FETCH_NEWEST_MUJOCO = (3, 11, 0)
+
+
+def version_tuple(text: str) -> tuple:
+    return tuple(int(part) for part in text.split(".")[:3] if part.isdigit())
+
+
+def check_supported(env_id: str) -> None:
+    """Raises ValueError (one line) for a task that is known not to run on the installed packages."""
+    if env_id.split("/")[-1].startswith("Fetch"):
+        import mujoco
+
+        if version_tuple(mujoco.__version__) > FETCH_NEWEST_MUJOCO:
+            newest = ".".join(map(str, FETCH_NEWEST_MUJOCO))
+            raise ValueError(
+                f"{env_id}: gymnasium-robotics' Fetch tasks do not run on mujoco {mujoco.__version__} "
+                f"(the newest release they run on is {newest}); install mujoco=={newest} in an "
+                "environment of its own to use them (docs/custom_tasks.md)")
+
+
 def ensure_registered(env_id: str) -> str:
     """Returns `env_id`, first importing gymnasium-robotics if the id is not registered yet.
 
@@ -74,6 +98,7 @@ def ensure_registered(env_id: str) -> str:
     notice), so it is imported only when an id is not found among the registered ones. An id that
     no provider registers is left for gymnasium.make to reject with its own error.
     """
+    check_supported(env_id)
     if env_id not in gym.registry:
         for module in _PROVIDERS:
             try:

@@ -68,3 +68,20 @@ def test_a_run_stopped_mid_episode_resumes_exactly(tmp_path):
     assert "mid-episode" in done.stderr
     for name in ("train_metrics.jsonl", "eval_metrics.jsonl"):
         assert metric_rows(root, name) == metric_rows(reference, name), name
+
+
+def test_fetch_ids_are_refused_with_one_line_on_a_mujoco_they_cannot_run_on(tmp_path):
+    import mujoco
+
+    from envs import goal_env
+
+    if goal_env.version_tuple(mujoco.__version__) <= goal_env.FETCH_NEWEST_MUJOCO:
+        pytest.skip(f"mujoco {mujoco.__version__} runs the Fetch tasks")
+    root = str(tmp_path / "run")
+    proc = run_binary("train", root, ["base.gin", "methods/flat.gin"],
+                      ["train.env_id = 'FetchReach-v4'"])
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert f"FetchReach-v4: gymnasium-robotics' Fetch tasks do not run on mujoco {mujoco.__version__}" \
+        in proc.stderr
+    assert not os.path.exists(root)
