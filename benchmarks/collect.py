@@ -11,6 +11,11 @@ collect cells after the fact (for example from a cluster's shared filesystem):
   python benchmarks/collect.py --root_dir runs/point_maze \
       --results_dir benchmarks/results/point_maze_suite/runs [--commit]
 
+With `--partial`, the cells still running (or stopped) are collected instead, so that rows measured
+so far survive the loss of a machine: their rows as they stand, `cell.json`, and `partial.json`
+(the step of the last training row). Give them a results directory of their own (e.g.
+`.../partial`): a partial copy is not a finished cell and must not be mistaken for one.
+
 The commit takes only the copied files (`git commit --only`): whatever else is staged in the
 repository stays staged and out of the commit. Only the standard library is used.
 """
@@ -18,6 +23,7 @@ repository stays staged and out of the commit. Only the standard library is used
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 import shutil
 import subprocess
@@ -71,6 +77,43 @@ def collect_cell(cell_dir: pathlib.Path, dest_dir: pathlib.Path) -> List[pathlib
             tmp.replace(dest_dir / name)   # a reader never sees half a file
             copied.append(dest_dir / name)
     return copied
+
+
+PARTIAL = "partial.json"
+
+
+def collect_partial_cell(cell_dir: pathlib.Path, dest_dir: pathlib.Path) -> List[pathlib.Path]:
+    """Copies an unfinished cell's rows so far (`cell.json`, the metrics files present) into
+    `dest_dir` and writes `partial.json` with the last training row's step; returns the paths.
+    Raises CollectError for a finished cell or one without rows."""
+    cell_dir, dest_dir = pathlib.Path(cell_dir), pathlib.Path(dest_dir)
+    if (cell_dir / FINISHED).is_file():
+        raise CollectError(f"{cell_dir}: finished; collect it as a finished cell")
+    rows = cell_dir / "train_metrics.jsonl"
+    if not (cell_dir / "cell.json").is_file() or not rows.is_file():
+        raise CollectError(f"{cell_dir}: no cell.json or no training rows yet")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for name in ("cell.json", "eval_metrics.jsonl", "train_metrics.jsonl"):
+        if (cell_dir / name).is_file():
+            tmp = dest_dir / f".{name}.tmp"
+            shutil.copyfile(cell_dir / name, tmp)
+            tmp.replace(dest_dir / name)
+            copied.append(dest_dir / name)
+    step = None
+    for line in (dest_dir / "train_metrics.jsonl").read_text().splitlines():
+        try:
+            step = json.loads(line)["step"]
+        except (ValueError, KeyError, TypeError):
+            break   # a torn last line of a running cell: the rows before it stand
+    (dest_dir / PARTIAL).write_text(json.dumps({"step": step, "collected_at": time.time()}) + "\n")
+    return copied + [dest_dir / PARTIAL]
+
+
+def unfinished_cells(root_dir: pathlib.Path) -> List[str]:
+    """Ids of every cell under `root_dir` that has a cell.json but no finished.json, sorted."""
+    return sorted(str(p.parent.relative_to(root_dir)) for p in root_dir.rglob("cell.json")
+                  if not (p.parent / FINISHED).is_file())
 
 
 def commit_paths(paths: Sequence[pathlib.Path], message: str, *, attempts: int = 5) -> str:
@@ -135,10 +178,24 @@ def main(argv=None) -> int:
     p.add_argument("--root_dir", required=True, help="the sweep's root_dir")
     p.add_argument("--results_dir", required=True, help="where each cell's files go")
     p.add_argument("--commit", action="store_true", help="commit each collected cell on its own")
+    p.add_argument("--partial", action="store_true",
+                   help="collect the unfinished cells' rows so far instead (one commit for all)")
     args = p.parse_args(argv)
     root = pathlib.Path(args.root_dir).resolve()
     if not root.is_dir():
         raise SystemExit(f"--root_dir {root}: not a directory")
+    if args.partial:
+        results, copied, ids = pathlib.Path(args.results_dir).resolve(), [], unfinished_cells(root)
+        for cell_id in ids:
+            try:
+                copied += collect_partial_cell(root / cell_id, results / cell_id)
+            except CollectError as e:
+                print(f"skip {cell_id}: {e}")
+        if args.commit and copied:
+            sha = commit_paths(copied, f"Campaign results: partial rows of {len(ids)} running cells")
+            print(f"committed {sha[:10]}" if sha else "unchanged")
+        print(f"{len(ids)} unfinished cells collected as partial rows")
+        return 0
     ids = finished_cells(root)
     done = collect(root, pathlib.Path(args.results_dir).resolve(), ids, commit=args.commit)
     print(f"{len(done)} of {len(ids)} finished cells collected")

@@ -130,3 +130,25 @@ def test_sweep_commits_each_cell_as_it_finishes(sweep, local_ray, repo, tmp_path
     # The cell records the commit of the code that ran it (this repository's checkout).
     assert meta["code"] is None or len(meta["code"]["commit"]) == 40
     assert meta["code_history"] == [meta["code"]]
+
+
+def test_partial_collects_the_running_cells_rows_and_commits_them(collect, repo, tmp_path, capsys):
+    root = tmp_path / "root"
+    _cell(root / "e" / "flat_L1" / "seed0")                    # finished: not a partial cell
+    _cell(root / "e" / "flat_L1" / "seed1", finished=False)
+    running = root / "e" / "flat_L1" / "seed1"
+    # Two whole rows and the torn start of a third, as a running cell's file can be read.
+    (running / "train_metrics.jsonl").write_text('{"step": 5}\n{"step": 9}\n{"ste')
+    out = repo / "partial"
+    assert collect.main(["--root_dir", str(root), "--results_dir", str(out), "--partial",
+                         "--commit"]) == 0
+    assert "1 unfinished cells collected as partial rows" in capsys.readouterr().out
+    dest = out / "e" / "flat_L1" / "seed1"
+    assert sorted(p.name for p in dest.iterdir()) == ["cell.json", "eval_metrics.jsonl", "partial.json",
+                                                      "train_metrics.jsonl"]
+    assert json.loads((dest / "partial.json").read_text())["step"] == 9
+    assert not (out / "e" / "flat_L1" / "seed0").exists()
+    assert "partial rows of 1 running cells" in _git(repo, "log", "-1", "--format=%s")
+    assert _git(repo, "status", "--porcelain") == ""
+    with pytest.raises(collect.CollectError, match="finished"):
+        collect.collect_partial_cell(root / "e" / "flat_L1" / "seed0", tmp_path / "x")
