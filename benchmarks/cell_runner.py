@@ -22,7 +22,9 @@ A run that fails by itself (a configuration error, a diverged run: a non-zero ex
 retried: the attempt returns its exit status.
 
 Every attempt appends one JSON line to `<cell dir>/attempts.jsonl` when it starts its child and one
-when the child ends; the child's output goes to `<cell dir>/train.log`.
+when the child ends (also when the attempt is cancelled, e.g. by an interrupted sweep: the child is
+stopped with SIGTERM, checkpoints, and the record says `interrupted`); the child's output goes to
+`<cell dir>/train.log`.
 """
 
 from __future__ import annotations
@@ -146,9 +148,16 @@ def run_attempt(args: Sequence[str], cell_dir: str, *, cwd: str, env_overrides: 
                       "start": start, "child_start": child_start}
             _append_json(os.path.join(cell_dir, ATTEMPTS_FILE), dict(record, event="start"))
             try:
-                returncode = proc.wait()
-            except BaseException:
+                returncode = _wait(proc)
+            except BaseException as e:   # cancelled (the sweep was interrupted): stop the child cleanly
                 _stop(proc, term_grace_s)
+                now = time.time()
+                record.update(returncode=proc.returncode, child_end=now, end=now,
+                              finished=os.path.exists(os.path.join(cell_dir, finished_file)),
+                              interrupted=type(e).__name__)
+                _append_json(os.path.join(cell_dir, ATTEMPTS_FILE), dict(record, event="end"))
+                say(f"attempt interrupted ({type(e).__name__}): the run was stopped with SIGTERM, "
+                    f"exit status {proc.returncode}")
                 raise
             record["child_end"] = time.time()
         finally:
@@ -161,6 +170,16 @@ def run_attempt(args: Sequence[str], cell_dir: str, *, cwd: str, env_overrides: 
         how = f"signal {-returncode}" if returncode < 0 else "a clean stop before the end (SIGTERM)"
         raise CellInterrupted(f"{cell_dir}: the run stopped unfinished ({how}); a retry resumes it")
     return record
+
+
+def _wait(proc: subprocess.Popen, poll_s: float = 0.5) -> int:
+    """`proc.wait()` in short slices: an exception that Ray's cancellation raises asynchronously in
+    this thread is only delivered between Python instructions, never inside one long wait."""
+    while True:
+        try:
+            return proc.wait(timeout=poll_s)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _stop(proc: subprocess.Popen, grace_s: float) -> None:

@@ -30,7 +30,7 @@ import os
 import re
 import shutil
 import zipfile
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -58,9 +58,10 @@ class NoIntactCheckpointError(RuntimeError):
 
 
 # What reading a damaged checkpoint raises: TensorFlow's checksum and format errors, a broken
-# object graph, a broken npz archive or JSON file, a missing file.
-READ_ERRORS = (tf.errors.OpError, AssertionError, ValueError, KeyError, EOFError, OSError,
-               zipfile.BadZipFile)
+# object graph, a truncated data file (TensorFlow's reader raises IndexError: "Read less bytes than
+# requested"), a broken npz archive or JSON file, a missing file.
+READ_ERRORS = (tf.errors.OpError, AssertionError, ValueError, KeyError, IndexError, EOFError,
+               OSError, zipfile.BadZipFile)
 DAMAGED_PREFIX = "damaged-"
 
 
@@ -189,7 +190,7 @@ class Checkpointer:
                     else "no earlier checkpoint exists")
             raise CheckpointWriteError(
                 f"checkpoint ckpt-{int(step)} could not be written to {self.directory} "
-                f"({_reason(e)}); its partial files were removed and {kept}") from e
+                f"({reason(e)}); its partial files were removed and {kept}") from e
         atomic_write_text(os.path.join(self.directory, POINTER), os.path.basename(final) + "\n")
         for _, old in self.complete()[:-self.keep]:
             if old != final:
@@ -208,12 +209,19 @@ class Checkpointer:
             return json.load(f)
 
     @staticmethod
-    def restore(path: str, agent, *, weights_only: bool = False) -> Dict[str, Any]:
+    def restore(path: str, agent, *, weights_only: bool = False,
+                required: Sequence[str] = ()) -> Dict[str, Any]:
         """Restores `agent` from the checkpoint at `path`; returns its loop state.
 
         With `weights_only`, restores only the variables (enough to act; optimizer slots may be
         missing from the object graph of an evaluation-only agent) and not the replay buffers.
+        `required` names the keys the loop state must have (a `ValueError` if one is missing: a
+        damaged checkpoint). The loop state is read first, so a damaged one costs no restore.
         """
+        state = Checkpointer.read_loop_state(path)
+        missing = [key for key in required if not isinstance(state, dict) or key not in state]
+        if missing:
+            raise ValueError(f"{os.path.join(path, LOOP_STATE)} lacks {', '.join(missing)}")
         status = agent.tf_checkpoint().read(os.path.join(path, TF_PREFIX))
         if weights_only:
             status.expect_partial()
@@ -221,15 +229,16 @@ class Checkpointer:
             status.assert_consumed()
             with np.load(os.path.join(path, AGENT_STATE)) as data:
                 agent.load_numpy_state({k: data[k] for k in data.files})
-        state = Checkpointer.read_loop_state(path)
         for name, digest in state.get("blob_sha256", {}).items():
             if hashlib.sha256(Checkpointer.read_blob(path, name)).hexdigest() != digest:
                 raise ValueError(f"{os.path.join(path, name)} does not match its checksum")
         return state
 
-    def restore_newest_intact(self, agent, *, log: Callable[[str], None] = print
+    def restore_newest_intact(self, agent, *, log: Callable[[str], None] = print,
+                              required: Sequence[str] = ()
                               ) -> Tuple[str | None, Dict[str, Any] | None]:
-        """Restores `agent` from the newest checkpoint that reads back whole.
+        """Restores `agent` from the newest checkpoint that reads back whole (and whose loop state
+        has the `required` keys).
 
         Checkpoints are tried newest first; each damaged one newer than the one restored is moved
         aside (renamed `damaged-ckpt-<step>`) with one line to `log`. The caller drops whatever the
@@ -244,22 +253,22 @@ class Checkpointer:
         damaged: List[Tuple[str, str]] = []
         for _, path in reversed(complete):
             try:
-                state = self.restore(path, agent)
+                state = self.restore(path, agent, required=required)
             except READ_ERRORS as e:
-                damaged.append((path, _reason(e)))
+                damaged.append((path, reason(e)))
                 continue
-            for bad, reason in damaged:
+            for bad, why in damaged:
                 aside = self._move_aside(bad)
-                log(f"Checkpoint {bad} is damaged ({reason}); moved it to {aside} and resumed from "
+                log(f"Checkpoint {bad} is damaged ({why}); moved it to {aside} and resumed from "
                     f"{path} instead.")
             atomic_write_text(os.path.join(self.directory, POINTER), os.path.basename(path) + "\n")
             return path, state
         if damaged:
-            listing = "; ".join(f"{', '.join(_files(p))}: {reason}" for p, reason in damaged)
+            listing = "; ".join(f"{', '.join(_files(p))}: {why}" for p, why in damaged)
             raise NoIntactCheckpointError(
                 f"no intact checkpoint in {self.directory}: every checkpoint failed to read back "
                 f"({listing}). Nothing was moved or deleted; restore the files from a copy, or move the "
-                f"checkpoints directory away to start the run over.")
+                f"checkpoints directory away and re-run with --start_over to start the run over.")
         return None, None
 
     def _move_aside(self, path: str) -> str:
@@ -280,7 +289,7 @@ def _files(path: str) -> List[str]:
     return out
 
 
-def _reason(error: BaseException) -> str:
+def reason(error: BaseException) -> str:
     """The first line of an error's message, with its type."""
     text = str(getattr(error, "message", "") or error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}".strip()

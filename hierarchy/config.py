@@ -16,6 +16,8 @@ import difflib
 import functools
 import importlib
 import logging as std_logging
+import math
+import numbers
 import os
 import re
 from typing import Any, Dict, List, Sequence, Tuple
@@ -80,6 +82,9 @@ def resolve_gin_file(path: str) -> str:
     """`path` as given if it exists, else relative to the packaged gin directory (`gin_dir()`)."""
     if os.path.isfile(path):
         return path
+    if os.path.isdir(path):
+        raise FileNotFoundError(f"gin file {path!r} is a directory; give the .gin files in it one "
+                                "--gin_file each")
     packaged = os.path.join(gin_dir(), path)
     if os.path.isfile(packaged):
         return packaged
@@ -280,3 +285,13 @@ def check_gin_scopes(names: Sequence[str]) -> List[str]:
 def _suggestion(scope: str, names: Sequence[str]) -> str:
     close = difflib.get_close_matches(scope, list(names) + ["flat", "top", "mid", "low"], n=1)
     return f" (did you mean '{close[0]}/'?)" if close else ""
+
+
+def check_train_settings(**settings) -> None:
+    """Raises `ConfigurationError` unless every setting (a `train` parameter) is a whole number >= 1
+    (an int, or a float such as 3e6 that is one; 600.5 is refused, not rounded)."""
+    for name, value in settings.items():
+        whole = (isinstance(value, numbers.Integral) and not isinstance(value, bool)) or (
+            isinstance(value, float) and math.isfinite(value) and value.is_integer())
+        if not whole or value < 1:
+            raise ConfigurationError(f"train.{name} must be an integer >= 1, got {value!r}")

@@ -16,10 +16,13 @@ then does it record anything, so training's episodes and unasked evaluations pay
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Sequence
+import time
+from typing import Any, Callable, Dict, List, Sequence
 
 import numpy as np
+from absl import logging
 
+from hierarchy import metrics, trajectory_plot
 from hierarchy.trajectory_plot import Trajectory, map_items, world_xy_indices
 
 
@@ -183,3 +186,22 @@ def save_video(frames: Sequence[np.ndarray], path: str, fps: int = 30) -> None:
         imageio.mimsave(path, list(frames), duration=1000.0 / fps, loop=0)
     else:
         imageio.mimsave(path, list(frames), fps=fps)
+
+
+def evaluate_in_training(agent, env, *, step: int, episodes_per_context: int, seed: int,
+                         elapsed: Callable[[], float], plots_dir: str | None) -> Dict[str, Any]:
+    """One evaluation of a training run at `step`: `evaluate`, then (with a `plots_dir`) the first
+    episode of every context drawn from above, the TensorBoard summaries and one log line. Returns
+    the `eval_metrics.jsonl` row (`elapsed()`: the run's training wall time, for its "time")."""
+    start = time.monotonic()
+    trajectories = [] if plots_dir else None
+    result = evaluate(agent, env, episodes_per_context=episodes_per_context, seed=seed,
+                      trajectories=trajectories)
+    if trajectories:
+        trajectory_plot.write_plots(trajectories, directory=plots_dir, step=step, env=env, summaries=True)
+    row = metrics.jsonable({"step": step, **result, "time": elapsed()})
+    metrics.write_eval_summaries(row, step)
+    success = "" if row["success_rate"] is None else f", success rate {row['success_rate']:.2f}"
+    logging.info("Evaluation at step %d: mean return %.2f%s over %d episodes (%.1fs).", step,
+                 row["mean_return"], success, row["num_episodes"], time.monotonic() - start)
+    return row

@@ -11,6 +11,7 @@ Every hyperparameter is a keyword argument; the defaults are the paper's (docs/m
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import gin
@@ -99,6 +100,10 @@ class Level(tf.Module):
         if not specs.is_bounded(action_spec):
             raise TypeError(f"Level '{name}': action_spec must be a BoundedTensorSpec, got "
                             f"{action_spec!r}")
+        for key, value in (("actor_learning_rate", actor_learning_rate),
+                           ("critic_learning_rate", critic_learning_rate)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"Level '{name}': {key} must be a finite number > 0, got {value!r}")
         if critic_loss not in CRITIC_LOSSES:
             raise ValueError(f"Level '{name}': critic_loss must be one of {CRITIC_LOSSES}, got "
                              f"{critic_loss!r}")

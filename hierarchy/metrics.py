@@ -34,6 +34,7 @@ from typing import Any, Dict, Iterable, List, Sequence
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from hierarchy.files import atomic_output, atomic_write_text
 
@@ -60,28 +61,52 @@ def jsonable(value: Any) -> Any:
 
 
 def read_jsonl(path: str) -> List[Dict[str, Any]]:
-    """The rows of a JSON-lines file ([] if missing); an unfinished last line is ignored."""
+    """The rows of a JSON-lines file ([] if missing).
+
+    What a crash leaves at the end of the file is dropped: an unfinished last line (a process killed
+    while writing), and trailing lines that do not parse, such as the NUL bytes a power loss leaves
+    where the last rows were (with a warning naming the file and line). A line that does not parse
+    with rows after it is damage no crash explains: `ValueError` naming the file and line.
+    """
     if not os.path.exists(path):
         return []
-    rows = []
-    with open(path) as f:
-        for line in f:
+    rows: List[Dict[str, Any]] = []
+    torn: int | None = None   # the first line (1-based) of the unparseable lines at the end
+    with open(path, errors="replace") as f:
+        for number, line in enumerate(f, 1):
             if not line.endswith("\n"):
                 break          # cut off by a crash while writing
-            if line.strip():
-                rows.append(json.loads(line))
+            text = line.replace("\0", "").strip()
+            if not text:
+                torn = torn or (number if "\0" in line else None)
+                continue
+            try:
+                row = json.loads(text)
+            except ValueError:
+                row = None
+            if not isinstance(row, dict):
+                torn = torn or number
+                continue
+            if torn is not None:
+                raise ValueError(f"{path}, line {torn}: not a JSON row, and rows follow it (the "
+                                 "file was damaged, not cut short by a crash); repair or remove "
+                                 "that line")
+            rows.append(row)
+    if torn is not None:
+        logging.warning("%s: dropped the unreadable end of the file from line %d (what a crash or "
+                        "power loss leaves); %d rows kept.", path, torn, len(rows))
     return rows
 
 
 def truncate_jsonl(path: str, max_step: int) -> int:
-    """Keeps the rows with `step <= max_step` (atomically); returns how many were dropped."""
+    """Keeps the rows with `step <= max_step` (atomically), and drops an unreadable end of the file
+    (`read_jsonl`); returns how many rows were dropped."""
     if not os.path.exists(path):
         return 0
-    with open(path) as f:
-        total = sum(1 for line in f if line.strip())
-    rows = [r for r in read_jsonl(path) if r["step"] <= max_step]
-    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
-    return total - len(rows)
+    rows = read_jsonl(path)
+    kept = [r for r in rows if r["step"] <= max_step]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+    return len(rows) - len(kept)
 
 
 class JsonlWriter:
@@ -102,6 +127,22 @@ class JsonlWriter:
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
+
+
+def final_metrics(*, step: int, episodes: int, wall_time: float, eval_rows: Sequence[Dict[str, Any]],
+                  recent: Iterable[tuple]) -> Dict[str, Any]:
+    """`finished.json`: the final step and episode count, wall time, the last evaluation, the best
+    evaluation return, and the mean return and success of the `recent` (return, success) episodes."""
+    recent = list(recent)
+    returns = [r for r, _ in recent if r is not None]
+    successes = [float(s) for _, s in recent if s is not None]
+    return jsonable({
+        "step": step, "episodes": episodes, "wall_time": wall_time,
+        "final_eval": {k: eval_rows[-1][k] for k in ("step", "mean_return", "success_rate", "num_episodes")},
+        "best_eval_mean_return": max(r["mean_return"] for r in eval_rows),
+        "recent_train_return": float(np.mean(returns)) if returns else float("nan"),
+        "recent_train_success": float(np.mean(successes)) if successes else float("nan"),
+    })
 
 
 def episode_row(*, step: int, episode: int, env_return: float, length: int, success,

@@ -56,12 +56,12 @@ class ProgressLog:
     def __init__(self, *, total_steps: int, start_step: int, warmup_steps: int):
         self.total_steps = total_steps
         self.warmup_steps = warmup_steps
-        self._time, self._step = time.time(), start_step
+        self._time, self._step = time.monotonic(), start_step
 
     def log(self, step: int, recent: Sequence[Tuple[float, bool | None]]) -> None:
         """Logs the line of `step`."""
-        rate = (step - self._step) / max(time.time() - self._time, 1e-9)
+        rate = (step - self._step) / max(time.monotonic() - self._time, 1e-9)
         eta = (self.total_steps - step) / max(rate, 1e-9) if self._step >= self.warmup_steps else None
-        self._time, self._step = time.time(), step
+        self._time, self._step = time.monotonic(), step
         logging.info(progress_line(step, self.total_steps, rate, recent, eta))
         tf.summary.scalar("train/steps_per_second", rate, step=step)

@@ -179,6 +179,9 @@ class ReplayBuffer:
         for key, value in (("capacity", capacity), ("batch_size", batch_size)):
             if int(value) < 1:
                 raise ValueError(f"replay {key} must be >= 1, got {value}")
+        if int(batch_size) > int(capacity):
+            raise ValueError(f"replay batch_size ({batch_size}) must not exceed its capacity "
+                             f"({capacity})")
         self.capacity = int(capacity)
         self.batch_size = int(batch_size)
         self.layout = layout

@@ -18,16 +18,22 @@
   generator of its own), found by `env_generators`.
 - `prepare_root_dir`: a run directory that cannot be created or written is a one-paragraph
   `RootDirectoryError`, not a traceback from deep inside the run.
+- `lock_run_dir`: one training process per run directory. The lock is an `fcntl.flock` on a file in
+  the run directory, so the kernel releases it whenever the process ends, however it ends; a second
+  process gets `RunDirectoryLockedError` naming the holder before it writes anything.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import fcntl
 import os
 import pickle
 import signal
+import socket
 import threading
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -44,6 +50,10 @@ class Interrupted(Exception):
 
 class RootDirectoryError(OSError):
     """The run's root directory cannot be created or written; nothing was run."""
+
+
+class RunDirectoryLockedError(RootDirectoryError):
+    """Another process trains in the run directory (it holds the run's lock); nothing was written."""
 
 
 class ReplayMismatchError(RuntimeError):
@@ -77,24 +87,66 @@ class StopOnSignal:
         self._previous.clear()
 
 
-def prepare_root_dir(root_dir: str) -> None:
-    """Creates `root_dir` if needed and checks that files can be written in it.
+def prepare_root_dir(root_dir: str, subdirs: Sequence[str] = ()) -> None:
+    """Creates `root_dir` if needed and checks that files can be written in it and in each of its
+    `subdirs` that exists already (an existing run's checkpoints/, say, made read-only).
 
     Raises:
       RootDirectoryError: with a one-paragraph explanation (what failed, on which path, why).
     """
     try:
         os.makedirs(root_dir, exist_ok=True)
-        probe = os.path.join(root_dir, f".write-check-{os.getpid()}")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
     except OSError as e:
-        where = e.filename or root_dir
-        raise RootDirectoryError(
-            f"cannot use {root_dir!r} as the run's root directory: {e.strerror or e} ({where}). "
-            "Nothing was run. Choose a directory that can be created and written (on a cluster, one "
-            "that every node reaches), or fix its permissions.") from e
+        raise _unusable(root_dir, e) from e
+    for directory in [root_dir] + [os.path.join(root_dir, d) for d in subdirs]:
+        if directory != root_dir and not os.path.isdir(directory):
+            continue
+        probe = os.path.join(directory, f".write-check-{os.getpid()}")
+        try:
+            with open(probe, "w") as f:
+                f.write("ok")
+            os.remove(probe)
+        except OSError as e:
+            raise _unusable(root_dir, e) from e
+
+
+def _unusable(root_dir: str, error: OSError) -> RootDirectoryError:
+    where = error.filename or root_dir
+    return RootDirectoryError(
+        f"cannot use {root_dir!r} as the run's root directory: {error.strerror or error} ({where}). "
+        "Nothing was run. Choose a directory that can be created and written (on a cluster, one "
+        "that every node reaches), or fix its permissions.")
+
+
+def lock_run_dir(lock_path: str) -> int:
+    """Takes the exclusive lock of a run directory (`lock_path`, a file in it), without waiting.
+
+    Returns:
+      The file descriptor that holds the lock; closing it (or the end of the process) releases it.
+    Raises:
+      RunDirectoryLockedError: another process holds the lock (its pid and host are named).
+      RootDirectoryError: the lock file cannot be opened.
+    """
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise RootDirectoryError(f"cannot open the run's lock file {lock_path}: {e.strerror or e}. "
+                                 "Nothing was run.") from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        if e.errno not in (errno.EAGAIN, errno.EACCES):
+            raise RootDirectoryError(f"cannot lock {lock_path}: {e.strerror or e}. Nothing was "
+                                     "run.") from e
+        raise RunDirectoryLockedError(
+            f"another training process ({holder}) is running in {os.path.dirname(lock_path)}: one "
+            "run directory holds one run. Nothing was written; wait for it to end, or give this run "
+            "its own --root_dir.") from e
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+    return fd
 
 
 @dataclasses.dataclass

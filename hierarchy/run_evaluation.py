@@ -6,6 +6,8 @@ import json
 import os
 from typing import Any, Dict
 
+from absl import logging
+
 from hierarchy import checkpointing, evaluation, metrics, run_files, trajectory_plot
 from hierarchy.experiment import make_envs_and_agent
 from hierarchy.files import atomic_write_text
@@ -61,21 +63,44 @@ def restore_run(root_dir: str, *, checkpoint: str | None = None, weights_only: b
       (env, agent, checkpoint path, loop state); the caller closes `env`. With `weights_only`, only
       the variables are restored (enough to act), else the replay buffers and counters too.
 
+    Without `checkpoint`, a damaged newest checkpoint (or one that the training process deleted
+    while it was read) is skipped with a warning for the newest intact one; nothing is moved.
+
     Raises:
       FileNotFoundError: no complete checkpoint at `checkpoint` (or in the run).
+      checkpointing.NoIntactCheckpointError: every candidate checkpoint is damaged.
       ConfigurationError: the configuration cannot be built.
     """
     settings = train_settings()
     ckpt = checkpointing.Checkpointer(os.path.join(root_dir, run_files.CHECKPOINTS))
-    path = checkpoint or ckpt.latest()
-    if path is None or not os.path.isfile(os.path.join(path, checkpointing.LOOP_STATE)):
-        raise FileNotFoundError(f"no complete checkpoint found at {path or ckpt.directory}")
+    if checkpoint is not None:
+        candidates = [checkpoint]
+    else:   # the newest first; the pointer's choice leads if it names a complete checkpoint
+        newest = ckpt.latest()
+        candidates = [newest] + [p for _, p in reversed(ckpt.complete()) if p != newest] if newest else []
+    for path in candidates:
+        if not os.path.isfile(os.path.join(path, checkpointing.LOOP_STATE)):
+            raise FileNotFoundError(f"no complete checkpoint found at {path}")
+    if not candidates:
+        raise FileNotFoundError(f"no complete checkpoint found in {ckpt.directory}")
     (env,), agent = make_envs_and_agent(settings["env_id"],
                                         max_episode_steps=settings["max_episode_steps"],
                                         seed=settings["seed"], count=1, render_mode=render_mode)
+    damaged = []
     try:
-        state = ckpt.restore(path, agent, weights_only=weights_only)
+        for path in candidates:
+            try:
+                state = ckpt.restore(path, agent, weights_only=weights_only, required=("step",))
+            except checkpointing.READ_ERRORS as e:
+                damaged.append(f"{path} ({checkpointing.reason(e)})")
+                continue
+            if damaged:
+                logging.warning("Checkpoint %s is damaged (or was deleted while read); used %s "
+                                "instead.", "; ".join(damaged), path)
+            return env, agent, path, state
     except BaseException:
         env.close()
         raise
-    return env, agent, path, state
+    env.close()
+    raise checkpointing.NoIntactCheckpointError(
+        f"no intact checkpoint to evaluate: {'; '.join(damaged)}. Nothing was written.")

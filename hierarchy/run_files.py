@@ -17,6 +17,8 @@ What a training run (`hierarchy.runner.train`) writes into its `root_dir`:
   finished.json          the final metrics; its presence makes a re-run a no-op (unless the re-run
                          extends it to a larger total_steps: `hierarchy.extension`)
   finished_<step>.json   the final metrics of the run before it was extended from <step> steps
+  .train.lock            held (`fcntl.flock`) by the training process while it runs: a second one
+                         in the same root_dir stops before writing anything
   evaluation_<step>.json written by `hierarchy.run_evaluation.evaluate_run` (the evaluate binary):
                          the evaluation of the checkpoint of that step, and its pictures
                          plots/evaluation_<step>_ctx<k>.png (unless --notrajectory_plots)
@@ -31,6 +33,7 @@ LEARNING_CURVE = "learning_curve.png"
 CHECKPOINTS = "checkpoints"
 TENSORBOARD = "tensorboard"
 PLOTS = "plots"
+LOCK = ".train.lock"
 
 
 def previous_finished_file(step: int) -> str:

@@ -11,14 +11,10 @@ Nothing is written, and root_dir is not created, before the configuration has be
 otherwise the run stops with `TrainingDivergedError`, as for a non-finite loss, and the previous
 checkpoint stays the newest.
 
-Resuming: a run started in a root_dir that holds checkpoints continues from the newest intact one;
-metric rows written after it (by the run that died) are dropped and written again, so every curve has
-each step once. Checkpoints are taken at episode boundaries (the first boundary at or after each
-multiple of `checkpoint_interval`), so restoring the agent, the environment's random generator and the
-counters continues the run exactly where it was saved. SIGTERM adds one at the next environment step,
-mid-episode, and stops the run (`resilience.Interrupted`); resuming it replays the open episode's
-actions in the environment (`hierarchy.resilience`), again exactly. A damaged newest checkpoint is
-moved aside (`Checkpointer.restore_newest_intact`).
+Resuming: a run started in a root_dir that holds checkpoints continues exactly from the newest intact
+one (checkpoints at episode boundaries; SIGTERM or Ctrl-C adds one mid-episode, whose open episode is
+replayed: `hierarchy.resilience`); the metric rows written after it are dropped and written again.
+What each fault does is listed in docs/fault_tolerance.md (`hierarchy.run_failures`).
 
 Extending: `train(root_dir, extend=True)` with a larger `train.total_steps` (and nothing else
 changed) continues a run, finished or not, to the new total (`hierarchy.extension`): exactly as a run
@@ -31,6 +27,7 @@ import collections
 import inspect
 import json
 import os
+import signal
 import time
 from typing import Any, Dict
 
@@ -39,24 +36,26 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from hierarchy import checkpointing, evaluation, metrics, progress, resilience, run_files, trajectory_plot
-from hierarchy.config import ConfigurationError, check_config_unchanged
+from hierarchy import checkpointing, evaluation, metrics, progress, resilience, run_failures, run_files
+from hierarchy.config import check_config_unchanged, check_train_settings
 from hierarchy.experiment import make_envs_and_agent
 from hierarchy.extension import prepare_extension
 from hierarchy.files import atomic_write_text
 
 EVAL_SEED_OFFSET = 1_000_000   # evaluation resets use seeds disjoint from training's
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)   # checkpoint at the next step, then stop
 
 
-class TrainingDivergedError(FloatingPointError):
-    """A loss or a variable became NaN or infinite; nothing was saved after it."""
+# What the training loop needs from a checkpoint's loop state; one without them is damaged.
+LOOP_STATE_KEYS = ("step", "episodes", "elapsed", "env_rng")
 
 
-@gin.configurable(denylist=["root_dir", "extend"])
+@gin.configurable(denylist=["root_dir", "extend", "start_over"])
 def train(
     root_dir: str,
     *,
     extend: bool = False,
+    start_over: bool = False,
     env_id: str = "hierarchy/PointReach-v0",
     max_episode_steps: int | None = None,
     total_steps: int = 1_000_000,
@@ -77,6 +76,9 @@ def train(
         unfinished run of the same configuration. Created once the configuration has been built.
       extend: continue the run in root_dir to a larger `total_steps` (module docstring); not a
         gin parameter, so the run's configuration text stays that of a run of the new total.
+      start_over: when root_dir holds metric rows from after a checkpoint but no checkpoint (they
+        were deleted), discard the rows and start from step 0 instead of refusing. Not a gin
+        parameter.
       env_id: gymnasium id; environments without dict observations get `NoContext` (flat TD3 only).
       max_episode_steps: horizon; None keeps the environment's registered one (its task's).
       total_steps: environment steps of training (warm-up included). An episode still running at
@@ -103,13 +105,16 @@ def train(
         total_steps, and nothing else).
       TrainingDivergedError: a loss or a variable became NaN or infinite; the last good checkpoint
         is intact.
-      resilience.Interrupted: SIGTERM stopped the run after a checkpoint at the next step.
-      resilience.RootDirectoryError: root_dir cannot be created or written; nothing was run.
+      resilience.Interrupted: SIGTERM or SIGINT stopped the run after a checkpoint at the next step.
+      resilience.RootDirectoryError: root_dir cannot be created or written, or another process
+        trains in it (`resilience.RunDirectoryLockedError`); nothing was run.
+      RowsWithoutCheckpointError: root_dir holds rows written after a checkpoint, but no checkpoint
+        (and not `start_over`); nothing was changed.
       checkpointing.CheckpointWriteError: a checkpoint could not be written (the previous is intact).
       checkpointing.NoIntactCheckpointError: every checkpoint in root_dir is damaged.
     """
-    return Runner(root_dir, extend=extend, env_id=env_id, max_episode_steps=max_episode_steps,
-                  total_steps=total_steps, eval_interval=eval_interval,
+    return Runner(root_dir, extend=extend, start_over=start_over, env_id=env_id,
+                  max_episode_steps=max_episode_steps, total_steps=total_steps, eval_interval=eval_interval,
                   eval_episodes_per_context=eval_episodes_per_context, eval_at_start=eval_at_start,
                   checkpoint_interval=checkpoint_interval, keep_checkpoints=keep_checkpoints,
                   log_interval=log_interval, recent_episodes=recent_episodes,
@@ -120,20 +125,9 @@ def train_settings() -> Dict[str, Any]:
     """The gin parameters `train` would run with under the current gin configuration."""
     params = inspect.signature(train).parameters
     settings = {k: p.default for k, p in params.items()
-                if p.default is not inspect.Parameter.empty and k != "extend"}
+                if p.default is not inspect.Parameter.empty and k not in ("extend", "start_over")}
     settings.update(gin.get_bindings(train))
     return settings
-
-
-def check_train_settings(**settings) -> None:
-    """Raises `ConfigurationError` unless every setting (a `train` parameter) is a number >= 1."""
-    for name, value in settings.items():
-        try:
-            valid = int(value) >= 1
-        except (TypeError, ValueError):
-            valid = False
-        if not valid:
-            raise ConfigurationError(f"train.{name} must be an integer >= 1, got {value!r}")
 
 
 class Runner:
@@ -144,25 +138,19 @@ class Runner:
                  total_steps: int, eval_interval: int, eval_episodes_per_context: int,
                  eval_at_start: bool, checkpoint_interval: int, keep_checkpoints: int,
                  log_interval: int, recent_episodes: int, seed: int,
-                 trajectory_plots: bool = True, extend: bool = False):
+                 trajectory_plots: bool = True, extend: bool = False, start_over: bool = False):
         check_train_settings(total_steps=total_steps, eval_interval=eval_interval,
                              checkpoint_interval=checkpoint_interval, log_interval=log_interval,
                              eval_episodes_per_context=eval_episodes_per_context,
                              recent_episodes=recent_episodes, keep_checkpoints=keep_checkpoints)
-        self.root_dir = root_dir
-        self.extend = bool(extend)
-        self.env_id = env_id
-        self.max_episode_steps = max_episode_steps
-        self.total_steps = total_steps
-        self.eval_interval = eval_interval
-        self.eval_episodes_per_context = eval_episodes_per_context
-        self.eval_at_start = eval_at_start
-        self.checkpoint_interval = checkpoint_interval
-        self.keep_checkpoints = keep_checkpoints
-        self.log_interval = log_interval
-        self.recent_episodes = recent_episodes
-        self.seed = seed
+        self.root_dir, self.env_id, self.seed = root_dir, env_id, seed
+        self.extend, self.start_over = bool(extend), bool(start_over)
+        self.max_episode_steps, self.eval_at_start = max_episode_steps, eval_at_start
         self.trajectory_plots = bool(trajectory_plots)
+        (self.total_steps, self.eval_interval, self.eval_episodes_per_context, self.checkpoint_interval,
+         self.keep_checkpoints, self.log_interval, self.recent_episodes) = (int(v) for v in (
+            total_steps, eval_interval, eval_episodes_per_context, checkpoint_interval,
+            keep_checkpoints, log_interval, recent_episodes))   # whole numbers, checked above
 
     def _path(self, name: str) -> str:
         return os.path.join(self.root_dir, name)
@@ -183,26 +171,44 @@ class Runner:
         (self.env, self.eval_env), self.agent = make_envs_and_agent(
             self.env_id, max_episode_steps=self.max_episode_steps, seed=self.seed, count=2)
         self.level_names = [lvl.level_name for lvl in self.agent.hierarchy.levels]
+        if self.total_steps <= self.agent.warmup_steps:
+            logging.warning("train.total_steps (%d) is not above Agent.warmup_steps (%d): the run "
+                            "acts at random throughout and no update will happen.",
+                            self.total_steps, self.agent.warmup_steps)
+        lock = None
         try:
-            resilience.prepare_root_dir(self.root_dir)
+            resilience.prepare_root_dir(self.root_dir, (run_files.CHECKPOINTS, run_files.TENSORBOARD,
+                                                         run_files.PLOTS))
+            lock = resilience.lock_run_dir(self._path(run_files.LOCK))
             if extended_from is not None:
                 prepare_extension(self.root_dir, extended_from, self.total_steps)
             atomic_write_text(self._path(run_files.CONFIG_FILE), config_text)
             atomic_write_text(self._path(run_files.OPERATIVE_CONFIG_FILE), gin.operative_config_str())
             self._initialize_checkpointer_and_maybe_resume()
+            self._open_writers()
         except BaseException:
             self.env.close()
             self.eval_env.close()
+            if lock is not None:
+                os.close(lock)
             raise
-        self._open_writers()
         try:
-            with self.summary_writer.as_default(), resilience.StopOnSignal() as self.stop:
-                self._run_training()
-        except FloatingPointError as e:
-            raise self._diverged(e) from e
+            try:
+                with self.summary_writer.as_default(), resilience.StopOnSignal(STOP_SIGNALS) as self.stop:
+                    self._run_training()
+            except FloatingPointError as e:
+                raise run_failures.diverged(e, self.checkpointer) from e
+            finally:
+                failure = self._close()   # raised below only when nothing else is on its way
+            if failure is not None:
+                raise failure
+            return self._finish()
+        except checkpointing.CheckpointWriteError:
+            raise
+        except run_failures.WRITE_ERRORS as e:   # metrics, events, pictures: a full disk, say
+            raise run_failures.write_failed(e, self.checkpointer, self.root_dir) from e
         finally:
-            self._close()
-        return self._finish()
+            os.close(lock)   # the run directory is free for the next process
 
     def _previous_result(self) -> Dict[str, Any]:
         with open(self._path(run_files.FINISHED)) as f:
@@ -218,7 +224,8 @@ class Runner:
             self._path(run_files.CHECKPOINTS), keep=self.keep_checkpoints, writer=True)
         self.env.reset(seed=self.seed)   # seeds the environment's generator; episodes reset unseeded
         metric_files = [self._path(run_files.TRAIN_METRICS), self._path(run_files.EVAL_METRICS)]
-        latest, state = self.checkpointer.restore_newest_intact(self.agent, log=logging.warning)
+        latest, state = self.checkpointer.restore_newest_intact(self.agent, log=logging.warning,
+                                                                required=LOOP_STATE_KEYS)
         self.episodes, self.elapsed_before, self.last_saved = 0, 0.0, None
         self.restored, self.resumed = latest is not None, None
         if latest is not None:
@@ -236,6 +243,10 @@ class Runner:
                          "" if self.resumed is None else ", mid-episode: "
                          f"{self.resumed[0].episode.t} steps of the open episode replayed", *dropped)
         else:
+            if not self.start_over:
+                run_failures.check_no_checkpointed_rows(
+                    metrics.read_jsonl(metric_files[0]), checkpoint_interval=self.checkpoint_interval,
+                    train_metrics=metric_files[0], checkpoints=self.checkpointer.directory)
             for path in metric_files:   # rows of a run that died before its first checkpoint
                 metrics.truncate_jsonl(path, -1)
             logging.info("Starting a new run in %s: %s for %d steps, %d level(s) %s.", self.root_dir,
@@ -253,18 +264,23 @@ class Runner:
         # Events at the checkpoint's step or before stay; without a checkpoint, none does (step 0 too).
         metrics.mark_start(tensorboard, self.agent.env_steps + 1 if self.restored else 0)
         self.summary_writer = tf.summary.create_file_writer(tensorboard)
-        self.start = time.time()
+        self.start = time.monotonic()   # durations: immune to clock jumps
 
-    def _close(self) -> None:
-        self.train_writer.close()
-        self.eval_writer.close()
-        self.summary_writer.close()
-        self.env.close()
-        self.eval_env.close()
+    def _close(self) -> BaseException | None:
+        """Closes the writers and environments, each even if another fails; returns the first write
+        error (a full disk flushing the last events), if any."""
+        failure = None
+        for close in (self.train_writer.close, self.eval_writer.close, self.summary_writer.close,
+                      self.env.close, self.eval_env.close):
+            try:
+                close()
+            except run_failures.WRITE_ERRORS as e:
+                failure = failure or e
+        return failure
 
     def _elapsed(self) -> float:
         """Seconds of training wall time, summed over restarts."""
-        return self.elapsed_before + time.time() - self.start
+        return self.elapsed_before + time.monotonic() - self.start
 
     def _run_training(self) -> None:
         """Episodes until `total_steps`, with the evaluations and checkpoints that fall due; then the
@@ -305,7 +321,7 @@ class Runner:
             open_episode.episode = agent.begin_episode(obs["observation"], obs["context"], training=True)
         episode, done = open_episode.episode, False
         while not done and agent.env_steps < self.total_steps:
-            if self.stop.requested:   # SIGTERM: checkpoint here, mid-episode, and stop
+            if self.stop.requested:   # SIGTERM or SIGINT: checkpoint here, mid-episode, and stop
                 step = agent.env_steps
                 raise resilience.Interrupted(step, self._checkpoint_experiment(step, open_episode),
                                              self.stop.requested)
@@ -332,21 +348,12 @@ class Runner:
 
     def _evaluate(self, step: int) -> None:
         """Evaluates the agent on the evaluation environment; writes the row."""
-        t = time.time()
-        trajectories = [] if self.trajectory_plots else None
-        result = evaluation.evaluate(self.agent, self.eval_env,
-                                     episodes_per_context=self.eval_episodes_per_context,
-                                     seed=self.seed + EVAL_SEED_OFFSET, trajectories=trajectories)
-        if trajectories:
-            trajectory_plot.write_plots(trajectories, directory=self._path(run_files.PLOTS),
-                                        step=step, env=self.eval_env, summaries=True)
-        row = metrics.jsonable({"step": step, **result, "time": self._elapsed()})
+        row = evaluation.evaluate_in_training(
+            self.agent, self.eval_env, step=step, episodes_per_context=self.eval_episodes_per_context,
+            seed=self.seed + EVAL_SEED_OFFSET, elapsed=self._elapsed,
+            plots_dir=self._path(run_files.PLOTS) if self.trajectory_plots else None)
         self.eval_writer.write(row)
         self.eval_rows.append(row)
-        metrics.write_eval_summaries(row, step)
-        success = "" if row["success_rate"] is None else f", success rate {row['success_rate']:.2f}"
-        logging.info("Evaluation at step %d: mean return %.2f%s over %d episodes (%.1fs).", step,
-                     row["mean_return"], success, row["num_episodes"], time.time() - t)
 
     def _checkpoint_experiment(self, step: int,
                                open_episode: resilience.OpenEpisode | None = None) -> str:
@@ -366,32 +373,15 @@ class Runner:
         logging.info("Saved checkpoint %s%s.", path, "" if scheduled else " (mid-episode)")
         return path
 
-    def _diverged(self, error: FloatingPointError) -> TrainingDivergedError:
-        good = self.checkpointer.latest()
-        where = (f"the last good checkpoint, {good} (step "
-                 f"{self.checkpointer.read_loop_state(good)['step']}), is intact" if good
-                 else "no checkpoint had been written yet")
-        return TrainingDivergedError(
-            f"Training diverged and was stopped: {error}. Nothing was saved after the failure; "
-            f"{where}. Lower the learning rates or the reward scale, or check the environment's "
-            "rewards.")
-
     def _finish(self) -> Dict[str, Any]:
         """Writes the operative configuration, the learning curve and `finished.json`."""
         atomic_write_text(self._path(run_files.OPERATIVE_CONFIG_FILE), gin.operative_config_str())
         metrics.plot_learning_curve(self.eval_rows, self._path(run_files.LEARNING_CURVE),
                                     title=f"{self.env_id}, {len(self.level_names)} level(s)")
-        final_eval = self.eval_rows[-1]
-        returns = [r for r, _ in self.recent]
-        successes = [float(s) for _, s in self.recent if s is not None]
-        final = metrics.jsonable({
-            "step": self.agent.env_steps, "episodes": self.episodes, "wall_time": self._elapsed(),
-            "final_eval": {k: final_eval[k] for k in ("step", "mean_return", "success_rate",
-                                                      "num_episodes")},
-            "best_eval_mean_return": max(r["mean_return"] for r in self.eval_rows),
-            "recent_train_return": progress.mean(returns),
-            "recent_train_success": progress.mean(successes),
-        })
+        final = metrics.final_metrics(step=self.agent.env_steps, episodes=self.episodes,
+                                      wall_time=self._elapsed(), eval_rows=self.eval_rows,
+                                      recent=self.recent)
+        final_eval = final["final_eval"]
         atomic_write_text(self._path(run_files.FINISHED), json.dumps(final, indent=1) + "\n")
         logging.info("Finished %d steps in %s: final evaluation mean return %.2f%s.", final["step"],
                      progress.format_duration(final["wall_time"]), final_eval["mean_return"],

@@ -10,8 +10,13 @@ root_dir/plots/evaluation_<step>_ctx<k>.png (walls, path, target, every level's 
 with `--notrajectory_plots`).
 `--gin_file`/`--gin_bindings` are applied on top of the run's config.gin.
 
+Without --checkpoint, a damaged newest checkpoint (or one the training process deleted while it was
+read) is skipped with a warning for the newest intact one. Several evaluations of one run may run at
+once, and beside its training: every file is written atomically.
+
 Exit status: 0 on success; 2 for a configuration error (no config.gin in root_dir, a gin file or
-binding that does not parse or cannot be built); 1 when there is no complete checkpoint.
+binding that does not parse or cannot be built, --num_episodes below 1); 1 when there is no complete
+and intact checkpoint.
 """
 
 import json
@@ -44,11 +49,16 @@ def main(argv):
     from hierarchy.bin._config import EXIT_CONFIGURATION, EXIT_FAILED, parse_or_exit
     from hierarchy.config import ConfigurationError
 
+    if FLAGS.num_episodes is not None and FLAGS.num_episodes < 1:
+        logging.error("--num_episodes must be >= 1 (episodes per evaluation context), got %d; "
+                      "nothing was evaluated.", FLAGS.num_episodes)
+        sys.exit(EXIT_CONFIGURATION)
     config = os.path.join(FLAGS.root_dir, run_files.CONFIG_FILE)
     if not os.path.isfile(config):
         logging.error("%s not found: is %s a run directory?", config, FLAGS.root_dir)
         sys.exit(EXIT_CONFIGURATION)
     parse_or_exit([config, *FLAGS.gin_file], FLAGS.gin_bindings)
+    from hierarchy.checkpointing import NoIntactCheckpointError
     from hierarchy.run_evaluation import evaluate_run
 
     try:
@@ -58,8 +68,12 @@ def main(argv):
     except ConfigurationError as e:
         logging.error("Invalid configuration, nothing was evaluated: %s", e.message)
         sys.exit(EXIT_CONFIGURATION)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, NoIntactCheckpointError) as e:
         logging.error("%s", e)
+        sys.exit(EXIT_FAILED)
+    except OSError as e:   # a full disk or read-only filesystem while writing the results
+        logging.error("The evaluation's results could not be written (%s%s); the run's files are "
+                      "untouched.", e.strerror or e, f": {e.filename}" if e.filename else "")
         sys.exit(EXIT_FAILED)
     print(json.dumps(result, indent=1))
 

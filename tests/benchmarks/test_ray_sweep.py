@@ -244,6 +244,42 @@ def test_local_sweep_resumes_a_cell_whose_worker_was_killed(sweep, local_ray, tm
     assert_same_rows(dirs, total)
 
 
+def test_ctrl_c_to_the_sweep_stops_its_cells_cleanly(tmp_path, tmp_path_factory):
+    """SIGINT to the sweep driver (Ctrl-C) while a cell trains: the driver cancels the cell's Ray
+    task, the attempt sends the binary SIGTERM, the binary checkpoints and exits, the attempt writes
+    its end record, and the driver exits 130; re-running the sweep would resume the cell."""
+    config_path = identical_cells_config(tmp_path / "grid.json", ["a"], 100_000)
+    root = tmp_path / "sweep"
+    cell_dir = root / "a" / "hrl_cg_L2_lam0.01" / "seed0"
+    driver = subprocess.Popen(
+        [sys.executable, str(BENCHMARKS / "sweep.py"), "--config", config_path, "--root_dir",
+         str(root), "--max_parallel", "1", "--threads_per_cell", "1",
+         "--ray_temp_dir", str(tmp_path_factory.mktemp("ray"))],   # short: Ray's socket paths
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    binary = None
+    try:
+        wait_for(lambda: os.path.exists(cell_dir / "checkpoints" / "latest"), 300,
+                 "the cell's first checkpoint")
+        binary = attempts(str(cell_dir))[0]["child_pid"]
+        driver.send_signal(signal.SIGINT)
+        out, _ = driver.communicate(timeout=300)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+        if binary is not None and alive(binary):
+            os.kill(binary, signal.SIGKILL)
+    assert driver.returncode == 130, out[-3000:]
+    assert "stopped a/hrl_cg_L2_lam0.01/seed0 (interrupted" in out
+    assert "interrupted; re-run the same command to resume" in out
+    assert not alive(binary)
+    start, end = attempts(str(cell_dir))
+    assert (start["event"], end["event"]) == ("start", "end") and end["child_pid"] == binary
+    assert end["returncode"] == 0 and end["interrupted"] and not end["finished"]
+    log = (cell_dir / "train.log").read_text()
+    assert "Stopped by SIGTERM" in log and "attempt interrupted" in log
+
+
 @pytest.mark.slow
 def test_cluster_sweep_survives_a_killed_node(sweep, tmp_path):
     """A head and a worker node (one CPU each) on 127.0.0.1; a 4-cell sweep joins them with

@@ -1,11 +1,12 @@
-"""The evaluate binary, on the run of the `point_run` fixture (tests/bin/conftest.py)."""
+"""The evaluate binary, on the runs of the `point_run` and `killed` fixtures (tests/bin/conftest.py)."""
 
 import json
 import os
+import subprocess
 
 import pytest
 from PIL import Image
-from run_helpers import run_binary
+from run_helpers import REPO, binary_command, binary_env, copy_run, flip_bytes, run_binary, tf_data_file
 
 from hierarchy import metrics
 
@@ -31,3 +32,37 @@ def test_evaluate_binary(point_run):
         assert os.path.isfile(os.path.join(root, "plots", f"trajectory_{step}_ctx3.png"))
     for path in plots:
         assert Image.open(path).size == (720, 540)
+
+
+def test_a_damaged_newest_checkpoint_is_skipped_for_the_previous_one(tmp_path, killed):
+    root = str(tmp_path / "run")
+    directory = copy_run(killed, root)
+    flip_bytes(tf_data_file(os.path.join(directory, "ckpt-400")), count=16)
+    proc = run_binary("evaluate", root, extra=["--notrajectory_plots"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    (line,) = [line for line in proc.stderr.splitlines() if "is damaged" in line]
+    assert "ckpt-400" in line
+    assert line.rstrip().endswith(f"used {os.path.join(directory, 'ckpt-200')} instead.")
+    assert json.loads(proc.stdout)["step"] == 200
+    assert sorted(os.listdir(directory)) == ["ckpt-200", "ckpt-400", "latest"]   # nothing moved
+    # Asked for by name, the damaged checkpoint is one line and exit status 1.
+    named = run_binary("evaluate", root, extra=[f"--checkpoint={os.path.join(directory, 'ckpt-400')}"])
+    assert named.returncode == 1 and "Traceback" not in named.stderr
+    assert "no intact checkpoint to evaluate" in named.stderr
+
+
+@pytest.mark.slow
+def test_two_evaluations_of_one_run_at_once_both_succeed(tmp_path, killed):
+    root = str(tmp_path / "run")
+    copy_run(killed, root)
+    command = binary_command("evaluate", root, extra=["--num_episodes=2"])
+    procs = [subprocess.Popen(command, cwd=REPO, env=binary_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for proc, (_, stderr) in zip(procs, outs):
+        assert proc.returncode == 0, stderr[-3000:]
+    results = [json.loads(stdout) for stdout, _ in outs]
+    assert results[0] == results[1]    # same checkpoint, same evaluation seeds
+    assert json.load(open(os.path.join(root, "evaluation_400.json"))) == results[0]
+    assert not [n for n in os.listdir(os.path.join(root, "plots")) if ".tmp" in n]

@@ -3,7 +3,6 @@ directory, a full disk while a checkpoint is written."""
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import types
@@ -12,36 +11,26 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import run_helpers
-from run_helpers import POINT, REPO, TINY, binary_command, binary_env, flip_bytes, run_binary, tf_data_file
+from run_helpers import (
+    FAULT_SETTINGS,
+    POINT,
+    REPO,
+    assert_same_metrics,
+    binary_command,
+    binary_env,
+    copy_run,
+    flip_bytes,
+    run_binary,
+    tf_data_file,
+)
 
 import envs  # noqa: F401  (registers the environments)
 from hierarchy import checkpointing, resilience
 from hierarchy.config import parse_gin
 from hierarchy.runner import train
 
-# 200-step episodes (the task's own horizon is 50), so that most steps are mid-episode.
-SETTINGS = TINY + [
-    "train.trajectory_plots = False", "Agent.warmup_steps = 100", "train.max_episode_steps = 200",
-    "train.total_steps = 600", "train.eval_interval = 400", "train.checkpoint_interval = 200",
-    "train.log_interval = 50", "train.eval_episodes_per_context = 1", "train.keep_checkpoints = 2"]
-
-
+SETTINGS = FAULT_SETTINGS
 rows = run_helpers.metric_rows
-
-
-def assert_same_metrics(root, reference):
-    for name in ("train_metrics.jsonl", "eval_metrics.jsonl"):
-        assert rows(root, name) == rows(reference, name), name
-    assert rows(reference, "train_metrics.jsonl")[-1]["step"] == 600
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """The uninterrupted run every interrupted one must reproduce row for row."""
-    root = str(tmp_path_factory.mktemp("reference") / "run")
-    proc = run_binary("train", root, POINT, SETTINGS)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return root
 
 
 def run_until_log_line(root, text, sig):
@@ -70,27 +59,10 @@ def test_sigterm_checkpoints_mid_episode_and_resumes_exactly(tmp_path, reference
 
 
 
-@pytest.fixture(scope="module")
-def killed(tmp_path_factory):
-    """A run SIGKILLed after step 450 (checkpoints at 200 and 400; rows after 400 on disk)."""
-    root = str(tmp_path_factory.mktemp("killed") / "run")
-    code, _ = run_until_log_line(root, "step 450/600", signal.SIGKILL)
-    assert code == -signal.SIGKILL
-    directory = os.path.join(root, "checkpoints")
-    assert sorted(n for n in os.listdir(directory) if n.startswith("ckpt-")) == ["ckpt-200", "ckpt-400"]
-    return root
-
-
-def killed_run(killed, root):
-    """A copy of the killed run at `root`; returns its checkpoints directory."""
-    shutil.copytree(killed, root)
-    return os.path.join(root, "checkpoints")
-
-
 def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_run_resumes_from_the_previous(
         tmp_path, reference, killed):
     root = str(tmp_path / "run")
-    directory = killed_run(killed, root)
+    directory = copy_run(killed, root)
     flip_bytes(tf_data_file(os.path.join(directory, "ckpt-400")), count=16)
     done = run_binary("train", root, POINT, SETTINGS)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -104,7 +76,7 @@ def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_run_resumes_from_the
 
 def test_no_intact_checkpoint_exits_1_naming_the_files_and_keeps_everything(tmp_path, killed):
     root = str(tmp_path / "run")
-    directory = killed_run(killed, root)
+    directory = copy_run(killed, root)
     files = [tf_data_file(os.path.join(directory, name)) for name in ("ckpt-200", "ckpt-400")]
     for path in files:
         flip_bytes(path, count=16)

@@ -25,6 +25,14 @@ TRAINING = ["Agent.warmup_steps = 100", "train.log_interval = 100", "train.eval_
             "train.trajectory_plots = False"]
 
 
+# The fault tests' run (tests/bin): 200-step episodes (the task's own horizon is 50), so that most
+# steps are mid-episode; checkpoints at 200, 400 and 600, evaluations at 0, 400 and 600.
+FAULT_SETTINGS = TINY + [
+    "train.trajectory_plots = False", "Agent.warmup_steps = 100", "train.max_episode_steps = 200",
+    "train.total_steps = 600", "train.eval_interval = 400", "train.checkpoint_interval = 200",
+    "train.log_interval = 50", "train.eval_episodes_per_context = 1", "train.keep_checkpoints = 2"]
+
+
 def binary_env():
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
                TF_CPP_MIN_LOG_LEVEL="2", MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"))
@@ -51,6 +59,21 @@ def metric_rows(root_dir, name):
 
     return [{k: v for k, v in r.items() if k != "time"}
             for r in metrics.read_jsonl(os.path.join(root_dir, name))]
+
+
+def assert_same_metrics(root, reference, last_step=600):
+    """The run at `root` wrote exactly the rows of the uninterrupted run at `reference`."""
+    for name in ("train_metrics.jsonl", "eval_metrics.jsonl"):
+        assert metric_rows(root, name) == metric_rows(reference, name), name
+    assert metric_rows(reference, "train_metrics.jsonl")[-1]["step"] == last_step
+
+
+def copy_run(source, root):
+    """A copy of the run directory `source` at `root`; returns its checkpoints directory."""
+    import shutil
+
+    shutil.copytree(source, root)
+    return os.path.join(root, "checkpoints")
 
 
 def run_until_log_line(root_dir, gin_files, bindings, text, sig, timeout=240):

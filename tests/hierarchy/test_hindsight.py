@@ -62,7 +62,7 @@ def test_episode_bookkeeping_survives_a_checkpoint():
     idx = np.arange(7)
     assert buf.future_indices(np.random.default_rng(1), idx).tolist() == \
         other.future_indices(np.random.default_rng(1), idx).tolist()
-    plain = ReplayBuffer(layout=buf.layout, capacity=50)
+    plain = ReplayBuffer(layout=buf.layout, capacity=50, batch_size=4)
     with pytest.raises(ValueError, match="tracking episodes"):
         plain.restore(buf.state())
 

@@ -5,6 +5,7 @@ import math
 import os
 
 import numpy as np
+import pytest
 
 from hierarchy import metrics
 
@@ -16,9 +17,28 @@ def test_truncate_jsonl_drops_newer_rows_and_a_cut_off_line(tmp_path):
             f.write(json.dumps({"step": step}) + "\n")
         f.write('{"step": 25')                                   # killed while writing
     assert [r["step"] for r in metrics.read_jsonl(path)] == [50, 100, 150, 200]
-    assert metrics.truncate_jsonl(path, 100) == 3
+    assert metrics.truncate_jsonl(path, 100) == 2   # rows 150 and 200; the cut-off line is no row
     assert [r["step"] for r in metrics.read_jsonl(path)] == [50, 100]
     assert open(path).read().endswith("\n")
+
+
+def test_a_torn_end_is_dropped_with_a_warning_and_damage_before_rows_is_an_error(tmp_path, monkeypatch):
+    """A power loss leaves NUL bytes (or a half row) where the last rows were: dropped, with the
+    line named; an unreadable line with rows after it is damage no crash explains."""
+    path = str(tmp_path / "m.jsonl")
+    good = "".join(json.dumps({"step": s}) + "\n" for s in (50, 100))
+    with open(path, "w") as f:
+        f.write(good + "\0" * 40 + "\n" + '{"step": 1' + "\0" * 8 + "\n")
+    warnings = []
+    monkeypatch.setattr(metrics.logging, "warning", lambda msg, *args: warnings.append(msg % args))
+    assert [r["step"] for r in metrics.read_jsonl(path)] == [50, 100]
+    assert metrics.truncate_jsonl(path, 1000) == 0   # the torn end is not counted as rows
+    assert len(warnings) == 2 and "m.jsonl: dropped the unreadable end of the file from line 3" in warnings[0]
+    assert open(path).read() == good
+    with open(path, "w") as f:
+        f.write(good + "garbage\n" + json.dumps({"step": 150}) + "\n")
+    with pytest.raises(ValueError, match=r"m.jsonl, line 3: not a JSON row, and rows follow it"):
+        metrics.read_jsonl(path)
 
 
 def test_jsonable_writes_non_finite_as_null():

@@ -63,23 +63,25 @@ def test_ring_buffer_overwrites_oldest_and_restores():
         buf.add(row(k))
     assert len(buf) == 4
     assert sorted(actions(buf, range(4))[:, 0].tolist()) == [2, 3, 4, 5]
-    other = ReplayBuffer(layout=LAYOUT, capacity=4)
+    other = ReplayBuffer(layout=LAYOUT, capacity=4, batch_size=3)
     other.restore(buf.state())
     np.testing.assert_array_equal(other.gather(range(4)), buf.gather(range(4)))
     other.add(row(9))     # continues at the same write position: overwrites row 2's slot
     assert sorted(actions(other, range(4))[:, 0].tolist()) == [3, 4, 5, 9]
     assert buf.sample(np.random.default_rng(0)).shape == (3, LAYOUT.width)   # its batch size
     with pytest.raises(ValueError, match="different configuration"):
-        ReplayBuffer(layout=LAYOUT, capacity=8).restore(buf.state())
+        ReplayBuffer(layout=LAYOUT, capacity=8, batch_size=3).restore(buf.state())
     with pytest.raises(ValueError, match="empty"):
-        ReplayBuffer(layout=LAYOUT, capacity=2).sample_indices(np.random.default_rng(0), 3)
+        ReplayBuffer(layout=LAYOUT, capacity=2, batch_size=2).sample_indices(np.random.default_rng(0), 3)
     for key in ("capacity", "batch_size"):
         with pytest.raises(ValueError, match=f"replay {key} must be >= 1, got 0"):
             ReplayBuffer(layout=LAYOUT, **{key: 0})
+    with pytest.raises(ValueError, match=r"batch_size \(100000000\) must not exceed its capacity \(8\)"):
+        ReplayBuffer(layout=LAYOUT, capacity=8, batch_size=100_000_000)
 
 
 def test_sample_into_draws_the_same_rows_as_sample():
-    buf = ReplayBuffer(layout=LAYOUT, capacity=10)
+    buf = ReplayBuffer(layout=LAYOUT, capacity=10, batch_size=10)
     for k in range(6):
         buf.add(row(k))
     out = np.full((32, buf.layout.width), np.nan, np.float32)

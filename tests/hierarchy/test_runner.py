@@ -14,7 +14,8 @@ from hierarchy import checkpointing, metrics
 from hierarchy.agent import Agent
 from hierarchy.config import ConfigMismatchError, ConfigurationError, parse_gin
 from hierarchy.experiment import build_agent, make_env
-from hierarchy.runner import TrainingDivergedError, train
+from hierarchy.run_failures import TrainingDivergedError
+from hierarchy.runner import train
 
 
 def steps_of(path):
@@ -246,12 +247,19 @@ def test_non_finite_weight_is_never_checkpointed(tmp_path, monkeypatch):
     env.close()
 
 
-def test_bad_train_setting_is_a_configuration_error_before_root_dir_exists(tmp_path):
+@pytest.mark.parametrize("value", ["0", "600.5", "True", "'600'"])
+def test_bad_train_setting_is_a_configuration_error_before_root_dir_exists(tmp_path, value):
     root = tmp_path / "run"
-    parse_gin(POINT, TINY + NO_TRAINING + ["train.total_steps = 0"])
+    parse_gin(POINT, TINY + NO_TRAINING + [f"train.total_steps = {value}"])
     with pytest.raises(ConfigurationError, match="train.total_steps must be an integer >= 1"):
         train(str(root))
     assert not root.exists()
+
+
+def test_a_whole_float_train_setting_is_accepted_as_an_integer():
+    from hierarchy.runner import check_train_settings
+
+    check_train_settings(total_steps=3e6, eval_interval=50_000)   # no error
 
 
 def test_environment_without_a_horizon_is_a_configuration_error(tmp_path):
