@@ -35,5 +35,6 @@ setup(
     install_requires=["tensorflow>=2.16", "tensorboard", "gymnasium>=1.0", "mujoco", "gin-config",
                       "absl-py", "numpy>=2", "matplotlib", "imageio"],
     entry_points={"console_scripts": ["hierarchy-train = hierarchy.bin.train:run",
-                                      "hierarchy-evaluate = hierarchy.bin.evaluate:run"]},
+                                      "hierarchy-evaluate = hierarchy.bin.evaluate:run",
+                                      "hierarchy-export = hierarchy.bin.export:run"]},
 )
