@@ -9,7 +9,7 @@ library's own (deterministic) evaluation does:
     policy = tf.saved_model.load(export_dir)
     state = policy.initial_state(batch_size)          # dict: step, origin_states, origin_goals
     out = policy.action(observation, context, **state)  # [B, obs_dim], [B, context_dim]
-    action, state = out["action"], {k: out[k] for k in policy.state_keys}
+    action, state = out["action"], {k: out[k] for k in state}
 
 `out` also holds `goal_<level name>` for every level: the goal it acted on at this step (the
 context for the top level), for plots and debugging. Any batch size, any number of levels, relative

@@ -83,7 +83,7 @@ def test_a_run_too_short_to_update_warns_at_start(tmp_path):
     assert "train.total_steps (100) is not above Agent.warmup_steps (10000)" in line
 
 
-@pytest.mark.parametrize("episodes", ["0", "-1"])
+@pytest.mark.parametrize("episodes", ["0", pytest.param("-1", marks=pytest.mark.slow)])
 def test_evaluate_refuses_fewer_than_one_episode(point_run, episodes):
     root, _ = point_run
     before = sorted(os.listdir(root))

@@ -3,6 +3,7 @@
 import json
 import os
 
+import pytest
 from run_helpers import run_binary
 
 from hierarchy import export
@@ -22,6 +23,7 @@ def test_export_binary_writes_a_savedmodel_with_its_provenance(point_run, tmp_pa
     assert [n for n in os.listdir(tmp_path) if n.startswith(".tmp")] == []
 
 
+@pytest.mark.slow
 def test_export_errors_are_one_line_and_write_nothing(point_run, tmp_path):
     root, _ = point_run
     # Not a run directory: exit 2.

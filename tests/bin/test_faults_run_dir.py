@@ -45,6 +45,7 @@ def test_a_truncated_checkpoint_data_file_falls_back_to_the_previous_checkpoint(
     resume_falls_back_to_step_200(root, reference, "Read less bytes than requested")
 
 
+@pytest.mark.slow
 def test_an_empty_loop_state_falls_back_to_the_previous_checkpoint(tmp_path, reference, killed):
     root = str(tmp_path / "run")
     directory = copy_run(killed, root)
@@ -78,6 +79,7 @@ def test_rows_without_checkpoints_refuse_to_start_over_until_told(tmp_path, refe
     assert_same_metrics(root, reference)
 
 
+@pytest.mark.slow
 def test_a_run_killed_before_its_first_checkpoint_starts_over_without_asking(tmp_path, reference):
     """Rows with no checkpoint are normal when the run died before its first checkpoint was due:
     here the first checkpoint falls at step 400, the run is killed at 350 with the row of step 200
