@@ -13,14 +13,23 @@ from run_helpers import FAULT_SETTINGS, POINT, REPO, assert_same_metrics, binary
 
 
 def _namespaces_available():
-    try:
-        return subprocess.run(["unshare", "-rm", "true"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
+    """Whether this kernel lets an unprivileged process mount a tmpfs and a read-only bind mount in a
+    user and mount namespace of its own (what the tests below do)."""
+    import tempfile
+
+    probe = ('mount -t tmpfs -o size=1m tmpfs "$1" && mount --bind "$1" "$1" && '
+             'mount -o remount,bind,ro "$1"')
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            return subprocess.run(["unshare", "-rm", "sh", "-c", probe, "probe", directory],
+                                  capture_output=True, timeout=30).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            return False
 
 
 pytestmark = pytest.mark.skipif(not _namespaces_available(),
-                                reason="unprivileged user and mount namespaces (unshare -rm) unavailable")
+                                reason="mounts in an unprivileged user and mount namespace (unshare -rm) "
+                                       "are not allowed here")
 
 
 def in_namespace(script, *args, timeout=600):
