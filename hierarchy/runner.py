@@ -103,13 +103,15 @@ def train(
       ConfigurationError: the configuration cannot be built; nothing was written.
       ConfigMismatchError: root_dir holds a run of another configuration (`extend` allows a larger
         total_steps, and nothing else).
-      TrainingDivergedError: a loss or a variable became NaN or infinite; the last good checkpoint
-        is intact.
+      run_failures.TrainingDivergedError: a loss or a variable became NaN or infinite; the last good
+        checkpoint is intact.
       resilience.Interrupted: SIGTERM or SIGINT stopped the run after a checkpoint at the next step.
       resilience.RootDirectoryError: root_dir cannot be created or written, or another process
         trains in it (`resilience.RunDirectoryLockedError`); nothing was run.
-      RowsWithoutCheckpointError: root_dir holds rows written after a checkpoint, but no checkpoint
-        (and not `start_over`); nothing was changed.
+      run_failures.RowsWithoutCheckpointError: root_dir holds rows written after a checkpoint, but
+        no checkpoint (and not `start_over`); nothing was changed.
+      run_failures.RunWriteError: a file of the run could not be written between checkpoints (a
+        full disk, a read-only filesystem); the newest checkpoint is intact.
       checkpointing.CheckpointWriteError: a checkpoint could not be written (the previous is intact).
       checkpointing.NoIntactCheckpointError: every checkpoint in root_dir is damaged.
     """
