@@ -8,7 +8,7 @@ small for the term to move the parent's policy; a cosine near -1 says the two ob
 against each other. `action_gradient_parts` and `action_statistics` look at the same two terms one
 step earlier, as gradients with respect to the parent's action (the child's goal), per sample, with
 the connected-gradient term split into its reward and value terms (`connected.cg_terms`): which
-term of the estimator carries the gradient, and where it moves the goal. `benchmarks/cg_gradients.py`
+term of the estimator carries the gradient, and where it moves the goal. `benchmarks/analysis/cg_gradients.py`
 reports both for trained runs. `child_actor_path` opens Eq. 14's value term further: the child
 critic's slope in its action and the child policy's slope in its goal, whose product it is, and how
 often the child's actions sit at their bounds. `parent_goals` and `goal_statistics` measure the

@@ -1,5 +1,5 @@
 """The files of a run directory: their names, in one public place for the library and its users
-(benchmarks/sweep.py and benchmarks/aggregate.py read runs through these names).
+(benchmarks/sweeps/sweep.py and benchmarks/analysis/aggregate.py read runs through these names).
 
 What a training run (`hierarchy.runner.train`) writes into its `root_dir`:
   config.gin             the full gin configuration at start (`gin.config_str()`); a later run in the

@@ -87,7 +87,7 @@ def configure_tensorflow(*, intra_op_threads: int | None = 1) -> int:
     (benchmarks/results/throughput.md, both measured under each setting).
 
     It must run before TensorFlow executes anything. When the environment variable
-    TF_NUM_INTRAOP_THREADS is set (benchmarks/sweep.py sets it per cell), that wins and nothing is
+    TF_NUM_INTRAOP_THREADS is set (benchmarks/sweeps/sweep.py sets it per cell), that wins and nothing is
     changed; None leaves TensorFlow's default.
 
     Args:

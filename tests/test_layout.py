@@ -59,7 +59,8 @@ def _private_uses(tree: ast.AST, methods=frozenset(("call", "act", "train"))):
     return found
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "benchmarks").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "benchmarks").rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(ROOT / "benchmarks")))
 def test_benchmarks_use_only_public_names(path):
     assert _private_uses(ast.parse(path.read_text()), _library_methods()) == []
 

@@ -1,23 +1,27 @@
-"""Fixtures of the benchmark scripts' tests: each script as a module (scripts.load_script)."""
+"""Fixtures of the benchmark tests: the benchmark modules, and one local Ray for the session."""
 
 import pytest
 
-from scripts import load_script
+from benchmarks.analysis import aggregate as aggregate_module
+from benchmarks.analysis import compare as compare_module
+from benchmarks.performance import throughput as throughput_module
+from benchmarks.sweeps import collect as collect_module
+from benchmarks.sweeps import sweep as sweep_module
 
 
 @pytest.fixture(scope="session")
 def aggregate():
-    return load_script("aggregate")
+    return aggregate_module
 
 
 @pytest.fixture(scope="session")
 def sweep():
-    return load_script("sweep")
+    return sweep_module
 
 
 @pytest.fixture(scope="session")
 def throughput():
-    return load_script("throughput")
+    return throughput_module
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +35,11 @@ def local_ray(sweep, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def compare():
-    """benchmarks/compare.py; its modules `compare.evidence` and `compare.paired` are the ones it uses."""
-    return load_script("compare")
+    """benchmarks.analysis.compare; `compare.evidence`, `compare.stats` and `compare.iqm` are the
+    modules it uses."""
+    return compare_module
 
 
 @pytest.fixture(scope="session")
 def collect():
-    return load_script("collect")
+    return collect_module

@@ -1,4 +1,4 @@
-"""benchmarks/aggregate.py on synthetic runs, checked against hand-computed statistics."""
+"""benchmarks.analysis.aggregate on synthetic runs, checked against hand-computed statistics."""
 
 import json
 import math
@@ -93,12 +93,12 @@ def test_curve_mean_and_band(aggregate, sweep_root):
     c = aggregate.curve(groups[("maze", "hrl_L2")], "return")
     np.testing.assert_array_equal(c["steps"], [0, 100, 200])
     np.testing.assert_array_equal(c["n"], [3, 3, 2])
-    # Step 100: values 3, 4, 2 -> mean 3, std 1, half-width t(0.975, 2) / sqrt(3) = 4.303 / sqrt(3).
+    # Step 100: values 3, 4, 2 -> mean 3, std 1, half-width t(0.975, 2) / sqrt(3) = 4.30265 / sqrt(3).
     assert c["mean"][1] == pytest.approx(3.0)
-    assert c["high"][1] - c["mean"][1] == pytest.approx(4.303 / math.sqrt(3))
-    # Step 200: seed 2 has stopped; values 5, 3 -> mean 4, std sqrt(2), half t(0.975, 1) = 12.706.
+    assert c["high"][1] - c["mean"][1] == pytest.approx(4.302652729911275 / math.sqrt(3))
+    # Step 200: seed 2 has stopped; values 5, 3 -> mean 4, std sqrt(2), half t(0.975, 1) = 12.7062.
     assert c["mean"][2] == pytest.approx(4.0)
-    assert c["low"][2] == pytest.approx(4.0 - 12.706)
+    assert c["low"][2] == pytest.approx(4.0 - 12.706204736174694)
 
 
 def test_curve_interpolates_between_evaluations(aggregate, sweep_root):
@@ -116,15 +116,6 @@ def test_single_seed_has_no_band(aggregate):
     assert aggregate.mean_std([2.0]) == (2.0, 0.0, 1)
     mean, _, n = aggregate.mean_std([])
     assert n == 0 and math.isnan(mean)
-
-
-def test_t95_table(aggregate):
-    assert aggregate.t95(1) == 12.706
-    assert aggregate.t95(9) == 2.262
-    assert aggregate.t95(45) == 2.0
-    assert aggregate.t95(1000) == 1.96
-    with pytest.raises(ValueError):
-        aggregate.t95(0)
 
 
 def test_outputs(aggregate, sweep_root, tmp_path):

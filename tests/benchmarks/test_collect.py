@@ -1,4 +1,4 @@
-"""benchmarks/collect.py: copying finished cells' report files and committing each on its own, in a
+"""benchmarks.sweeps.collect: copying finished cells' report files and committing each on its own, in a
 real git repository; and the sweep doing it as each cell finishes."""
 
 import json

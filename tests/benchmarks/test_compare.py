@@ -1,5 +1,5 @@
-"""benchmarks/compare.py (evidence report) on synthetic run directories, against hand-computed numbers
-and a brute-force bootstrap."""
+"""benchmarks.analysis.compare (evidence report) on synthetic run directories, against hand-computed
+numbers and a brute-force bootstrap."""
 
 import itertools
 import json
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-T2 = 4.303          # t(0.975, 2): three seeds
+T2 = 4.302652729911275          # t(0.975, 2): three seeds
 A, B = [16.0, 0.0], [0.0, 16.0]
 
 # Per-target success of each run at evaluation steps 0, 100, 200 (return = 10 x success).
@@ -72,10 +72,10 @@ def test_best_window_mean_by_hand(compare):
 
 
 def test_ci95_and_auc_by_hand(compare):
-    p = compare.paired
+    p = compare.stats
     mean, half, n = p.ci95([1.0, 2.0, 3.0, 4.0, None, float("nan")])
     assert (n, mean) == (4, 2.5)
-    assert half == pytest.approx(3.182 * math.sqrt(5 / 3) / 2)      # t(0.975, 3) s / sqrt(4)
+    assert half == pytest.approx(3.182446305284263 * math.sqrt(5 / 3) / 2)   # t(0.975, 3) s / sqrt(4)
     mean, half, n = p.ci95([7.0])
     assert (mean, n) == (7.0, 1) and math.isnan(half)
     assert p.ci95([])[2] == 0
@@ -88,7 +88,7 @@ def test_ci95_and_auc_by_hand(compare):
 
 
 def test_bootstrap_matches_brute_force_enumeration(compare):
-    p = compare.paired
+    p = compare.stats
     d = np.array([0.0, 1.0, 1.0, 2.0])
     # Every one of the 4^4 = 256 equally likely resamples of the four seeds.
     means = np.sort([d[list(idx)].mean() for idx in itertools.product(range(4), repeat=4)])
@@ -193,7 +193,7 @@ def test_lambda_table(compare, index):
     assert rows[2]["success"][:1] == (1.0,) and math.isnan(rows[2]["success"][1])
     # Intrinsic final window: 6 + seed (+10 for HRL-CG): seeds 0, 1, 5 -> 16, 17, 21.
     assert rows[1]["intrinsic"]["low"][0] == pytest.approx(18.0)
-    import evidence_plots  # benchmarks/ is on sys.path once compare.py is loaded
+    from benchmarks.analysis import evidence_plots
 
     np.testing.assert_allclose(evidence_plots.lambda_positions([0.0, 0.01, 0.1]), [0.001, 0.01, 0.1])
 
@@ -209,9 +209,9 @@ def test_report_files(compare, sweep_root, tmp_path):
          "label": "paper 4"}]}))
     out = tmp_path / "out"
     result = compare.compare([sweep_root], out, success_threshold=0.5, reference=str(reference),
-                             argv=["sweep", "--out_dir", "out"], train_window=2)
+                             argv=["sweep", "--out_dir", "out"], train_window=2, iqm_resamples=50)
     text = (out / "compare.md").read_text()
-    assert "Command: `python benchmarks/compare.py sweep --out_dir out`" in text
+    assert "Command: `python -m benchmarks.analysis.compare sweep --out_dir out`" in text
     assert "#### target (16, 0)" in text and "#### target (0, 16)" in text
     assert "| hrl_L2 | 3 (3) | 0.83 +/- 0.72 |" in text
     assert "133 +/- 143 (3/3)" in text and "| 200 (1/3) |" in text
@@ -252,7 +252,7 @@ def test_reference_file_errors(compare, tmp_path):
 
 
 def test_reference_marks_are_drawn(compare):
-    import evidence_plots  # benchmarks/ is on sys.path once compare.py is loaded
+    from benchmarks.analysis import evidence_plots
 
     plt = evidence_plots.pyplot()
     fig, ax = plt.subplots()
@@ -282,7 +282,7 @@ def test_task_without_targets_or_success(compare, tmp_path):
                     for s in (0, 10)]
             (run / "eval_metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = compare.compare([root], tmp_path / "out", plot=False,
-                             return_thresholds=["9", "gather=1.5"])
+                             return_thresholds=["9", "gather=1.5"], iqm_resamples=50)
     assert compare.evidence.return_threshold(["9", "gather=1.5"], "maze") == 9.0
     a = result["analysis"]["gather"]
     assert a["targets"] == ["all"] and a["keys"] == ["return"]
@@ -311,7 +311,7 @@ def test_real_sweep_end_to_end(compare, sweep, tmp_path):
     results = sweep.run_cells(sweep.expand_grid(config), root, max_parallel=2, threads=1,
                               log=lambda s: None)
     assert {v["status"] for v in results.values()} == {"ok"}
-    result = compare.compare([root], tmp_path / "out", plot=True)
+    result = compare.compare([root], tmp_path / "out", plot=True, iqm_resamples=50)
     a = result["analysis"]["point_maze"]
     assert a["targets"] == ["all", "(16, 0)", "(16, 16)", "(0, 16)"]
     assert a["levels"] == ["mid", "low"] and a["bin"] == 300
@@ -344,7 +344,7 @@ def test_campaign_status_names_what_is_not_finished(compare, sweep_root, tmp_pat
     assert status["missing"] == ["maze/hrl_cg_L2_lam0.01/seed2"]
     assert status["commits"] == {"aaaaaaaaaa": 2, "unknown": 2}     # cells without a cell.json
     out = tmp_path / "out"
-    compare.compare([sweep_root], out, planned=[str(grid)], plot=False)
+    compare.compare([sweep_root], out, planned=[str(grid)], plot=False, iqm_resamples=50)
     text = (out / "compare.md").read_text()
     assert "6 cells. Finished: 4. Unfinished: 1 (maze/hrl_L2: seeds 2)." in text
     assert "running elsewhere): 1 (maze/hrl_cg_L2_lam0.01: seeds 2)." in text
@@ -366,7 +366,7 @@ def test_two_roots_with_the_same_cells(compare, sweep_root, tmp_path):
         compare.main([str(sweep_root), str(other), "--out_dir", str(tmp_path / "o"), "--no_plots"])
     out = tmp_path / "out"
     assert compare.main([str(sweep_root), str(other), "--out_dir", str(out), "--no_plots",
-                         "--suffix", f"{other}=variant"]) == 0
+                         "--suffix", f"{other}=variant", "--iqm_resamples", "50"]) == 0
     text = (out / "compare.md").read_text()
     # The renamed group: final overall success 0 and 1 (return 0 and 10); the original unchanged.
     assert "| hrl_cg_L2_lam0.01_variant | 0.00 / 0.00 | 1.00 / 10 | - | - |" in text
@@ -379,9 +379,30 @@ def test_two_roots_with_the_same_cells(compare, sweep_root, tmp_path):
         (0.0, "hrl_L2", ""), (0.01, "hrl_cg_L2_lam0.01", ""),
         (0.01, "hrl_cg_L2_lam0.01_variant", "variant"), (0.1, "hrl_cg_L2_lam0.1", "")]
     assert compare.main([str(sweep_root), str(other), "--out_dir", str(out),
-                         "--suffix", f"{other}=variant"]) == 0          # with the figures
+                         "--suffix", f"{other}=variant", "--iqm_resamples", "50"]) == 0  # figures
     assert (out / "lambda_maze_L2.png").stat().st_size > 10000
     with pytest.raises(SystemExit, match="--suffix names .*nowhere.* not among the roots"):
         compare.main([str(sweep_root), "--out_dir", str(out), "--suffix", "nowhere=x"])
     with pytest.raises(SystemExit):
         compare.main([str(sweep_root), "--out_dir", str(out), "--suffix", f"{other}=bad name"])
+
+
+def test_report_section_by_hand(compare, index):
+    """The synthetic sweep of test_compare: overall final success (mean of the two targets at step
+    200) of HRL seeds 0, 1, 2 is 0.5, 0.75, 0.25, of HRL-CG (lambda 0.01) seeds 0, 1, 5 1.0, 0.75, 0."""
+    targets = ["all", "(16, 0)", "(0, 16)"]
+    a = compare.iqm.section(index, targets, ["success"], resamples=100, seed=0)
+    assert a["targets"] == ["(16, 0)", "(0, 16)"] and a["resamples"] == 100
+    assert a["iqm"]["hrl_L2"]["success"]["all"][0] == pytest.approx(0.5)
+    assert a["iqm"]["hrl_L2"]["success"]["all"][3] == 3
+    assert a["iqm"]["hrl_cg_L2_lam0.1"]["success"]["all"] == (1.0, 1.0, 1.0, 1)
+    (row,) = [r for r in a["improvement"] if r["hrl_cg"] == "hrl_cg_L2_lam0.01"]
+    # 1.0 beats all three; 0.75 beats 0.5 and 0.25 and ties 0.75; 0 beats none: 5.5 of 9 pairs.
+    assert row["success"]["all"][0] == pytest.approx(5.5 / 9)
+    # Per target: (16, 0) HRL 1, 1, 0.5 against HRL-CG 1, 1, 0 -> 4/9; (0, 16) HRL 0, 0.5, 0
+    # against 1, 0.5, 0 -> 6.5/9; averaged.
+    assert row["success"]["targets"][0] == pytest.approx((4 + 6.5) / 18)
+    text = "\n".join(compare.iqm.markdown(a, ["success"], compare._table))
+    assert "IQM final success, over the 2 targets" in text
+    assert "| hrl_L2 | 0.50 [" in text and "(n=3)" in text and "100 resamples" in text
+    assert "| hrl_cg_L2_lam0.01 | hrl_L2 | 0.61 [" in text

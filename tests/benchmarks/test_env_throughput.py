@@ -1,12 +1,12 @@
-"""benchmarks/env_throughput.py: the paired ratio against hand-computed values, and a tiny run."""
+"""benchmarks.performance.env_throughput: the paired ratio against hand-computed values, and a tiny
+run."""
 
 import pytest
 
-from scripts import load_script
+from benchmarks.performance import env_throughput
 
 
 def test_paired_ratios_hand_values():
-    env_throughput = load_script("env_throughput")
     # Ratios 0.5, 0.75, 1.0, 0.8, 0.6 -> sorted 0.5 0.6 0.75 0.8 1.0: median 0.75, quartiles 0.6, 0.8.
     values = [50.0, 150.0, 300.0, 80.0, 60.0]
     reference = [100.0, 200.0, 300.0, 100.0, 100.0]
@@ -17,7 +17,6 @@ def test_paired_ratios_hand_values():
 
 
 def test_main_prints_every_environment(capsys):
-    env_throughput = load_script("env_throughput")
     env_throughput.main(["--steps", "20", "--repeats", "2", "--clock", "cpu"])
     lines = capsys.readouterr().out.splitlines()
     assert "paired x" in lines[0]

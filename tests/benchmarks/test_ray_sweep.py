@@ -12,16 +12,12 @@ import threading
 import time
 
 import pytest
+from ray_cluster import LoopbackCluster, alive, command_line
 
-BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
-REPO = str(BENCHMARKS.parent)
-for _path in (str(BENCHMARKS), os.path.dirname(os.path.abspath(__file__))):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-import cell_runner  # noqa: E402  (benchmarks/cell_runner.py, the module sweep.py uses)
-from ray_cluster import LoopbackCluster, alive, command_line  # noqa: E402
+from benchmarks.sweeps import cell_runner
+from hierarchy.run_files import FINISHED
 
-from hierarchy.run_files import FINISHED  # noqa: E402
+REPO = str(pathlib.Path(__file__).resolve().parents[2])
 
 # The binary's output is compared between cells of the same configuration: one thread each, so that
 # TensorFlow's reductions run in the same order in every process.
@@ -79,9 +75,7 @@ SLOW_STOPPER = textwrap.dedent("""
 """)
 
 ATTEMPT = textwrap.dedent("""
-    import sys
-    sys.path.insert(0, {benchmarks!r})
-    import cell_runner
+    from benchmarks.sweeps import cell_runner
     cell_runner.run_attempt([cell_runner.PYTHON, {script!r}, "--root_dir", {cell!r}], {cell!r},
                             cwd={cell!r}, env_overrides={{}}, finished_file="finished.json")
 """)
@@ -93,8 +87,8 @@ def test_a_dead_attempt_keeps_the_lock_until_its_child_has_stopped(tmp_path):
     script = tmp_path / "stopper.py"
     script.write_text(SLOW_STOPPER)
     cell = str(tmp_path / "cell")
-    wrapper = subprocess.Popen([sys.executable, "-c", ATTEMPT.format(
-        benchmarks=str(BENCHMARKS), script=str(script), cell=cell)])
+    wrapper = subprocess.Popen([sys.executable, "-c", ATTEMPT.format(script=str(script), cell=cell)],
+                               cwd=REPO)
     try:
         wait_for(lambda: os.path.exists(os.path.join(cell, "started")), 30, "the child to start")
         child = attempts(cell)[0]["child_pid"]
@@ -252,7 +246,7 @@ def test_ctrl_c_to_the_sweep_stops_its_cells_cleanly(tmp_path, tmp_path_factory)
     root = tmp_path / "sweep"
     cell_dir = root / "a" / "hrl_cg_L2_lam0.01" / "seed0"
     driver = subprocess.Popen(
-        [sys.executable, str(BENCHMARKS / "sweep.py"), "--config", config_path, "--root_dir",
+        [sys.executable, "-m", "benchmarks.sweeps.sweep", "--config", config_path, "--root_dir",
          str(root), "--max_parallel", "1", "--threads_per_cell", "1",
          "--ray_temp_dir", str(tmp_path_factory.mktemp("ray"))],   # short: Ray's socket paths
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -296,7 +290,7 @@ def test_cluster_sweep_survives_a_killed_node(sweep, tmp_path):
     try:
         cluster.start()
         driver = subprocess.Popen(
-            [sys.executable, str(BENCHMARKS / "sweep.py"), "--config", config_path, "--root_dir",
+            [sys.executable, "-m", "benchmarks.sweeps.sweep", "--config", config_path, "--root_dir",
              str(root), "--address", cluster.address, "--threads_per_cell", "1", "--max_retries", "3"],
             cwd=REPO, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -337,7 +331,7 @@ def test_cluster_sweep_survives_a_killed_node(sweep, tmp_path):
     assert "Stopped by SIGTERM" in log and "mid-episode" in log
     assert_same_rows(dirs, total)
     # Re-running the finished sweep skips every cell.
-    again = subprocess.run([sys.executable, str(BENCHMARKS / "sweep.py"), "--config", config_path,
+    again = subprocess.run([sys.executable, "-m", "benchmarks.sweeps.sweep", "--config", config_path,
                             "--root_dir", str(root), "--dry_run"], cwd=REPO, capture_output=True,
                            text=True, timeout=60)
     assert again.stdout.count("[finished]") == 4

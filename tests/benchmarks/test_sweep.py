@@ -1,4 +1,4 @@
-"""benchmarks/sweep.py: grid expansion, skip/resume logic and parallel runs (Ray tasks on a local Ray)
+"""benchmarks.sweeps.sweep: grid expansion, skip/resume logic and parallel runs (Ray tasks on a local Ray)
 with a fake binary."""
 
 import json
@@ -114,10 +114,10 @@ def test_cell_total_steps_is_the_last_binding(sweep):
 
 
 def test_without_total_steps_keeps_every_other_binding(sweep):
-    import sweep_grid
+    from benchmarks.sweeps import grid
     bindings = ["train.total_steps = 100", " train.total_steps=5", "train.seed = 1",
                 "train.total_steps_extra = 3", "Level.gamma = 0.99"]
-    assert [sweep_grid.binding_name(b) for b in bindings] == [
+    assert [grid.binding_name(b) for b in bindings] == [
         "train.total_steps", "train.total_steps", "train.seed", "train.total_steps_extra", "Level.gamma"]
     assert sweep.without_total_steps(bindings) == ["train.seed = 1", "train.total_steps_extra = 3",
                                                    "Level.gamma = 0.99"]
@@ -314,7 +314,7 @@ def test_shipped_configs_expand(sweep):
 
     from hierarchy.config import resolve_gin_file
 
-    configs = sorted((pathlib.Path(sweep.__file__).parent / "configs").glob("*.json"))
+    configs = sorted((pathlib.Path(sweep.__file__).parents[1] / "configs").glob("*.json"))
     assert configs
     for path in configs:
         cells = sweep.expand_grid(sweep.load_config(path))

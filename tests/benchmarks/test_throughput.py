@@ -1,4 +1,5 @@
-"""benchmarks/throughput.py: the report arithmetic (fast) and a --quick run (slow: 1-2 minutes)."""
+"""benchmarks.performance.throughput: the report arithmetic (fast) and a --quick run (slow: 1-2
+minutes)."""
 
 import json
 
@@ -53,17 +54,11 @@ def test_unknown_loop_is_an_error(throughput):
         throughput.parse_args(["--loops", "flat,sac"])
 
 
-def test_overlap_experiment_is_opt_in(throughput):
-    assert "flat_overlap" not in throughput.parse_args([]).loops
-    assert throughput.parse_args(["--loops", "flat,flat_overlap"]).loops == ["flat", "flat_overlap"]
-
-
-def test_overlap_experiment_runs_the_same_schedule(throughput):
-    """The overlap experiment trains on the standard schedule: every step after the warm-up runs a
-    critic update (in its thread), every second one the actor; transitions are all stored."""
-    loops = [cls("Pendulum-v1", 1, 0.0, warmup_steps=20, seed=0, hidden=(8, 8), batch_size=8)
-             for cls in (throughput.OurLoop, throughput.OverlapLoop)]
-    for loop in loops:
+def test_flat_loop_runs_the_standard_schedule(throughput):
+    """The flat loop trains on the standard schedule: every step after the warm-up runs a critic
+    update, every second one the actor; transitions are all stored."""
+    for loop in [throughput.OurLoop("Pendulum-v1", 1, 0.0, warmup_steps=20, seed=0, hidden=(8, 8),
+                                    batch_size=8)]:
         loop.run(50)
         assert loop.agent.critic_updates == [30] and len(loop.agent.buffers[0]) == 50
         assert np.all(np.isfinite(loop.agent.last_losses[0, :2])) and loop.agent.last_losses[0, 1] != 0

@@ -1,4 +1,4 @@
-"""benchmarks/cg_gradients.py on a real trained run (the session's short HRL-CG PointReach run)."""
+"""benchmarks.analysis.cg_gradients on a real trained run (the session's short HRL-CG PointReach run)."""
 
 import json
 import os
@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from run_helpers import TINY, TRAINING, run_binary
 
-from scripts import load_script
+from benchmarks.analysis import cg_gradients as cg_gradients_module
 
 
 @pytest.fixture(scope="module")
 def cg_gradients():
-    return load_script("cg_gradients")
+    return cg_gradients_module
 
 
 def test_report_of_a_trained_run(cg_gradients, point_run, tmp_path):

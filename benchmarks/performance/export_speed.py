@@ -6,7 +6,7 @@ Both act deterministically on the same observation and context, at step 0 of an 
 decides, the most work a step can take); the library's acting is `Agent.act` of an evaluation
 episode (one environment at a time), the export's is `policy.action` on a batch.
 
-    python benchmarks/export_speed.py --root_dir runs/ant_maze --export_dir runs/ant_maze/policy \
+    python -m benchmarks.performance.export_speed --root_dir runs/ant_maze --export_dir runs/ant_maze/policy \
         [--calls 2000 --repeats 5 --batch 64 --out benchmarks/results/export_speed.md]
 """
 

@@ -9,7 +9,7 @@ quartiles) over repeats of its steps/s divided by Ant-v5's in the same repeat. S
 which matters on a machine whose speed drifts.
 
 Usage (from the repository root):
-    python benchmarks/env_throughput.py [--steps 500] [--repeats 21] [--clock wall|cpu]
+    python -m benchmarks.performance.env_throughput [--steps 500] [--repeats 21] [--clock wall|cpu]
 `--clock cpu` times with this process's CPU time (time.process_time) instead of wall time: on a
 machine shared with other jobs it leaves out the time the process waits for a core (it still
 feels their cache and memory traffic).
@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pathlib
 import statistics
-import sys
 import time
 
 import gymnasium as gym
@@ -73,10 +71,7 @@ def main(argv=None) -> None:
                         help="wall time, or this process's CPU time (see the module docstring)")
     args = parser.parse_args(argv)
 
-    # Importing `envs` registers the hierarchy/ ids; make the repository root importable when
-    # this file is run as a script (python benchmarks/env_throughput.py).
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-    importlib.import_module("envs")
+    importlib.import_module("envs")   # registers the hierarchy/ ids
 
     environments = {env_id: gym.make(env_id).unwrapped for env_id in ENV_IDS}
     rng = np.random.default_rng(0)

@@ -1,10 +1,12 @@
 """The evidence report of a sweep: per evaluation target, lower levels' intrinsic returns, HRL-CG
 against HRL on paired seeds, the lambda study, and reference numbers (the paper's) on the curves.
 
-Complements benchmarks/aggregate.py (overall table and curves) on the same run directories; what is
-computed and how: benchmarks/evidence.py (statistics: benchmarks/paired.py). Across seeds every
-table gives mean +/- the half-width of a 95% confidence interval for the mean (t(0.975, n-1) x
-sample std / sqrt(n)); "(n=1)" where one seed has the value.
+Complements `aggregate` (overall table and curves) on the same run directories; what is computed
+and how: `evidence` (statistics: `stats`). Across seeds every table gives mean +/- the half-width of
+a 95% confidence interval for the mean (t(0.975, n-1) x sample std / sqrt(n)); "(n=1)" where one
+seed has the value. Beside them, per group, the interquartile mean of the seeds' final evaluations
+with a stratified bootstrap interval, and for HRL-CG against HRL the probability of improvement
+(`iqm`, after rliable).
 
 Writes to --out_dir: `compare.md` (also printed), `compare.json` (tables, curve numbers, the command
 and the git commit it ran on), and per environment `targets_<env>.png`, `intrinsic_<env>.png` (where
@@ -20,7 +22,7 @@ e.g. another connected-gradient estimator) are then compared side by side, each 
 HRL cells. Without it two runs with the same env, group and seed stop the report with an error.
 
 Usage (repository root):
-  python benchmarks/compare.py runs/point_maze --out_dir runs/point_maze/summary \
+  python -m benchmarks.analysis.compare runs/point_maze --out_dir runs/point_maze/summary \
       [--planned benchmarks/configs/point_maze_suite.json] \
       [--success_threshold 0.5] [--return_threshold ant_gather=3.0] \
       [--reference benchmarks/paper_reference.json] [--intrinsic_bin 50000] \
@@ -40,16 +42,9 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-HERE = pathlib.Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # benchmarks/ is a folder of scripts: make its modules importable
-    sys.path.insert(0, str(HERE))
-
-import aggregate  # noqa: E402
-import evidence  # noqa: E402
-import paired  # noqa: E402
-import sweep_grid  # noqa: E402
-
-from hierarchy.metrics import jsonable  # noqa: E402
+from benchmarks.analysis import aggregate, evidence, iqm, stats
+from benchmarks.sweeps import grid
+from hierarchy.metrics import jsonable
 
 NAMES = {"final": "final", "auc": "area under curve"}
 
@@ -86,8 +81,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
 
 def analyse_env(env: str, index: Dict[str, dict], *, thresholds: Dict[str, float | None],
                 bin_width: float | None, marks: Sequence[dict], resamples: int, seed: int,
-                train_window: int = 100) -> dict:
-    """Every table of one environment (see benchmarks/evidence.py)."""
+                train_window: int = 100, iqm_resamples: int = iqm.RESAMPLES) -> dict:
+    """Every table of one environment (see benchmarks/analysis/evidence.py)."""
     runs = [r for m in index.values() for r in m["runs"]]
     targets = list(dict.fromkeys(t for r in runs for t in r["targets"]))
     keys = [k for k in evidence.KEYS if any(np.isfinite(r[k]).any() for r in runs)]
@@ -115,6 +110,7 @@ def analyse_env(env: str, index: Dict[str, dict], *, thresholds: Dict[str, float
         out["paired"].append({"hrl_cg": cg, "hrl": hrl, "rows": [
             {"target": t, "metric": k, **c} for (t, k), c in comparisons.items() if c is not None]})
     out["lambda"] = evidence.lambda_rows(index, levels, width)
+    out["iqm"] = iqm.section(index, targets, keys, resamples=iqm_resamples, seed=seed)
     out["per_seed"] = {g: {str(r["seed"]): {k: evidence.final_value(evidence.view(r, targets[0]), k)
                                             for k in keys}
                            for r in sorted(m["runs"], key=lambda r: r["seed"])}
@@ -124,7 +120,7 @@ def analyse_env(env: str, index: Dict[str, dict], *, thresholds: Dict[str, float
             continue
         row = out["tables"].get(mk["target"], {}).get(mk["group"])
         # Training episodes have no evaluation target: a training figure for the overall one only.
-        training = None if row is None or mk["target"] != evidence.ALL else paired.ci95([
+        training = None if row is None or mk["target"] != evidence.ALL else stats.ci95([
             evidence.best_window_mean(r["training"][mk["metric"]], train_window)
             for r in index[mk["group"]]["runs"]])
         out["reference"].append(dict(mk, ours=None if row is None else {
@@ -186,12 +182,13 @@ def markdown_env(env: str, a: dict) -> List[str]:
                 if name not in r:
                     continue
                 m = r[name]
-                ci = paired.NOT_ENOUGH if m["ci"] is None else f"[{m['ci'][0]:+.3f}, {m['ci'][1]:+.3f}]"
+                ci = stats.NOT_ENOUGH if m["ci"] is None else f"[{m['ci'][0]:+.3f}, {m['ci'][1]:+.3f}]"
                 per_seed = ", ".join(f"{s}: {d:+.3f}" for s, d in zip(r["seeds"], m["differences"]))
                 body.append([r["target"], f"{label} {r['metric']}", f"{m['mean']:+.3f}", ci,
                              f"{m['higher']} / {m['lower']} / {len(m['differences'])}", per_seed])
         lines += _table(["target", "measure", "mean difference", "95% bootstrap CI",
                          "HRL-CG higher / lower / seeds", "per seed (seed: difference)"], body)
+    lines += iqm.markdown(a["iqm"], a["keys"], _table)
     for n, rows in a["lambda"].items():
         lines += [f"### Lambda study, {n} levels", ""]
         header = ["lambda", "group", "seeds", "final return"] + (
@@ -227,7 +224,8 @@ def compare(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_thresh
             return_thresholds: Sequence[str] = (), reference: str | None = None,
             bin_width: float | None = None, resamples: int = 10000, seed: int = 0,
             plot: bool = True, argv: Sequence[str] = (), planned: Sequence[str] = (),
-            suffixes: Dict[str, str] | None = None, train_window: int = 100) -> dict:
+            suffixes: Dict[str, str] | None = None, train_window: int = 100,
+            iqm_resamples: int = iqm.RESAMPLES) -> dict:
     """Reads the runs, writes compare.md, compare.json and the figures; returns the analysis.
     `planned`: grid configs whose cells the report's status section accounts for. `suffixes`:
     {root: name}, `_name` appended to the groups of the runs read from that root."""
@@ -255,7 +253,7 @@ def compare(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_thresh
                       "return": evidence.return_threshold(return_thresholds, env)}
         analysis[env] = analyse_env(env, evidence.group_index(groups, env), thresholds=thresholds,
                                     bin_width=bin_width, marks=marks, resamples=resamples, seed=seed,
-                                    train_window=train_window)
+                                    train_window=train_window, iqm_resamples=iqm_resamples)
     lines = ["# Evidence report", "", f"Command: `{prov['command']}`", "",
              f"Code: commit {prov['commit']}", "",
              "Across seeds: mean +/- half-width of the 95% confidence interval for the mean "
@@ -263,7 +261,9 @@ def compare(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_thresh
              "best; steps to threshold: first evaluation at or above it, over the seeds that reach it "
              "(reached/seeds). Paired differences: HRL-CG minus HRL on the same seed; area under curve "
              "= trapezoid over the evaluation steps common to every paired run / their range; CI: "
-             f"percentile bootstrap over seeds ({resamples} resamples, generator seed {seed}).", ""]
+             f"percentile bootstrap over seeds ({resamples} resamples, generator seed {seed}; scipy). "
+             "Interquartile means and probabilities of improvement: stratified bootstrap "
+             f"({iqm_resamples} resamples, generator seed {seed}; rliable).", ""]
     status = campaign_status(roots, planned) if planned else None
     lines += markdown_status(status) if status else []
     for env in envs:
@@ -283,7 +283,7 @@ def campaign_status(roots: Sequence[str | pathlib.Path], configs: Sequence[str])
     finished.json), "missing" (cell ids), "commits" {commit: finished cells trained on it}}."""
     planned = []
     for config in configs:
-        for cell in sweep_grid.expand_grid(sweep_grid.load_config(config)):
+        for cell in grid.expand_grid(grid.load_config(config)):
             if cell.cell_id not in planned:
                 planned.append(cell.cell_id)
     status = {"configs": list(configs), "planned": len(planned), "finished": [], "unfinished": [],
@@ -323,7 +323,7 @@ def markdown_status(status: dict) -> List[str]:
 
 
 def _plots(groups, envs, analysis, marks, out_dir: pathlib.Path) -> List[str]:
-    import evidence_plots
+    from benchmarks.analysis import evidence_plots
 
     plt = evidence_plots.pyplot()
     paths = []
@@ -342,12 +342,7 @@ def _plots(groups, envs, analysis, marks, out_dir: pathlib.Path) -> List[str]:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("roots", nargs="+", help="sweep roots (or single run dirs)")
-    p.add_argument("--out_dir", required=True)
-    p.add_argument("--success_threshold", type=float, default=0.5,
-                   help="success rate for 'steps to threshold' (negative: none)")
-    p.add_argument("--return_threshold", action="append", default=[],
-                   help="'X' or 'env=X' (repeatable): return for 'steps to threshold'")
+    aggregate.add_report_arguments(p)
     p.add_argument("--reference", default="", help="JSON of reference marks (paper numbers)")
     p.add_argument("--train_window", type=int, default=100,
                    help="training episodes averaged for the reference table's training column")
@@ -356,8 +351,10 @@ def main(argv=None) -> int:
     p.add_argument("--intrinsic_bin", type=float, default=0.0,
                    help="bin width (steps) of intrinsic returns (0: the evaluation interval)")
     p.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples")
-    p.add_argument("--bootstrap_seed", type=int, default=0)
-    p.add_argument("--no_plots", action="store_true")
+    p.add_argument("--iqm_resamples", type=int, default=iqm.RESAMPLES,
+                   help="stratified bootstrap resamples of the IQM and probability-of-improvement "
+                        "intervals")
+    p.add_argument("--bootstrap_seed", type=int, default=0, help="seed of every bootstrap")
     p.add_argument("--suffix", action="append", default=[], metavar="ROOT=NAME",
                    help="append _NAME to the groups of the runs under ROOT (one of the roots)")
     args = p.parse_args(argv)
@@ -374,13 +371,10 @@ def main(argv=None) -> int:
             return_thresholds=args.return_threshold, reference=args.reference or None,
             bin_width=args.intrinsic_bin or None, resamples=args.resamples, seed=args.bootstrap_seed,
             plot=not args.no_plots, argv=argv, planned=args.planned, suffixes=suffixes,
-            train_window=args.train_window)
+            train_window=args.train_window, iqm_resamples=args.iqm_resamples)
     except (FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"compare.py: {e}") from None
-    print(result["markdown"])
-    for path in result["plots"]:
-        print(f"wrote {path}")
-    return 0
+        raise SystemExit(f"compare: {e}") from None
+    return aggregate.print_report(result)
 
 
 if __name__ == "__main__":

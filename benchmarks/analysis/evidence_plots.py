@@ -1,25 +1,19 @@
-"""Figures of the evidence report (benchmarks/compare.py): curves per evaluation target, lower
+"""Figures of the evidence report (benchmarks/analysis/compare.py): curves per evaluation target, lower
 levels' intrinsic returns, the lambda study; the reference marks drawn on the curves.
 
 Every curve is the mean across seeds with its 95% band (`aggregate.curve`); every point of the lambda
-study is the mean across seeds with its 95% interval (`paired.ci95`) as an error bar.
+study is the mean across seeds with its 95% interval (`stats.ci95`) as an error bar.
 """
 
 from __future__ import annotations
 
 import math
 import pathlib
-import sys
 from typing import Dict, List, Sequence
 
 import numpy as np
 
-HERE = pathlib.Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # benchmarks/ is a folder of scripts: make its modules importable
-    sys.path.insert(0, str(HERE))
-
-import aggregate  # noqa: E402
-import evidence  # noqa: E402
+from benchmarks.analysis import aggregate, evidence
 
 YLABEL = {"success": "evaluation success rate", "return": "evaluation return"}
 

@@ -1,6 +1,6 @@
 r"""How large the connected-gradient part of a parent's actor update is, in trained runs.
 
-    python benchmarks/cg_gradients.py RUN_DIR [RUN_DIR ...] [--batches 20] [--seed 0]
+    python -m benchmarks.analysis.cg_gradients RUN_DIR [RUN_DIR ...] [--batches 20] [--seed 0]
         [--estimator paper|reference|critic ...]
         [--out cg_gradients.md] [--json cg_gradients.json] [--plot cg_gradients.png]
 
@@ -48,15 +48,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import gin  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.analysis import aggregate, evidence  # noqa: E402
 from hierarchy import checkpointing, connected, diagnostics, run_files  # noqa: E402
-
-HERE = pathlib.Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # benchmarks/ is a folder of scripts: make its modules importable
-    sys.path.insert(0, str(HERE))
-
-import aggregate  # noqa: E402
-import evidence  # noqa: E402
-
 from hierarchy.config import parse_gin  # noqa: E402
 from hierarchy.files import atomic_write_text  # noqa: E402
 from hierarchy.run_evaluation import restore_run  # noqa: E402
@@ -349,7 +342,8 @@ def main(argv=None) -> int:
                                                checkpoint=checkpoint, estimator=estimator))
                 except (FileNotFoundError, ValueError) as e:
                     raise SystemExit(f"{run}: {e}") from None
-    prov = evidence.provenance(argv if argv is not None else sys.argv[1:], script="cg_gradients.py")
+    prov = evidence.provenance(argv if argv is not None else sys.argv[1:],
+                               module="benchmarks.analysis.cg_gradients")
     text = markdown(results, command=prov["command"], commit=prov["commit"])
     print(text, end="")
     if args.out:

@@ -5,10 +5,10 @@ report needs from each cell is small: its evaluation rows, its training rows (th
 intrinsic returns), its description and its final metrics. `collect_cell` copies those files of one
 finished cell into `<results_dir>/<cell id>/`; with `commit=True` it also commits them at once to the
 git repository that holds `results_dir`, so that an interrupted campaign loses at most the cells that
-were running. `benchmarks/sweep.py --results_dir` calls it as each cell finishes; run this script to
+were running. `benchmarks/sweeps/sweep.py --results_dir` calls it as each cell finishes; run this script to
 collect cells after the fact (for example from a cluster's shared filesystem):
 
-  python benchmarks/collect.py --root_dir runs/point_maze \
+  python -m benchmarks.sweeps.collect --root_dir runs/point_maze \
       --results_dir benchmarks/results/point_maze_suite/runs [--commit]
 
 With `--partial`, the cells still running (or stopped) are collected instead, so that rows measured

@@ -1,7 +1,7 @@
-"""Analysis of the evidence report (benchmarks/compare.py): per evaluation target, lower levels'
+"""Analysis of the evidence report (benchmarks/analysis/compare.py): per evaluation target, lower levels'
 intrinsic returns, HRL-CG against HRL on paired seeds, the lambda study, reference marks.
 
-Reads the same run directories as benchmarks/aggregate.py (which gives the overall table and curves)
+Reads the same run directories as benchmarks/analysis/aggregate.py (which gives the overall table and curves)
 and, per run, the "per_context" entries of `eval_metrics.jsonl` and the "intrinsic_returns" of
 `train_metrics.jsonl` (formats: `hierarchy.metrics`). Per environment:
 
@@ -27,7 +27,7 @@ numbers as horizontal lines and bands on the curves of the matching env, group, 
 and a table of them beside ours: best and final evaluation, and for the overall target the best
 mean of a window of consecutive training episodes (`best_window_mean`, the paper's AntGather measure).
 
-The report (markdown, JSON, figures) is written by benchmarks/compare.py.
+The report (markdown, JSON, figures) is written by benchmarks/analysis/compare.py.
 """
 
 from __future__ import annotations
@@ -36,21 +36,16 @@ import json
 import pathlib
 import re
 import shlex
-import sys
 from typing import Dict, List, Sequence
 
 import numpy as np
 
-HERE = pathlib.Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # benchmarks/ is a folder of scripts: make its modules importable
-    sys.path.insert(0, str(HERE))
+from benchmarks.analysis import aggregate, stats
+from benchmarks.sweeps import collect
+from hierarchy.metrics import read_jsonl
+from hierarchy.run_files import EVAL_METRICS, TRAIN_METRICS
 
-import aggregate  # noqa: E402
-import collect  # noqa: E402
-import paired  # noqa: E402
-
-from hierarchy.metrics import read_jsonl  # noqa: E402
-from hierarchy.run_files import EVAL_METRICS, TRAIN_METRICS  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[2]   # the repository
 
 ALL = "all"
 KEYS = ("success", "return")
@@ -141,7 +136,7 @@ def training_series(rows: Sequence[dict]) -> Dict[str, np.ndarray]:
 def best_window_mean(values: np.ndarray, window: int) -> float:
     """The highest mean of `window` consecutive episodes (NaNs left out first); NaN if there are
     fewer than `window`. The paper's AntGather numbers are this maximum with a window of 100."""
-    v = paired.finite(values)
+    v = stats.finite(values)
     if window < 1 or v.size < window:
         return float("nan")
     c = np.concatenate([[0.0], np.cumsum(v)])
@@ -190,14 +185,14 @@ def target_row(runs: Sequence[dict], target: str, thresholds: Dict[str, float | 
     views = [view(r, target) for r in runs]
     row = {"seeds": len(runs)}
     for key in KEYS:
-        row[f"final_{key}"] = paired.ci95([final_value(v, key) for v in views])
-        row[f"best_{key}"] = paired.ci95([best_value(v, key) for v in views])
+        row[f"final_{key}"] = stats.ci95([final_value(v, key) for v in views])
+        row[f"best_{key}"] = stats.ci95([best_value(v, key) for v in views])
         threshold = thresholds.get(key)
         if threshold is not None and row[f"final_{key}"][2]:
             hits = [aggregate.steps_to_threshold(v, key, threshold) for v in views]
             reached = [h for h in hits if h is not None]
             row[f"steps_to_{key}"] = {"threshold": threshold, "reached": len(reached),
-                                      "of": len(runs), "steps": paired.ci95(reached)}
+                                      "of": len(runs), "steps": stats.ci95(reached)}
     return row
 
 
@@ -256,7 +251,7 @@ def intrinsic_per_seed(runs: Sequence[dict], levels: Sequence[str],
 
 def intrinsic_row(runs: Sequence[dict], levels: Sequence[str], width: float) -> Dict[str, tuple]:
     """{level: ci95 over seeds of the final-window mean intrinsic return}."""
-    return {lvl: paired.ci95(list(per.values()))
+    return {lvl: stats.ci95(list(per.values()))
             for lvl, per in intrinsic_per_seed(runs, levels, width).items()}
 
 
@@ -287,12 +282,12 @@ def paired_comparison(cg_runs: Sequence[dict], hrl_runs: Sequence[dict], target:
 
     measures = {"final": lambda v: float(at(v)[-1]) if steps.size else float("nan")}
     if steps.size >= 2:
-        measures["auc"] = lambda v: paired.normalized_auc(steps, at(v))
+        measures["auc"] = lambda v: stats.normalized_auc(steps, at(v))
     for name, fn in measures.items():
         diffs = [fn(a) - fn(b) for a, b in pairs]
         if not np.all(np.isfinite(diffs)):
             continue
-        boot = paired.bootstrap_mean_ci(diffs, resamples=resamples, seed=seed)
+        boot = stats.bootstrap_mean_ci(diffs, resamples=resamples, seed=seed)
         out[name] = {"differences": diffs, "mean": float(np.mean(diffs)),
                      "ci": None if boot is None else boot[1:],
                      "higher": int(sum(d > 0 for d in diffs)),
@@ -333,7 +328,7 @@ def lambda_rows(index: Dict[str, dict], levels: Sequence[str], width: float) -> 
             out.setdefault(m["num_levels"], []).append({
                 "group": g, "variant": group_variant(g, m), "lambda": m["cg_lambda"],
                 "seeds": len(runs),
-                **{k: paired.ci95([final_value(r, k) for r in runs]) for k in KEYS},
+                **{k: stats.ci95([final_value(r, k) for r in runs]) for k in KEYS},
                 "intrinsic": intrinsic_row(runs, levels, width)})
     return {n: sorted(rows, key=lambda r: r["lambda"]) for n, rows in sorted(out.items())
             if len({r["lambda"] for r in rows}) >= 2}
@@ -365,15 +360,13 @@ def load_reference(path: str | pathlib.Path | None) -> List[dict]:
 RESULTS = "benchmarks/results"   # reports: their rewriting does not count as a code change
 
 
-def provenance(argv: Sequence[str], script: str = "compare.py") -> dict:
-    """The command that reproduces a report of `benchmarks/<script>` and the git commit of the code
+def provenance(argv: Sequence[str], module: str = "benchmarks.analysis.compare") -> dict:
+    """The command that reproduces a report of `python -m <module>` and the git commit of the code
     that ran it ("with uncommitted changes" if tracked files outside benchmarks/results differ)."""
-    command = shlex.join(["python", f"benchmarks/{script}", *argv])
-    code = collect.git_commit_of(HERE.parent, exclude=[RESULTS])
+    command = shlex.join(["python", "-m", module, *argv])
+    code = collect.git_commit_of(ROOT, exclude=[RESULTS])
     if code is None:
         commit = "unknown (not a git checkout)"
     else:
         commit = code["commit"] + (" (with uncommitted changes)" if code["dirty"] else "")
     return {"command": command, "commit": commit}
-
-

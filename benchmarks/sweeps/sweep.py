@@ -8,12 +8,12 @@ Each cell is a normal run of the training binary in its own root_dir:
       [--gin_bindings 'Hierarchy.cg_lambda = <lambda>'] --gin_bindings 'train.seed = <seed>' \
       [--gin_bindings <extra> ...]
 
-The grid is a JSON file (see benchmarks/configs/ and benchmarks/sweep_grid.py, which expands it). A cell's
-metadata is written to `<cell dir>/cell.json` (read by benchmarks/aggregate.py), its output to
+The grid is a JSON file (see benchmarks/configs/ and benchmarks/sweeps/grid.py, which expands it). A cell's
+metadata is written to `<cell dir>/cell.json` (read by benchmarks/analysis/aggregate.py), its output to
 `<cell dir>/train.log`.
 
 Ray runs the cells: each is a Ray task (`--cpus_per_cell` CPUs, optional `--gpus_per_cell`, a
-fraction shares a GPU) that runs the binary as a child process (benchmarks/cell_runner.py). Without
+fraction shares a GPU) that runs the binary as a child process (benchmarks/sweeps/cell_runner.py). Without
 `--address` the sweep starts a local Ray on this machine (127.0.0.1 only, no dashboard, no usage
 statistics, `--max_parallel` x `--cpus_per_cell` CPUs, default all cores); with `--address host:port`
 it joins a running cluster, and `--root_dir` must then be a path every node reaches (a shared
@@ -36,9 +36,9 @@ anything runs, so that no committed result is overwritten by a different run; so
 collected cell whose checkpoints are not in root_dir.
 
 Usage (repository root):
-  python benchmarks/sweep.py --config benchmarks/configs/smoke.json --root_dir runs/smoke \
+  python -m benchmarks.sweeps.sweep --config benchmarks/configs/smoke.json --root_dir runs/smoke \
       --max_parallel 2 --threads_per_cell 1 [--dry_run] [--filter hrl_cg]
-  python benchmarks/sweep.py --config benchmarks/configs/paper.json --root_dir /shared/runs/paper \
+  python -m benchmarks.sweeps.sweep --config benchmarks/configs/paper.json --root_dir /shared/runs/paper \
       --address 10.0.0.1:6379 --cpus_per_cell 2 --threads_per_cell 2
 """
 
@@ -58,13 +58,8 @@ import sys
 import time
 from typing import Dict, Sequence
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-if str(ROOT / "benchmarks") not in sys.path:   # run as a script: the scripts beside this one
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import cell_runner  # noqa: E402
-import collect  # noqa: E402
-from sweep_grid import (  # noqa: E402, F401
+from benchmarks.sweeps import cell_runner, collect
+from benchmarks.sweeps.grid import (  # noqa: F401  (the grid's names, as the sweep's)
     METHOD_GIN,
     METHODS,
     Cell,
@@ -82,6 +77,9 @@ def _run_files():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]   # the repository
 
 
 FINISHED = _run_files().FINISHED
@@ -317,7 +315,7 @@ def _run_on_ray(ray, cells, root_dir, *, command, cpus_per_cell, gpus_per_cell, 
                     try:
                         collect.collect(root_dir, results_dir, [cell_id], commit=commit_results, log=log)
                     except (OSError, subprocess.CalledProcessError) as e:   # the run itself is safe
-                        log(f"COLLECT FAILED {cell_id}: {e}; run benchmarks/collect.py to retry")
+                        log(f"COLLECT FAILED {cell_id}: {e}; run benchmarks/sweeps/collect.py to retry")
     finally:
         # Interrupted (Ctrl-C, SIGTERM): cancel the running cells; each binary gets SIGTERM, saves a
         # checkpoint and exits, and a later sweep resumes it.
@@ -384,7 +382,7 @@ def parse_args(argv=None):
                         "seeds together), so that an interrupted campaign has paired seeds")
     p.add_argument("--dry_run", action="store_true", help="print the cells and commands, run nothing")
     p.add_argument("--results_dir", default="",
-                   help="copy each finished cell's report files here (benchmarks/collect.py)")
+                   help="copy each finished cell's report files here (benchmarks/sweeps/collect.py)")
     p.add_argument("--commit_results", action="store_true",
                    help="with --results_dir: git-commit each finished cell's files at once")
     p.add_argument("--extend", action="store_true",

@@ -32,8 +32,6 @@ The loops:
               `DynamicStepDriver` (one step per iteration, `common.function`), the buffer's
               `as_dataset(sample_batch_size=256, num_steps=2)` iterator (3 parallel calls, prefetch 3)
               and `common.function(agent.train)`.
-  flat_overlap  (only when named in --loops) an experiment, not our loop: flat TD3 acting first, then
-              its due update in a second thread while the environment steps (`OverlapLoop`).
 
 Environment: gymnasium's Ant-v5 without contact forces (`include_cfrc_ext_in_observation=False`:
 27 observation dims, qpos[2:15] + qvel[:14]); `NoContext` gives it the {"observation", "context"}
@@ -50,9 +48,9 @@ every 2 (tf-agents: actor_update_period=2, target_update_period=2); a parent eve
 steps of its child.
 
 Usage (repository root):
-  PYTHONPATH=. python benchmarks/throughput.py                 # full measurement (~15-20 minutes)
-  PYTHONPATH=. python benchmarks/throughput.py --quick         # smoke run (tiny step counts)
-  PYTHONPATH=. python benchmarks/throughput.py --profile flat  # cProfile one loop, then exit
+  python -m benchmarks.performance.throughput                 # full measurement (~15-20 minutes)
+  python -m benchmarks.performance.throughput --quick         # smoke run (tiny step counts)
+  python -m benchmarks.performance.throughput --profile flat  # cProfile one loop, then exit
 
 Writes a Markdown table to stdout and to `<out_dir>/throughput.md`, the raw numbers to
 `<out_dir>/throughput.json`.
@@ -85,9 +83,7 @@ if importlib.util.find_spec("tf_keras") is not None:
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script: make `hierarchy` and `envs` importable
-    sys.path.insert(0, str(ROOT))
+ROOT = pathlib.Path(__file__).resolve().parents[2]   # the repository
 
 import gin  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -116,9 +112,7 @@ DESCRIPTIONS = {
     "hrl_cg2": f"ours, HRL-CG (2 levels, lambda {CG_LAMBDA})",
     "hrl_cg3": f"ours, HRL-CG (3 levels, lambda {CG_LAMBDA})",
     "tf_agents": "tf-agents Td3Agent (driver + replay + dataset)",
-    "flat_overlap": "experiment: flat TD3, update in a second thread during env.step",
 }
-EXTRA_LOOPS = ("flat_overlap",)   # measured only when named in --loops
 
 
 def default_loops() -> List[str]:
@@ -337,63 +331,6 @@ class OurLoop:
                 "batch_size": [buf.batch_size for buf in self.agent.buffers]}
 
 
-class OverlapLoop(OurLoop):
-    """An experiment, not our training loop: flat TD3 whose update runs in a second thread while the
-    environment steps. Each step acts first (with the weights from before the update due at that
-    step, so acting lags the standard loop by one update), then starts the due update in a thread on
-    a batch drawn beforehand, steps the environment, waits for the update and stores the transition.
-    Measures whether overlapping the two pays on this machine."""
-
-    def __init__(self, *args, **kwargs):
-        from concurrent.futures import ThreadPoolExecutor
-
-        super().__init__(*args, **kwargs)
-        if self.hierarchy.num_levels != 1:
-            raise ValueError("the overlap experiment runs flat TD3 only")
-        self._pool = ThreadPoolExecutor(max_workers=1)
-
-    def _loop(self, steps: int, acc: Dict[str, float] | None = None) -> float:
-        env, agent = self.env, self.agent
-        episode = self.episode
-        clock = time.perf_counter
-        start = clock()
-        for _ in range(steps):
-            t0 = clock()
-            due = agent.due_updates()
-            action = agent.act(episode, update=False)
-            future = None
-            if due.any():
-                inputs = agent.sample_update(due)
-                future = self._pool.submit(agent.compiled.call, inputs)
-            t1 = clock()
-            obs, reward, terminated, truncated, _ = env.step(action)
-            t2 = clock()
-            if future is not None:
-                agent.record_update(inputs, future.result())
-            t3 = clock()
-            agent.observe(episode, reward, obs["observation"], terminated, truncated)
-            if terminated or truncated:
-                obs, _ = env.reset()
-                episode = agent.begin_episode(obs["observation"], obs["context"])
-            if acc is not None:
-                acc["act, draw the batch, start the update"] += t1 - t0
-                acc["env.step (update running)"] += t2 - t1
-                acc["wait for the update"] += t3 - t2
-                acc["observe"] += clock() - t3
-        elapsed = clock() - start
-        self.episode = episode
-        return elapsed
-
-    def run(self, steps: int) -> float:
-        return self._loop(steps)
-
-    def breakdown(self, steps: int) -> Dict[str, float]:
-        acc = dict.fromkeys(["act, draw the batch, start the update", "env.step (update running)",
-                             "wait for the update", "observe"], 0.0)
-        self._loop(steps, acc)
-        return {k: v / steps * 1e3 for k, v in acc.items()}
-
-
 # --------------------------------------------------------------------------------------------------
 # tf-agents.
 
@@ -526,8 +463,6 @@ class TFAgentsLoop:
 
 def make_loop(name: str, env_id: str, warmup_steps: int, seed: int, hidden=HIDDEN,
               batch_size: int = BATCH_SIZE):
-    if name == "flat_overlap":
-        return OverlapLoop(env_id, 1, 0.0, warmup_steps, seed, hidden, batch_size)
     spec = LOOPS[name]
     if spec is None:
         return TFAgentsLoop(env_id, warmup_steps, seed, hidden, batch_size)
@@ -588,7 +523,7 @@ def summarize(results: Dict[str, Dict[str, List[float]]]) -> dict:
             ratios["flat ceiling / tf_agents ceiling"] = _ratio(results, "flat:ceiling",
                                                                 "tf_agents:ceiling")
     if "flat" in med:
-        for n in ("hrl2", "hrl_cg2", "hrl_cg3", "flat_overlap"):
+        for n in ("hrl2", "hrl_cg2", "hrl_cg3"):
             if n in med:
                 ratios[f"{n} loop / flat loop"] = _ratio(results, f"{n}:loop", "flat:loop")
     if "hiro2" in med and "hrl2" in med:
@@ -671,7 +606,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--env", default="Ant-v5", help="Ant-v5 (default) or an id with a task_spec")
     p.add_argument("--loops", default=",".join(default_loops()),
-                   help="comma-separated subset of " + ",".join([*LOOPS, *EXTRA_LOOPS]) +
+                   help="comma-separated subset of " + ",".join(LOOPS) +
                         " (default: every loop of LOOPS; tf_agents where tf-agents is installed)")
     p.add_argument("--warmup_steps", type=int, default=2000, help="random steps filling the buffers")
     p.add_argument("--trace_steps", type=int, default=200, help="untimed learning steps (tracing)")
@@ -699,9 +634,9 @@ def parse_args(argv=None):
         args.warmup_steps, args.trace_steps, args.steps = 300, 20, 100
         args.ceiling_calls, args.repeats, args.breakdown_steps = 60, 2, 50
     names = [n.strip() for n in args.loops.split(",") if n.strip()]
-    unknown = [n for n in names if n not in LOOPS and n not in EXTRA_LOOPS]
+    unknown = [n for n in names if n not in LOOPS]
     if unknown:
-        p.error(f"unknown loops {unknown}; choose from {list(LOOPS) + list(EXTRA_LOOPS)}")
+        p.error(f"unknown loops {unknown}; choose from {list(LOOPS)}")
     if "tf_agents" in names and not HAS_TF_AGENTS:
         p.error("the tf_agents loop needs tf-agents, the optional extra: pip install --no-deps -r "
                 "requirements-tf-agents.txt (or leave it out with --loops)")
@@ -739,7 +674,7 @@ def main(argv=None) -> dict:
               "seed": args.seed, "quick": args.quick, "hidden": list(args.hidden),
               "batch_size": args.batch_size, "intra_op_threads": intra_op,
               "when": time.strftime("%Y-%m-%d %H:%M"),
-              "command": " ".join(["python benchmarks/throughput.py",
+              "command": " ".join(["python -m benchmarks.performance.throughput",
                                    *(sys.argv[1:] if argv is None else argv)]),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}"}
     text = markdown(summary, results, config)

@@ -2,7 +2,7 @@
 
 Reads every run directory under the given roots that holds `eval_metrics.jsonl` (one JSON row per
 evaluation: "step", "mean_return", "success_rate" (null for tasks without success); see
-`hierarchy.metrics`). A run is described by its `cell.json` (written by benchmarks/sweep.py: env,
+`hierarchy.metrics`). A run is described by its `cell.json` (written by benchmarks/sweeps/sweep.py: env,
 method, num_levels, cg_lambda, seed); a run without one is named by its path: `<env>/<group>/<seed dir>`
 relative to the root, or its parent directory.
 
@@ -21,7 +21,7 @@ Writes to --out_dir: `summary.md` (also printed), `summary.json`, and per enviro
 table).
 
 Usage (repository root):
-  python benchmarks/aggregate.py runs/paper --out_dir runs/paper/summary \
+  python -m benchmarks.analysis.aggregate runs/paper --out_dir runs/paper/summary \
       [--success_threshold 0.5] [--return_threshold ant_gather=3.0] [--return_threshold -50]
 """
 
@@ -37,35 +37,12 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script: make `hierarchy` importable
-    sys.path.insert(0, str(ROOT))
+from benchmarks.analysis.stats import t95
+from hierarchy.metrics import jsonable, read_jsonl
+from hierarchy.run_files import EVAL_METRICS, FINISHED
 
-from hierarchy.metrics import read_jsonl  # noqa: E402
-from hierarchy.run_files import EVAL_METRICS, FINISHED  # noqa: E402
-
-CELL_FILE = "cell.json"   # a sweep cell's description, written by benchmarks/sweep.py
+CELL_FILE = "cell.json"   # a sweep cell's description, written by benchmarks/sweeps/sweep.py
 METRICS = {"return": "mean_return", "success": "success_rate"}
-
-# Two-sided 95% quantiles of Student's t, t(0.975, df), for df = 1..30; larger df use the nearest
-# smaller tabulated df (conservative), df >= 120 uses 1.96.
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042)
-_T95_LARGE = ((120, 1.960), (60, 1.980), (40, 2.000), (30, 2.021))
-
-
-def t95(df: int) -> float:
-    """t(0.975, df), the factor of a two-sided 95% interval."""
-    if df < 1:
-        raise ValueError(f"df must be >= 1, got {df}")
-    if df <= 30:
-        return _T95[df - 1]
-    for lo, value in _T95_LARGE:
-        if df >= lo:
-            return value
-    return _T95[-1]
-
 
 # --------------------------------------------------------------------------------------------------
 # Reading runs.
@@ -387,28 +364,14 @@ def aggregate(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_thre
                           "curves": {k: {kk: vv.tolist() for kk, vv in curve(groups[(env, group)], k)
                                          .items()} for k in METRICS}}
                          for (env, group), s in summary.items()]}
-    (out_dir / "summary.json").write_text(json.dumps(_jsonable(record), indent=1))
+    (out_dir / "summary.json").write_text(json.dumps(jsonable(record), indent=1))
     paths = plot_curves(groups, out_dir) + plot_table(text, out_dir) if plot else []
     return {"summary": summary, "markdown": text, "plots": paths}
 
 
-def _jsonable(x):
-    """Tuples as lists, numpy scalars as Python numbers, NaN/inf as None (strict JSON)."""
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(x) else None
-    return x
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_report_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments every report of run directories takes: the roots, --out_dir, the thresholds and
+    --no_plots."""
     p.add_argument("roots", nargs="+", help="sweep roots (or single run dirs)")
     p.add_argument("--out_dir", required=True)
     p.add_argument("--success_threshold", type=float, default=0.5,
@@ -416,14 +379,23 @@ def main(argv=None) -> int:
     p.add_argument("--return_threshold", action="append", default=[],
                    help="'X' or 'env=X' (repeatable): return for 'steps to threshold'")
     p.add_argument("--no_plots", action="store_true")
-    args = p.parse_args(argv)
-    success = None if args.success_threshold < 0 else args.success_threshold
-    result = aggregate(args.roots, args.out_dir, success_threshold=success,
-                       return_thresholds=args.return_threshold, plot=not args.no_plots)
+
+
+def print_report(result: dict) -> int:
+    """Prints a report's Markdown and the figures it wrote; returns the exit status 0."""
     print(result["markdown"])
     for path in result["plots"]:
         print(f"wrote {path}")
     return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_report_arguments(p)
+    args = p.parse_args(argv)
+    success = None if args.success_threshold < 0 else args.success_threshold
+    return print_report(aggregate(args.roots, args.out_dir, success_threshold=success,
+                                  return_thresholds=args.return_threshold, plot=not args.no_plots))
 
 
 if __name__ == "__main__":
