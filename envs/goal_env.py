@@ -7,9 +7,11 @@ A GoalEnv-style task (gymnasium-robotics' PointMaze, AntMaze, Fetch, ...) observ
   - observation = concat(observation, achieved_goal), float32 [D + G]; the sub-goals address the
     appended achieved goal, i.e. goal_indices = (D, ..., D + G - 1);
   - context = desired_goal, float32 [G];
-  - goal bounds (sub-goal range) = the achieved_goal Box when it is finite, else the settings
-    `goal_low` / `goal_high`; context bounds likewise from the desired_goal Box or the settings
-    `context_low` / `context_high`;
+  - goal bounds (sub-goal range) = the settings `goal_low` / `goal_high`, else the achieved_goal
+    Box when it is finite, else for a gymnasium-robotics maze the rule of `envs.robotics_maze`
+    (the maze's outer extent); context bounds likewise from `context_low` / `context_high`, the
+    desired_goal Box, or the maze (its open cells' centres widened by the goal noise);
+  - success threshold = the setting, else for a maze its success distance 0.45 (informative);
   - info["is_success"] = info["is_success"] or info["success"] of the wrapped task, as a bool;
   - horizon = the registered time limit (env.spec.max_episode_steps);
   - evaluation contexts = the setting `eval_contexts`, by default none: evaluation then resets
@@ -38,6 +40,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs import robotics_maze
 from envs._common import parse_context
 from envs.task import TaskSpec
 
@@ -115,12 +118,17 @@ def is_goal_env(space) -> bool:
     return isinstance(space, spaces.Dict) and all(k in space.spaces for k in GOAL_ENV_KEYS)
 
 
-def _bounds(name_low, name_high, low, high, box: spaces.Box, dim: int, env_name: str):
-    """(low, high) tuples of length dim: the settings if given, else the finite bounds of box."""
+def _bounds(name_low, name_high, low, high, box: spaces.Box, dim: int, env_name: str,
+            derived: dict):
+    """(low, high) tuples of length dim: the settings if given, else the finite bounds of box, else
+    the `derived` settings (those of a maze, `envs.robotics_maze.derived_settings`; {} for none)."""
     if (low is None) != (high is None):
         raise ValueError(f"{env_name}: give both {name_low} and {name_high}, or neither")
+    finite = np.all(np.isfinite(box.low)) and np.all(np.isfinite(box.high))
+    if low is None and not finite and name_low in derived:
+        low, high = derived[name_low], derived[name_high]
     if low is None:
-        if not (np.all(np.isfinite(box.low)) and np.all(np.isfinite(box.high))):
+        if not finite:
             raise ValueError(
                 f"{env_name}: its observation space leaves the range of {name_low}/{name_high} "
                 f"unbounded ({box}); give the settings {name_low} and {name_high} (length {dim})"
@@ -141,11 +149,12 @@ class GoalTask(gym.Env):
 
     Args:
       env: the GoalEnv-style task, as made by gymnasium.make (with its TimeLimit).
-      goal_low, goal_high: sub-goal bounds, [G] each; required when achieved_goal is unbounded.
-      context_low, context_high: context bounds, [G] each; required when desired_goal is unbounded.
+      goal_low, goal_high: sub-goal bounds, [G] each; required when achieved_goal is unbounded,
+        unless the task is a gymnasium-robotics maze (then derived from its map).
+      context_low, context_high: context bounds, [G] each; likewise for desired_goal.
       eval_contexts: evaluation contexts, each [G], inside the context bounds; default none.
       success_threshold: documented distance of success, if the task has one (informative only:
-        success is always the wrapped task's info).
+        success is always the wrapped task's info); a maze's 0.45 by default.
     """
 
     def __init__(
@@ -181,10 +190,15 @@ class GoalTask(gym.Env):
         if horizon is None:
             raise ValueError(f"{name}: registers no time limit (max_episode_steps); give one")
         d, g = obs_box.shape[0], achieved.shape[0]
+        maze = robotics_maze.maze_of(env) if g == 2 else None
+        derived = robotics_maze.derived_settings(maze) if maze is not None else {}
         goal_low, goal_high = _bounds("goal_low", "goal_high", goal_low, goal_high, achieved, g,
-                                      name)
+                                      name, derived)
         context_low, context_high = _bounds("context_low", "context_high", context_low,
-                                            context_high, desired, g, name)
+                                            context_high, desired, g, name, derived)
+        if success_threshold is None:
+            success_threshold = derived.get("success_threshold")
+        self._maze = maze
         self.env = env
         self.task_spec = TaskSpec(
             goal_indices=tuple(range(d, d + g)),
@@ -282,6 +296,11 @@ class GoalTask(gym.Env):
         obs, reward, terminated, truncated, info = self.env.step(action)
         return self.observation(obs), float(reward), bool(terminated), bool(truncated), \
             self._info(info)
+
+    def wall_rectangles(self) -> list[tuple[float, float, float, float]]:
+        """The walls of a gymnasium-robotics maze seen from above, world rectangles (x0, y0, x1, y1)
+        of its merged wall cells (`envs.robotics_maze.wall_footprints`); [] for other tasks."""
+        return robotics_maze.wall_footprints(self._maze) if self._maze is not None else []
 
     def render(self):
         return self.env.render()

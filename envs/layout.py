@@ -49,11 +49,11 @@ MAX_WALL_BOX = 6.0
 _AXIS_VECTORS = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 
 
-def check_layout(layout) -> tuple[str, ...]:
-    """Returns `layout` as a tuple of strings after checking it.
+def check_grid(layout) -> tuple[str, ...]:
+    """Returns `layout` as a tuple of strings after checking its grid (a start cell is not needed).
 
     Raises:
-      ValueError: empty or ragged grid, an unknown symbol, or not exactly one start cell "S".
+      ValueError: empty or ragged grid, or an unknown symbol.
     """
     rows = tuple(layout)
     if not rows or not rows[0] or any(len(r) != len(rows[0]) for r in rows):
@@ -61,6 +61,16 @@ def check_layout(layout) -> tuple[str, ...]:
     unknown = sorted({c for r in rows for c in r} - SYMBOLS)
     if unknown:
         raise ValueError(f"maze layout has unknown symbols {unknown}; known: {sorted(SYMBOLS)}")
+    return rows
+
+
+def check_layout(layout) -> tuple[str, ...]:
+    """Returns `layout` as a tuple of strings after checking it.
+
+    Raises:
+      ValueError: empty or ragged grid, an unknown symbol, or not exactly one start cell "S".
+    """
+    rows = check_grid(layout)
     starts = sum(r.count(START) for r in rows)
     if starts != 1:
         raise ValueError(f"maze layout needs exactly one start cell 'S', found {starts}")
@@ -106,9 +116,10 @@ def cell_rectangles(layout, symbols: str) -> list[tuple[int, int, int, int]]:
     inclusive, sorted.
 
     Each row's maximal horizontal runs of such cells, a run merged into the one above it when both
-    span the same columns. Every such cell lies in exactly one rectangle.
+    span the same columns. Every such cell lies in exactly one rectangle. The grid needs no start
+    cell.
     """
-    layout = check_layout(layout)
+    layout = check_grid(layout)
     growing: dict[tuple[int, int], int] = {}  # (j0, j1) -> first row of a rectangle still growing
     rectangles = []
     for i, row in enumerate((*layout, "")):  # the empty last row closes every rectangle

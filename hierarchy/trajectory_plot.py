@@ -18,14 +18,19 @@ where it ended, apples (green) and bombs (red) as hollow circles at the start an
 those left at the end, the path as a dark line from a hollow circle (start) to a cross (end), the
 target as a translucent green disc of the success radius, level 0's goal (the context) as a star,
 and level k's goals as discs, both in `envs.markers.LEVEL_COLORS[k]` (the colours of the evaluation
-videos' markers), each joined by a thin line to the point where it was set. `write_plots` writes
-one PNG per evaluation context and logs it to TensorBoard.
+videos' markers), each joined by a thin line to the point where it was set. A level's goals fade
+with time: the opacity of each grows linearly with the step it was set at, from GOAL_ALPHA_FIRST for
+the level's first goal of the episode to opaque for its last (`goal_alphas`), and a colour bar per
+level whose goals were set at more than one step reads the steps off the shades. The title sits at
+the top of the figure, broken into lines and shrunk until it fits (`TrajectoryPlot.title_box`).
+`write_plots` writes one PNG per evaluation context and logs it to TensorBoard.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import textwrap
 from typing import List, Sequence
 
 import numpy as np
@@ -40,6 +45,10 @@ PATH_COLOR = (0.1, 0.1, 0.1)
 FIGURE_SIZE = (7.2, 5.4)          # inches, at DPI: 720 x 540 pixels
 DPI = 100
 _AXES_BOX = (0.09, 0.09, 0.56, 0.83)   # left, bottom, width, height (figure fractions); legend right
+GOAL_ALPHA_FIRST = 0.2            # opacity of a level's first goal of an episode; its last is opaque
+_COLOR_BAR_BOX = (0.69, 0.09, 0.27, 0.022)   # the first colour bar (left, bottom, width, height)
+_COLOR_BAR_STEP = 0.085           # vertical distance between colour bars (figure fraction)
+TITLE_FONT_SIZES = (9, 8, 7, 6)   # tried in order until the title fits
 
 
 def level_color(level: int) -> tuple:
@@ -132,6 +141,7 @@ class TrajectoryPlot:
     image: np.ndarray
     world_to_display: np.ndarray      # [3, 3] affine: world (x, y, 1) -> display (x, y from bottom)
     path: str | None = None
+    title_box: tuple | None = None    # the title's rendered extent (x0, y0, x1, y1), display pixels
 
     def pixels(self, points) -> np.ndarray:
         """float64 [n, 2]: (row, col) in `image` of world points [n, 2] (row 0 at the top)."""
@@ -188,13 +198,101 @@ def _draw_items(ax, start, end) -> None:
                                     else f"{kind}s left at the end"))
 
 
+def goal_alphas(steps) -> np.ndarray:
+    """float64 [n]: the opacity of each of a level's goals, from the steps [n] they were set at:
+    linear in the step, GOAL_ALPHA_FIRST at the first step, 1 at the last; all 1 when every goal was
+    set at one step."""
+    steps = np.asarray(steps, np.float64).reshape(-1)
+    if not len(steps) or steps.max() == steps.min():
+        return np.ones_like(steps)
+    return GOAL_ALPHA_FIRST + (1.0 - GOAL_ALPHA_FIRST) * (steps - steps.min()) / np.ptp(steps)
+
+
+def _fading(color, alphas) -> np.ndarray:
+    """float64 [n, 4]: `color`'s RGB with each of `alphas` as opacity."""
+    rgba = np.tile(np.asarray(color, np.float64)[:3], (len(alphas), 1))
+    return np.column_stack([rgba, alphas])
+
+
+def _color_bar(fig, slot: int, color, steps, label: str) -> None:
+    """A horizontal colour bar in the right-hand column (the `slot`-th from the bottom): `color`
+    fading as the goals do (`goal_alphas`) from the first to the last of `steps`."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
+
+    left, bottom, width, height = _COLOR_BAR_BOX
+    cax = fig.add_axes((left, bottom + slot * _COLOR_BAR_STEP, width, height))
+    shades = ListedColormap(_fading(color, goal_alphas(np.linspace(0.0, 1.0, 256))))
+    bar = fig.colorbar(ScalarMappable(Normalize(float(np.min(steps)), float(np.max(steps))),
+                                      shades), cax=cax, orientation="horizontal")
+    bar.set_label(label, fontsize=7, labelpad=1)
+    bar.ax.tick_params(labelsize=7)
+
+
+def _draw_goals(fig, ax, trajectory: Trajectory) -> None:
+    """Every level's goals, fading with the step they were set at (`goal_alphas`), level k > 0's
+    joined by thin lines to where they were set; a colour bar for each level whose goals were set
+    at more than one step."""
+    from matplotlib.collections import LineCollection
+
+    names = list(trajectory.level_names)
+    timed = [k for k, goals in enumerate(trajectory.goals) if len({g[0] for g in goals}) > 1]
+    for k in range(len(names)):
+        goals = np.asarray(trajectory.goals[k], np.float64).reshape(-1, 5)
+        if not len(goals):
+            continue
+        color, alphas = level_color(k), goal_alphas(goals[:, 0])
+        if k > 0:   # a thin line from where each goal was set to the goal
+            segments = np.stack([goals[:, 3:5], goals[:, 1:3]], axis=1)   # [n, 2 ends, (x, y)]
+            ax.add_collection(LineCollection(segments, colors=_fading(color, 0.6 * alphas),
+                                             linewidths=0.7, zorder=4), autolim=False)
+        marker, size = ("*", 18) if k == 0 else ("o", max(5, 9 - k))
+        ax.scatter(goals[:, 1], goals[:, 2], s=size ** 2, marker=marker, zorder=5 + k,
+                   c=_fading(color, alphas), edgecolors=_fading((0, 0, 0), alphas), linewidths=0.6)
+        what = "goal (the context)" if k == 0 else f"goals ({len(goals)})"
+        ax.plot([], [], ls="none", marker=marker, ms=size, mfc=color, mec="black", mew=0.6,
+                label=f"level {k} ({names[k]}) {what}")       # the legend's entry
+        if k in timed:   # the colour bars stacked top down, the top level's first
+            _color_bar(fig, len(timed) - 1 - timed.index(k), color, goals[:, 0],
+                       f"level {k} goals: step set")
+
+
+def _title_texts(title: str):
+    """The title's candidate layouts, best first: one line; two lines broken at the ", " that makes
+    them most even; then hard-wrapped to ever shorter lines."""
+    yield title
+    parts = title.split(", ")
+    if len(parts) > 1:
+        lines = [(", ".join(parts[:k]) + ",", ", ".join(parts[k:])) for k in range(1, len(parts))]
+        yield "\n".join(min(lines, key=lambda two: max(len(two[0]), len(two[1]))))
+    for width in (90, 70, 50, 35):
+        yield "\n".join(textwrap.wrap(title, width, break_long_words=True))
+
+
+def _add_title(fig, title: str) -> tuple:
+    """Writes `title` centred at the top of the figure, in the first layout (`_title_texts`) and
+    size (TITLE_FONT_SIZES) whose rendered extent lies inside the figure, above the axes; returns
+    that extent (x0, y0, x1, y1) in display pixels (the last tried if none fits)."""
+    renderer = fig.canvas.get_renderer()
+    room_bottom = (_AXES_BOX[1] + _AXES_BOX[3]) * fig.bbox.height
+    for size in TITLE_FONT_SIZES:
+        for text in _title_texts(title):
+            artist = fig.text(0.5, 0.99, text, ha="center", va="top", fontsize=size)
+            box = artist.get_window_extent(renderer)
+            if box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y0 >= room_bottom \
+                    and box.y1 <= fig.bbox.height:
+                return tuple(box.extents)
+            artist.remove()
+    fig.add_artist(artist)
+    return tuple(box.extents)
+
+
 def plot_trajectory(trajectory: Trajectory, *, walls=(), title: str = "") -> TrajectoryPlot:
     """Draws `trajectory` over `walls` ((x0, y0, x1, y1) world rectangles); see the module docstring.
 
     Returns a `TrajectoryPlot` of FIGURE_SIZE * DPI pixels, with equal scales on x and y.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
     from matplotlib.patches import Circle, Rectangle
 
@@ -219,20 +317,7 @@ def plot_trajectory(trajectory: Trajectory, *, walls=(), title: str = "") -> Tra
                 zorder=3, label="start")
         ax.plot(*path[-1], marker="x", ms=8, color=PATH_COLOR, mew=1.5, ls="none", zorder=3,
                 label="end")
-    names = list(trajectory.level_names)
-    for k in range(len(names)):
-        goals = np.asarray(trajectory.goals[k], np.float64).reshape(-1, 5)
-        if not len(goals):
-            continue
-        color = level_color(k)
-        if k > 0:   # a thin line from where each goal was set to the goal
-            segments = np.stack([goals[:, 3:5], goals[:, 1:3]], axis=1)   # [n, 2 ends, (x, y)]
-            ax.add_collection(LineCollection(segments, colors=[color], linewidths=0.7, alpha=0.6,
-                                             zorder=4), autolim=False)
-        what = "goal (the context)" if k == 0 else f"goals ({len(goals)})"
-        ax.plot(goals[:, 1], goals[:, 2], ls="none", zorder=5 + k,
-                marker="*" if k == 0 else "o", ms=18 if k == 0 else max(5, 9 - k),
-                mfc=color, mec="black", mew=0.6, label=f"level {k} ({names[k]}) {what}")
+    _draw_goals(fig, ax, trajectory)
     low, high = _frame(trajectory, walls)
     # Widen the frame along one axis to the axes box's shape: equal scales on x and y.
     box = _AXES_BOX[2] * FIGURE_SIZE[0] / (_AXES_BOX[3] * FIGURE_SIZE[1])   # width / height
@@ -247,11 +332,11 @@ def plot_trajectory(trajectory: Trajectory, *, walls=(), title: str = "") -> Tra
     ax.set_axisbelow(True)
     ax.grid(alpha=0.25)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
-    if title:
-        ax.set_title(title, fontsize=9)
+    title_box = _add_title(fig, title) if title else None
     fig.canvas.draw()
     image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    return TrajectoryPlot(image=image, world_to_display=ax.transData.get_affine().get_matrix().copy())
+    return TrajectoryPlot(image=image, world_to_display=ax.transData.get_affine().get_matrix().copy(),
+                          title_box=title_box)
 
 
 def save_png(plot: TrajectoryPlot, path: str) -> None:
@@ -270,7 +355,7 @@ def context_label(context) -> str:
     """'(16, 0)' for a context, '' for none or an empty one."""
     if context is None or len(context) == 0:
         return ""
-    return "(" + ", ".join(f"{float(c):g}" for c in context) + ")"
+    return "(" + ", ".join(f"{float(c):.4g}" for c in context) + ")"
 
 
 def write_plots(trajectories: Sequence[Trajectory], *, directory: str, step: int, env,

@@ -1,9 +1,12 @@
-"""The train and evaluate binaries on gymnasium-robotics' PointMaze, adapted by envs.GoalTask."""
+"""The train and evaluate binaries on gymnasium-robotics' mazes, adapted by envs.GoalTask."""
 
 import json
 import os
 
+import gymnasium as gym
+import numpy as np
 import pytest
+from gymnasium import spaces
 from run_helpers import TINY, run_binary
 
 from hierarchy import metrics
@@ -44,10 +47,47 @@ def test_goal_bounds_of_the_wrong_dimension_name_the_setting(tmp_path):
     assert not os.path.exists(tmp_path / "bad")
 
 
+class Unbounded(gym.Env):
+    """A goal-conditioned task whose spaces leave goals unbounded, with no maze to bound them."""
+
+    observation_space = spaces.Dict({key: spaces.Box(-np.inf, np.inf, (2,)) for key in
+                                     ("observation", "achieved_goal", "desired_goal")})
+    action_space = spaces.Box(-1.0, 1.0, (2,))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return {key: np.zeros(2) for key in self.observation_space.spaces}, {}
+
+    def step(self, action):
+        return self.reset()[0], 0.0, False, False, {}
+
+
 def test_unbounded_goals_without_settings_name_the_settings(tmp_path):
-    parse_gin(["base.gin", "methods/hrl_cg.gin"], ["train.env_id = 'PointMaze_UMaze-v3'"])
-    with pytest.raises(ConfigurationError, match="give the settings goal_low and goal_high"):
-        train(str(tmp_path / "bad"))
+    gym.register("test/Unbounded-v0", entry_point=Unbounded, max_episode_steps=5)
+    try:
+        parse_gin(["base.gin", "methods/hrl_cg.gin"], ["train.env_id = 'test/Unbounded-v0'"])
+        with pytest.raises(ConfigurationError, match="give the settings goal_low and goal_high"):
+            train(str(tmp_path / "bad"))
+    finally:
+        del gym.registry["test/Unbounded-v0"]
+    assert not os.path.exists(tmp_path / "bad")
+
+
+@pytest.mark.parametrize("env_id", ["PointMaze_Large-v3",
+                                    pytest.param("AntMaze_Medium-v4", marks=pytest.mark.slow)])
+def test_a_maze_trains_by_its_id_alone(tmp_path, env_id):
+    """Bounds, success distance and walls come from the maze's map (envs.robotics_maze)."""
+    root = str(tmp_path / "run")
+    proc = run_binary("train", root, ["base.gin", "methods/hrl_cg.gin"],
+                      SHORT + [f"train.env_id = '{env_id}'", "train.total_steps = 80",
+                               "Agent.warmup_steps = 40", "train.eval_interval = 80",
+                               "train.checkpoint_interval = 80"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["step"] for r in metrics.read_jsonl(os.path.join(root, "train_metrics.jsonl"))] == \
+        [40, 80]
+    (row,) = metrics.read_jsonl(os.path.join(root, "eval_metrics.jsonl"))
+    assert row["step"] == 80 and row["success_rate"] is not None      # the task's info["success"]
+    assert os.listdir(os.path.join(root, "plots")) == ["trajectory_80_ctx0.png"]
 
 
 def test_a_run_stopped_mid_episode_resumes_exactly(tmp_path):

@@ -39,14 +39,17 @@ def _static_wall_geoms(model):
 
 @pytest.mark.parametrize("env_id", ["hierarchy/PointMaze-v0", "hierarchy/AntMaze-v0",
                                     "hierarchy/AntGather-v0", "hierarchy/AntPush-v0",
-                                    "hierarchy/AntFall-v0", "hierarchy/AntFourRooms-v0"])
+                                    "hierarchy/AntFall-v0", "hierarchy/AntFourRooms-v0",
+                                    "PointMaze_Large-v3", "AntMaze_Medium-v4"])
 def test_rectangles_cover_exactly_the_models_walls(env_id):
-    env = gym.make(env_id)
+    env = envs.as_task(gym.make(envs.ensure_registered(env_id)))   # gymnasium-robotics: adapted
     env.reset(seed=0)
     u = env.unwrapped
     rects = np.asarray(u.wall_rectangles(), np.float64)
     assert len(rects) and np.all(rects[:, 0] < rects[:, 2]) and np.all(rects[:, 1] < rects[:, 3])
-    geoms = [(u.data.geom_xpos[g, :2], half) for g, half in _static_wall_geoms(u.model)]
+    inner = getattr(u, "env", env).unwrapped        # the adapted task's own, with its simulation
+    sim = getattr(inner, "point_env", None) or getattr(inner, "ant_env", None) or inner
+    geoms = [(sim.data.geom_xpos[g, :2], half) for g, half in _static_wall_geoms(sim.model)]
     # Brute force on a grid of points offset from every cell edge: inside a rectangle <=> inside
     # a wall geom's footprint.
     low = rects[:, :2].min(axis=0) - 1.0

@@ -27,6 +27,11 @@ def rgb(level):
     return [round(255 * c) for c in LEVEL_COLORS[level][:3]]
 
 
+def faded(level, alpha):
+    """Level `level`'s colour drawn with opacity `alpha` over white paper."""
+    return [alpha * c + (1 - alpha) * 255 for c in rgb(level)]
+
+
 def read_png(path):
     return np.asarray(Image.open(path).convert("RGB"))
 
@@ -71,11 +76,12 @@ def test_the_png_shows_walls_goals_target_and_path(tmp_path):
         for fx, fy in [(0.5, 0.5), (0.1, 0.1), (0.9, 0.9), (0.1, 0.9)]:
             p = (x0 + fx * (x1 - x0), y0 + fy * (y1 - y0))
             np.testing.assert_array_equal(pixel(plot, image, p), GREY, err_msg=str(p))
-    # Each level's goal marker, in its colour, at its goal; level 0's star at the context.
+    # Each level's goal marker, in its colour, at its goal; level 0's star at the context. Level 2's
+    # first goal (step 0) is faint, GOAL_ALPHA_FIRST of its colour over white; its last is opaque.
     np.testing.assert_allclose(pixel(plot, image, (8.0, 6.0)), rgb(0), atol=8)
     np.testing.assert_allclose(pixel(plot, image, (4.0, -4.0)), rgb(1), atol=8)
-    for goal in [(1.0, 2.0), (6.0, 3.0)]:
-        np.testing.assert_allclose(pixel(plot, image, goal), rgb(2), atol=8)
+    np.testing.assert_allclose(pixel(plot, image, (1.0, 2.0)), faded(2, 0.2), atol=8)
+    np.testing.assert_allclose(pixel(plot, image, (6.0, 3.0)), rgb(2), atol=8)
     # The target disc (translucent green over white) around the context, outside the star.
     r, g, b = pixel(plot, image, (8.0, 6.0 - 1.2))
     assert g > 200 and r < 200 and b < 200
@@ -274,4 +280,58 @@ def test_an_evaluation_of_ant_push_records_the_block(tmp_path):
     plot, = trajectory_plot.write_plots(trajectories, directory=str(tmp_path), step=0, env=env)
     r, g, b = pixel(plot, read_png(plot.path), (0.0, 10.0))   # inside the block, off the path
     assert r > 200 and 120 < g < 190 and b < 110
+    env.close()
+
+
+def test_goals_fade_with_the_step_they_were_set_at(tmp_path):
+    # Linear in the step from GOAL_ALPHA_FIRST = 0.2 (first) to 1 (last): steps 0, 10, 20, 40 ->
+    # 0.2 + 0.8 * (0, 1/4, 1/2, 1).
+    np.testing.assert_allclose(trajectory_plot.goal_alphas([0, 10, 20, 40]), [0.2, 0.4, 0.6, 1.0])
+    np.testing.assert_allclose(trajectory_plot.goal_alphas([5, 5]), [1.0, 1.0])
+    assert trajectory_plot.goal_alphas([]).shape == (0,)
+    traj = hand_built()
+    for t in (5, 6, 7):   # level 2: goals at steps 0, 4, 5, 6, 7 -> 0.2 + 0.8 * t / 7
+        traj.add_goal(2, t, [float(t), -2.0])
+    plot = trajectory_plot.plot_trajectory(traj)
+    image = plot.image
+    for t in (5, 6, 7):   # 2 pixels right of each centre, off the (vertical) line to the goal
+        (row, col), = plot.pixels([[float(t), -2.0]])
+        np.testing.assert_allclose(image[int(row), int(col) + 2], faded(2, 0.2 + 0.8 * t / 7), atol=8)
+    # The colour bar of level 2 (the only level with goals at several steps) in the right-hand
+    # column: faint at its left end (step 0), opaque at its right end (step 7), inside its frame.
+    left, bottom, width, height = trajectory_plot._COLOR_BAR_BOX
+    row = int(HEIGHT * (1 - bottom - height / 2))
+    np.testing.assert_allclose(image[row, int(WIDTH * left) + 4], faded(2, 0.2), atol=8)
+    np.testing.assert_allclose(image[row, int(WIDTH * (left + width)) - 4], rgb(2), atol=8)
+
+
+@pytest.mark.parametrize("name", ["PointMaze_Medium-v3", "AntMaze_Large_Diverse_GRDense-v5",
+                                  "x" * 150])
+def test_titles_are_never_clipped(name):
+    """The title's rendered extent lies inside the figure, above the axes, and holds its text."""
+    title = f"{name} at step 1000000, context 2 (-4.75, -3.25), failure, return -1234.5"
+    plot = trajectory_plot.plot_trajectory(hand_built(), title=title)
+    x0, y0, x1, y1 = plot.title_box
+    axes_top = HEIGHT * (trajectory_plot._AXES_BOX[1] + trajectory_plot._AXES_BOX[3])
+    assert 0 <= x0 < x1 <= WIDTH and axes_top <= y0 < y1 <= HEIGHT, plot.title_box
+    # Dark text pixels inside the box (rows counted from the top), none outside it above the axes
+    # (less 10 rows: the top tick label of the y axis stands half above them).
+    dark = plot.image[:int(HEIGHT - axes_top) - 10].max(axis=-1) < 128
+    inside = np.zeros_like(dark)
+    inside[int(HEIGHT - y1):int(np.ceil(HEIGHT - y0)), int(x0):int(np.ceil(x1))] = True
+    assert dark[inside].any() and not dark[~inside].any()
+
+
+def test_an_adapted_maze_is_drawn_with_its_walls(tmp_path):
+    env, agent = build(["base.gin", "methods/hrl_cg.gin"], 10,
+                       ["train.env_id = 'PointMaze_UMaze-v3'"])
+    walls = env.unwrapped.wall_rectangles()     # U_MAZE's six merged wall rectangles, cells of 1
+    assert len(walls) == 6 and walls[0] == (-2.5, 1.5, 2.5, 2.5)
+    trajectories = []
+    evaluation.evaluate(agent, env, episodes_per_context=1, trajectories=trajectories)
+    plot, = trajectory_plot.write_plots(trajectories, directory=str(tmp_path), step=3, env=env)
+    image = read_png(plot.path)
+    for corner in [(-2.0, 2.0), (2.0, -2.0)]:   # outer wall cells, far from the open cells
+        np.testing.assert_array_equal(pixel(plot, image, corner), GREY)
+    assert trajectories[0].success_radius == 0.45
     env.close()
