@@ -13,6 +13,10 @@ A GoalEnv-style task (gymnasium-robotics' PointMaze, AntMaze, Fetch, ...) observ
     desired_goal Box, or the maze (its open cells' centres widened by the goal noise);
   - success threshold = the setting, else for a maze its success distance 0.45 (informative);
   - info["is_success"] = info["is_success"] or info["success"] of the wrapped task, as a bool;
+  - an evaluation episode succeeds if info["is_success"] was true at any step (TaskSpec.success_rule
+    "any_step": the mazes go on after the goal is reached, docs/custom_tasks.md);
+  - the reward of a step for any context = the wrapped task's own `compute_reward` on the appended
+    achieved goal (`context_reward`), which hindsight goals at the top level recompute rewards with;
   - horizon = the registered time limit (env.spec.max_episode_steps);
   - evaluation contexts = the setting `eval_contexts`, by default none: evaluation then resets
     without a context and the task draws its own goals (reproducibly, from the reset seeds).
@@ -209,6 +213,7 @@ class GoalTask(gym.Env):
             eval_contexts=tuple(tuple(c) for c in eval_contexts),
             max_episode_steps=horizon,
             success_threshold=success_threshold,
+            success_rule="any_step",
         )
         self.spec = env.spec
         self.render_mode = env.render_mode
@@ -250,6 +255,30 @@ class GoalTask(gym.Env):
         if success is not None:
             info["is_success"] = bool(np.asarray(success))
         return info
+
+    @property
+    def has_context_reward(self) -> bool:
+        """Whether the wrapped task computes its reward for any goal (`compute_reward`)."""
+        return callable(getattr(self.env.unwrapped, "compute_reward", None))
+
+    def achieved_context(self, observation) -> np.ndarray:
+        """The context an observation achieves, its achieved goal: ``[..., D + G] -> [..., G]``."""
+        return np.asarray(observation)[..., list(self.task_spec.goal_indices)]
+
+    def context_reward(self, next_observation, context) -> np.ndarray:
+        """The wrapped task's reward of steps ending in `next_observation` for `context` (which
+        broadcasts): its `compute_reward(achieved_goal, desired_goal, info)` called once on the
+        batch, ``[..., D + G], [..., G] -> [...]``. `info` is an empty dict per step (the replay
+        keeps no infos). Raises ValueError if the result does not have the batch's shape."""
+        achieved = self.achieved_context(next_observation)
+        desired = np.broadcast_to(np.asarray(context, achieved.dtype), achieved.shape)
+        shape = achieved.shape[:-1]
+        infos = np.array([{} for _ in range(int(np.prod(shape)))], object).reshape(shape)
+        reward = np.asarray(self.env.unwrapped.compute_reward(achieved, desired, infos), np.float64)
+        if reward.shape != shape:
+            raise ValueError(f"{self._name}: compute_reward returned shape {reward.shape} for a "
+                             f"batch of {shape}; recomputing rewards needs it vectorised")
+        return reward
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         context = parse_context(options, self.task_spec, self._name)

@@ -14,7 +14,11 @@ import math
 
 import numpy as np
 
-__all__ = ["TaskSpec", "achieved_context", "context_reward", "task_spec"]
+__all__ = ["SUCCESS_RULES", "TaskSpec", "achieved_context", "context_reward", "task_spec"]
+
+# How an evaluation episode's success is read from the task's info["is_success"]: at the final
+# step only (the paper's AntMaze metric), or at any step of the episode.
+SUCCESS_RULES = ("final_step", "any_step")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +41,8 @@ class TaskSpec:
         indices J of the observation the context is a target for: the reward of a step that ends in
         s' is ``-||s'[J] - context||_2`` and a state s achieves the context ``s[J]``
         (`context_reward`); None if the reward is not such a function (e.g. gathering).
+      success_rule: how evaluation reads an episode's success from info["is_success"] (one of
+        SUCCESS_RULES): "final_step" (the default, the paper's metric) or "any_step".
     """
 
     goal_indices: tuple[int, ...]
@@ -48,6 +54,7 @@ class TaskSpec:
     max_episode_steps: int
     success_threshold: float | None = None
     context_indices: tuple[int, ...] | None = None
+    success_rule: str = "final_step"
 
     def __post_init__(self):
         # Normalise to tuples of python scalars so that specs built from lists / numpy arrays
@@ -125,6 +132,10 @@ class TaskSpec:
                     f"per context dimension), got {self.context_indices!r}"
                 )
             object.__setattr__(self, "context_indices", positions)
+        if self.success_rule not in SUCCESS_RULES:
+            raise ValueError(
+                f"TaskSpec.success_rule {self.success_rule!r} is unknown; choose one of {SUCCESS_RULES}"
+            )
 
     @property
     def goal_dim(self) -> int:

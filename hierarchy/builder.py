@@ -113,10 +113,19 @@ def build_for_env(env, *, num_levels: int | None = None, seed: int | None = None
 
 
 def context_reward_for_env(env) -> hindsight.ContextReward | None:
-    """The task's reward function of the context (`envs.task.context_reward`), for hindsight goals
-    at the top level; None if the environment publishes none."""
-    task = getattr(env.unwrapped, "task_spec", None)
-    if getattr(task, "context_indices", None) is None:
-        return None
-    return hindsight.ContextReward(reward=functools.partial(envs_task.context_reward, task),
-                                   achieved=functools.partial(envs_task.achieved_context, task))
+    """The task's reward function of the context, for hindsight goals at the top level; None if the
+    environment publishes none.
+
+    One of ours publishes it as `TaskSpec.context_indices` (`envs.task.context_reward`); an adapted
+    goal-conditioned task (`envs.GoalTask`) has it when the task it wraps has `compute_reward`: the
+    achieved context is the observation's appended achieved goal, and the reward is the task's own
+    `compute_reward` on it (`GoalTask.context_reward`).
+    """
+    inner = env.unwrapped
+    task = getattr(inner, "task_spec", None)
+    if getattr(task, "context_indices", None) is not None:
+        return hindsight.ContextReward(reward=functools.partial(envs_task.context_reward, task),
+                                       achieved=functools.partial(envs_task.achieved_context, task))
+    if getattr(inner, "has_context_reward", False):
+        return hindsight.ContextReward(reward=inner.context_reward, achieved=inner.achieved_context)
+    return None

@@ -5,8 +5,13 @@ nothing stored, and the agent's random generator is not touched, so evaluating n
 training. Episode j of context i resets the environment with seed `seed + 1000 * i + j`, so an
 evaluation is reproducible and independent of what the environment did before.
 
-Success is `info["is_success"]` at an episode's final step (the paper's metric for AntMaze: within
-distance 5 of the target at the final step); tasks whose info has no "is_success" report None.
+An episode's success is read from the task's `info["is_success"]` by a success rule
+(`envs.task.SUCCESS_RULES`): "final_step", its value at the final step (the paper's metric for
+AntMaze: within distance 5 of the target at the final step; the default of this package's tasks), or
+"any_step", true if it was true after any step (the default of adapted goal-conditioned tasks, whose
+episodes go on after the goal is reached). The rule is the task's `TaskSpec.success_rule` unless gin
+overrides it (`success_rule.override = 'any_step'`), and every evaluation names the rule it used.
+Tasks whose info has no "is_success" report None.
 
 Asked for them, an evaluation also records the first episode of every context as a `Trajectory`
 (the robot's path and every level's goals, in world x, y) for `hierarchy.trajectory_plot`; only
@@ -19,9 +24,11 @@ import os
 import time
 from typing import Any, Callable, Dict, List, Sequence
 
+import gin
 import numpy as np
 from absl import logging
 
+from envs.task import SUCCESS_RULES
 from hierarchy import metrics, trajectory_plot
 from hierarchy.trajectory_plot import Trajectory, map_items, world_xy_indices
 
@@ -33,6 +40,42 @@ def eval_contexts(env) -> List[Any]:
     if task is None or not task.eval_contexts:
         return [None]
     return [tuple(c) for c in task.eval_contexts]
+
+
+@gin.configurable("success_rule", denylist=["env"])
+def configured_success_rule(env, *, override: str | None = None) -> str:
+    """The success rule of evaluations on `env`: `override` if given (gin:
+    `success_rule.override = 'any_step'`), else the task's `TaskSpec.success_rule` ("final_step"
+    for an environment without a TaskSpec).
+
+    Raises:
+      ValueError: `override` is not one of SUCCESS_RULES.
+    """
+    if override is None:
+        return getattr(getattr(env.unwrapped, "task_spec", None), "success_rule", "final_step")
+    return check_success_rule(override, "success_rule.override")
+
+
+def check_success_rule(rule: str, name: str = "success rule") -> str:
+    """`rule` if it is one of SUCCESS_RULES; else a ValueError naming `name`."""
+    if rule not in SUCCESS_RULES:
+        raise ValueError(f"{name} {rule!r} is unknown; choose one of {SUCCESS_RULES}")
+    return rule
+
+
+def episode_success(step_successes: Sequence, rule: str) -> bool | None:
+    """An episode's success from its steps' `info["is_success"]` (None where a step's info has
+    none), in order: the final step's under "final_step", true if any step's is under "any_step";
+    None without success info (at the final step, or at every step).
+
+    Raises:
+      ValueError: `rule` is not one of SUCCESS_RULES.
+    """
+    if check_success_rule(rule) == "final_step":
+        last = step_successes[-1] if len(step_successes) else None
+        return None if last is None else bool(last)
+    known = [bool(s) for s in step_successes if s is not None]
+    return any(known) if known else None
 
 
 def goal_world_points(agent, episode) -> List[np.ndarray | None]:
@@ -80,8 +123,10 @@ def _render(agent, env, episode):
 
 
 def run_episode(agent, env, *, context=None, seed: int | None = None, frames: list | None = None,
-                trajectory: Trajectory | None = None):
-    """One evaluation episode; returns (return, success or None, length). Appends rendered frames
+                trajectory: Trajectory | None = None, success_rule: str | None = None):
+    """One evaluation episode; returns (return, success or None, length), the success by
+    `success_rule` (`episode_success`; default `configured_success_rule(env)`; the reset's info does
+    not count). Appends rendered frames
     to `frames` if given (the environment must have render_mode="rgb_array"); frames show every
     level's goal where the environment has `set_goal_markers` (see `goal_marker_positions`).
     Records the robot's path and every goal set into `trajectory` if given (see
@@ -95,7 +140,7 @@ def run_episode(agent, env, *, context=None, seed: int | None = None, frames: li
         trajectory.context = np.asarray(obs["context"], np.float64)
         trajectory.add_point(obs["observation"])
         trajectory.items_start = map_items(env)
-    length = 0
+    length, step_successes = 0, []
     while True:
         action = agent.act(episode)
         if trajectory is not None:
@@ -103,14 +148,14 @@ def run_episode(agent, env, *, context=None, seed: int | None = None, frames: li
         obs, reward, terminated, truncated, info = env.step(action)
         agent.observe(episode, reward, obs["observation"], terminated, truncated)
         length += 1
+        step_successes.append(info.get("is_success"))
         if frames is not None:
             frames.append(_render(agent, env, episode))
         if trajectory is not None:
             trajectory.add_point(obs["observation"])
         if terminated or truncated:
             break
-    success = info.get("is_success")
-    success = None if success is None else bool(success)
+    success = episode_success(step_successes, success_rule or configured_success_rule(env))
     if trajectory is not None:
         trajectory.success, trajectory.episode_return = success, episode.env_return
         trajectory.items_end = map_items(env)
@@ -119,7 +164,7 @@ def run_episode(agent, env, *, context=None, seed: int | None = None, frames: li
 
 def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None = None,
              seed: int = 0, video_path: str | None = None, video_fps: int = 30,
-             trajectories: list | None = None) -> Dict[str, Any]:
+             trajectories: list | None = None, success_rule: str | None = None) -> Dict[str, Any]:
     """Evaluates `agent` on `env` for `episodes_per_context` episodes per context.
 
     Args:
@@ -134,13 +179,15 @@ def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None
       trajectories: if given, a `Trajectory` of the first episode of every context is appended to
         it (to draw with `hierarchy.trajectory_plot`); nothing for an environment whose robot has no
         world (x, y) (`trajectory_plot.world_xy_indices` is None).
+      success_rule: one of SUCCESS_RULES; default `configured_success_rule(env)`.
 
     Returns:
-      {"mean_return", "success_rate" (None without success info), "num_episodes",
+      {"mean_return", "success_rate" (None without success info), "success_rule", "num_episodes",
        "per_context": [{"context", "mean_return", "success_rate", "returns"}]}.
     """
     if episodes_per_context < 1:
         raise ValueError(f"episodes_per_context must be >= 1, got {episodes_per_context}")
+    rule = configured_success_rule(env) if success_rule is None else check_success_rule(success_rule)
     contexts = eval_contexts(env) if contexts is None else list(contexts)
     frames = [] if video_path else None
     xy = None if trajectories is None else world_xy_indices(env)
@@ -156,7 +203,7 @@ def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None
                                    success_radius=getattr(env.unwrapped.task_spec,
                                                           "success_threshold", None))
             ret, success, _ = run_episode(agent, env, context=context, seed=seed + 1000 * i + j,
-                                          frames=record, trajectory=trace)
+                                          frames=record, trajectory=trace, success_rule=rule)
             if trace is not None:
                 trajectories.append(trace)
             returns.append(ret)
@@ -173,6 +220,7 @@ def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None
         save_video(frames, video_path, fps=video_fps)
     return {"mean_return": float(np.mean(all_returns)),
             "success_rate": float(np.mean(all_success)) if all_success else None,
+            "success_rule": rule,
             "num_episodes": len(all_returns),
             "per_context": per_context}
 

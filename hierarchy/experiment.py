@@ -16,7 +16,7 @@ from absl import logging
 
 import envs  # noqa: F401  (registers the hierarchy/ environments)
 from envs.wrappers import NoContext
-from hierarchy import tasks
+from hierarchy import evaluation, tasks
 from hierarchy.agent import Agent
 from hierarchy.builder import build_for_env, context_reward_for_env
 from hierarchy.config import ConfigurationError, check_gin_scopes
@@ -78,13 +78,14 @@ def make_envs_and_agent(env_id: str, *, max_episode_steps: int | None, seed: int
 
     Raises:
       ConfigurationError: a configuration error (bad value, unknown environment id, misspelled
-        scope), with the environments made so far closed.
+        scope, unknown success rule), with the environments made so far closed.
     """
     made = []
     try:
         for _ in range(count):
             made.append(make_env(env_id, max_episode_steps=max_episode_steps, render_mode=render_mode))
         agent = build_agent(made[0], seed=seed)
+        evaluation.configured_success_rule(made[0])   # a bad success_rule.override fails here
     except BaseException as e:
         for env in made:
             env.close()

@@ -8,10 +8,13 @@ r' drawn uniformly among the row itself and the rows of its episode stored after
 - below the top: g' = s_a[I] - s_t[I] (relative goals) or s_a[I] (absolute ones). The intrinsic
   reward is a function of the goal, and the compiled update recomputes it from the row's goal
   (`goals.intrinsic_reward`), so only the goal is replaced.
-- at the top, only where the task publishes a reward function of the context (`ContextReward`): the
-  context becomes c' = the context s_a achieves and the stored reward is recomputed as
-  sum_{j=1..n} R(s_{t+j}, c'). That needs every environment step's state in the row, so the top
-  must act on a child that steps once per environment step (one or two levels).
+- at the top, only where the task publishes a reward function of the context (`ContextReward`:
+  ours, -||s[J] - c||, or an adapted goal-conditioned task's own `compute_reward`, see
+  `hierarchy.builder.context_reward_for_env`): the context becomes c' = the context s_a achieves
+  and the stored reward is recomputed as sum_{j=1..n} R(s_{t+j}, c'), with one call of R on the
+  whole batch. That needs every environment step's state in the row, so the top must act on a
+  child that steps once per environment step (one or two levels; for one level, flat TD3, the top
+  acts in the environment itself).
 
 Rows only ever draw from their own episode (`ReplayBuffer.future_indices`).
 """
@@ -34,7 +37,8 @@ class ContextReward:
     """A task's reward as a function of the context (numpy).
 
     Attributes:
-      reward: `(next_observation [..., D], context [..., C]) -> [...]`, one environment step's reward.
+      reward: `(next_observation [..., D], context [..., C]) -> [...]`, one environment step's reward
+        (vectorised: called once on a whole batch, the context broadcasting over its steps).
       achieved: `observation [..., D] -> [..., C]`, the context an observation achieves.
     """
 
@@ -73,8 +77,9 @@ def level_probabilities(goals_value, context_value, *, num_levels: int, strategy
     if top > 0:
         if context_reward is None:
             raise ValueError("hindsight_context (hindsight goals for the top level) needs a task that "
-                             "publishes a reward function of the context (TaskSpec.context_indices); "
-                             "this one has none")
+                             "publishes a reward function of the context (TaskSpec.context_indices, "
+                             "or an adapted goal-conditioned task with compute_reward); this one "
+                             "has none")
         if env_steps_per_child_step[0] != 1:
             raise ValueError("hindsight_context (hindsight goals for the top level) needs a top whose "
                              "child steps once per environment step (at most two levels): with more, "

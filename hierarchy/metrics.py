@@ -15,7 +15,8 @@ Two JSON-lines files live in the run's root directory, one JSON object per line:
   time               seconds of training wall time (summed over restarts) when the episode ended
 
 `eval_metrics.jsonl`, one row per evaluation (see `hierarchy.evaluation.evaluate`):
-  step, mean_return, success_rate (null if the task has no success), num_episodes, time, and
+  step, mean_return, success_rate (null if the task has no success), success_rule (how an episode's
+  success was read: "final_step" or "any_step", `hierarchy.evaluation`), num_episodes, time, and
   per_context: a list of {"context", "mean_return", "success_rate", "returns"}.
 
 Non-finite floats are written as null (JSON has no NaN). On resume the training loop drops every row

@@ -63,7 +63,9 @@ def test_train_binary_writes_everything(point_run):
     eval_rows = metrics.read_jsonl(os.path.join(root, "eval_metrics.jsonl"))
     assert [r["step"] for r in eval_rows] == [0, 150, 300]
     ev = eval_rows[-1]
-    assert set(ev) == {"step", "mean_return", "success_rate", "num_episodes", "per_context", "time"}
+    assert set(ev) == {"step", "mean_return", "success_rate", "success_rule", "num_episodes",
+                       "per_context", "time"}
+    assert ev["success_rule"] == "final_step"          # the default of this package's tasks
     assert ev["num_episodes"] == 4 and len(ev["per_context"]) == 4
     assert ev["per_context"][0]["context"] == [4.0, 4.0]
     assert set(ev["per_context"][0]) == {"context", "mean_return", "success_rate", "returns"}

@@ -31,6 +31,7 @@ def test_each_checkpoint_gets_its_own_file(run_dir):
     newest = evaluate_run(run_dir)
     assert newest["step"] == 200 and newest["checkpoint"].endswith("ckpt-200")
     assert newest["episodes_per_context"] == 1 and newest["num_episodes"] == 4
+    assert newest["success_rule"] == "final_step"
     # The run's final evaluation used the same weights and the same episode seeds.
     final_eval = metrics.read_jsonl(os.path.join(run_dir, "eval_metrics.jsonl"))[-1]
     assert [r for c in newest["per_context"] for r in c["returns"]] == pytest.approx(
