@@ -219,12 +219,14 @@ def _color_bar(fig, slot: int, color, steps, label: str) -> None:
     fading as the goals do (`goal_alphas`) from the first to the last of `steps`."""
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import ListedColormap, Normalize
+    from matplotlib.ticker import MaxNLocator
 
     left, bottom, width, height = _COLOR_BAR_BOX
     cax = fig.add_axes((left, bottom + slot * _COLOR_BAR_STEP, width, height))
     shades = ListedColormap(_fading(color, goal_alphas(np.linspace(0.0, 1.0, 256))))
     bar = fig.colorbar(ScalarMappable(Normalize(float(np.min(steps)), float(np.max(steps))),
                                       shades), cax=cax, orientation="horizontal")
+    bar.ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     bar.set_label(label, fontsize=7, labelpad=1)
     bar.ax.tick_params(labelsize=7)
 
@@ -287,6 +289,15 @@ def _add_title(fig, title: str) -> tuple:
     return tuple(box.extents)
 
 
+def _keep_y_axis_inside(fig, ax) -> None:
+    """Moves the axes right by as much as the y axis's tick labels and label stick out of the
+    figure's left edge (wide labels such as "-10.0"), plus 2 pixels."""
+    overhang = 2.0 - ax.yaxis.get_tightbbox(fig.canvas.get_renderer()).x0
+    if overhang > 0:
+        box = ax.get_position()
+        ax.set_position((box.x0 + overhang / fig.bbox.width, box.y0, box.width, box.height))
+
+
 def plot_trajectory(trajectory: Trajectory, *, walls=(), title: str = "") -> TrajectoryPlot:
     """Draws `trajectory` over `walls` ((x0, y0, x1, y1) world rectangles); see the module docstring.
 
@@ -332,6 +343,7 @@ def plot_trajectory(trajectory: Trajectory, *, walls=(), title: str = "") -> Tra
     ax.set_axisbelow(True)
     ax.grid(alpha=0.25)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    _keep_y_axis_inside(fig, ax)
     title_box = _add_title(fig, title) if title else None
     fig.canvas.draw()
     image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()

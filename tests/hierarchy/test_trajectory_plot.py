@@ -335,3 +335,20 @@ def test_an_adapted_maze_is_drawn_with_its_walls(tmp_path):
         np.testing.assert_array_equal(pixel(plot, image, corner), GREY)
     assert trajectories[0].success_radius == 0.45
     env.close()
+
+
+def test_wide_tick_labels_are_not_cut_at_the_left_edge():
+    """A frame whose y ticks read "-10.0" (which stuck out of the figure's left edge by a few pixels
+    before) moves the plot right: the figure's two left-most columns stay white paper."""
+    t = Trajectory(xy_indices=(0, 1), level_names=["top", "low"], context=np.array([-3.6, -3.2]),
+                   success_radius=0.45)
+    t.add_point([0.0, -0.8])
+    t.add_goal(0, 0, [-3.6, -3.2])
+    t.add_goal(1, 0, [10.1, 1.9])
+    t.add_point([4.5, 0.8])
+    t.add_goal(1, 1, [-5.2, -5.2])
+    walls = [(-6.0, -4.5, 6.0, 4.5)]
+    plot = trajectory_plot.plot_trajectory(t, walls=walls)
+    assert plot.image[:, :2].min() == 255
+    (_, left), = plot.pixels([[-6.0, 0.0]])
+    assert plot.image[:, :int(left) - 40].min() < 128        # the y label, left of the tick labels
