@@ -17,12 +17,10 @@ Runs of the same env and group (method, levels, lambda) are the seeds of one cur
   it, and how many reach it.
 
 Writes to --out_dir: `summary.md` (also printed), `summary.json`, and per environment `curves_<env>.png`
-(a row of panels per number of levels, flat TD3 in each as the baseline) and `summary_<env>.png` (the
-table).
+(a row of panels per number of levels, flat TD3 in each) and `summary_<env>.png` (the table).
 
-Usage (repository root):
-  python -m benchmarks.analysis.aggregate runs/paper --out_dir runs/paper/summary \
-      [--success_threshold 0.5] [--return_threshold ant_gather=3.0] [--return_threshold -50]
+Usage (repository root): python -m benchmarks.analysis.aggregate runs/paper --out_dir
+  runs/paper/summary [--success_threshold 0.5] [--return_threshold ant_gather=3.0]
 """
 
 from __future__ import annotations
@@ -370,8 +368,7 @@ def aggregate(roots: Sequence[str], out_dir: str | pathlib.Path, *, success_thre
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
-    """The arguments every report of run directories takes: the roots, --out_dir, the thresholds and
-    --no_plots."""
+    """The arguments of every report of run directories: roots, --out_dir, thresholds, --no_plots."""
     p.add_argument("roots", nargs="+", help="sweep roots (or single run dirs)")
     p.add_argument("--out_dir", required=True)
     p.add_argument("--success_threshold", type=float, default=0.5,
