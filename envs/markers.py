@@ -13,8 +13,12 @@ colour in the image does not depend on the lighting.
 the things on the map besides walls, such as movable blocks, chasms and collectable objects, where
 they are when asked.
 
-`framing_camera` gives a top-down free camera that frames an (x, y) rectangle, and `project` maps a
-world point to its pixel in a frame, using the camera of the rendered scene.
+`framing_camera` gives a top-down free camera that frames an (x, y) rectangle, `follow_camera` one
+that looks at the robot from the south and above, and `project` maps a world point to its pixel in a
+frame, using the camera of the rendered scene.
+
+The colours of the things on the map (`WALL_COLOR`, `ITEM_COLORS`) are shared by the renders
+(envs.scenery) and the trajectory plots, so that a video and a picture of the same run agree.
 """
 
 from __future__ import annotations
@@ -27,13 +31,20 @@ import mujoco
 import numpy as np
 
 __all__ = [
+    "CAMERAS",
+    "ITEM_COLORS",
     "LEVEL_COLORS",
+    "MAX_FRAME_SIZE",
+    "MIN_FRAME_SIZE",
+    "RAISED_FLOOR_COLOR",
+    "TARGET_COLOR",
+    "WALL_COLOR",
     "GoalMarkers",
     "MapItem",
-    "TARGET_COLOR",
     "add_sphere",
     "add_target",
     "check_positions",
+    "follow_camera",
     "framing_camera",
     "project",
 ]
@@ -49,6 +60,21 @@ LEVEL_COLORS: tuple[tuple[float, float, float, float], ...] = (
 # The target (context) of the task: a translucent disc of the success radius around a solid dot.
 TARGET_COLOR = (0.0, 1.0, 0.0, 1.0)
 TARGET_DISC_ALPHA = 0.35
+# Walls, raised floors and the map items of `MapItem` (RGB; chasms: the ground seen through the
+# floor), as renders and trajectory plots draw them.
+WALL_COLOR = (0.4, 0.4, 0.4)
+RAISED_FLOOR_COLOR = (0.9, 0.9, 0.9)
+ITEM_COLORS = {"block": (0.9, 0.5, 0.1), "chasm": (0.55, 0.75, 0.95), "apple": (0.2, 0.8, 0.2),
+               "bomb": (0.9, 0.1, 0.1)}
+# The cameras of the renders (`MujocoEnv.set_render_options`): the environment's own view of the
+# task's area ("overview"), or `follow_camera` at the robot ("follow").
+CAMERAS = ("overview", "follow")
+# The frame sizes (width, height) renders accept, in pixels.
+MIN_FRAME_SIZE, MAX_FRAME_SIZE = 16, 4096
+# The follow camera: world units from the point it looks at, and its angles (degrees).
+FOLLOW_DISTANCE = 10.0
+FOLLOW_ELEVATION = -55.0
+FOLLOW_AZIMUTH = 90.0
 
 
 class MapItem(NamedTuple):
@@ -178,6 +204,17 @@ def framing_camera(low, high, *, fovy: float = 45.0, margin: float = 0.0) -> dic
         "distance": half / math.tan(math.radians(fovy) / 2),
         "azimuth": 90.0,
         "elevation": -90.0,
+    }
+
+
+def follow_camera(point, *, distance: float = FOLLOW_DISTANCE) -> dict:
+    """A free camera looking at world `point` [3] (the robot) from the south, `distance` away and
+    FOLLOW_ELEVATION degrees down, image up = world +y as in `framing_camera`'s view."""
+    return {
+        "lookat": np.asarray(point, np.float64).copy(),
+        "distance": float(distance),
+        "azimuth": FOLLOW_AZIMUTH,
+        "elevation": FOLLOW_ELEVATION,
     }
 
 

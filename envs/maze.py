@@ -12,7 +12,8 @@ Cell (i, j) has its center at world ((j - start_col) * MAZE_SCALING, (i - start_
 MAZE_SCALING), so the start cell (1, 1) is at (0, 0), the corridor runs (0,0) -> (16,0) ->
 (16,16) -> (0,16). Every wall cell is one box of MAZE_SCALING x MAZE_SCALING footprint and
 MAZE_HEIGHT * MAZE_SCALING height standing on the floor (HIRO's maze_env convention). The world is
-built by `envs.layout.add_maze`, shared with AntPush, AntFall and AntFourRooms (envs/hiro.py).
+built by `envs.layout.add_maze`, shared with AntPush, AntFall and AntFourRooms (envs/hiro.py), and
+lit and coloured for renders by `envs.scenery.style_maze`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import mujoco
 import numpy as np
 
 from envs import layout as maze_layout
-from envs import markers
+from envs import markers, scenery
 from envs._common import observation_space, parse_context
 from envs.ant import ANT_GOAL_HIGH, ANT_GOAL_INDICES, ANT_GOAL_LOW, ANT_OBS_DIM, AntEnv
 from envs.task import TaskSpec
@@ -101,8 +102,10 @@ def add_wall_blocks(
     scaling: float = MAZE_SCALING,
     height: float = MAZE_HEIGHT,
 ) -> None:
-    """Adds the world of `layout` (default: the U-maze) to `spec`; see `envs.layout.add_maze`."""
+    """Adds the world of `layout` (default: the U-maze) to `spec` (`envs.layout.add_maze`), lit and
+    coloured for renders by `envs.scenery.style_maze`."""
     maze_layout.add_maze(spec, layout, scaling, height)
+    scenery.style_maze(spec)
 
 
 # A top-down camera framing the task's area (the context range, i.e. the maze's corridors) with
@@ -154,7 +157,7 @@ class AntGoalMaze(AntEnv):
     def __init__(self, render_mode: str | None = None, width: int = 480, height: int = 480):
         super().__init__(
             add_world=functools.partial(
-                maze_layout.add_maze, layout=self.LAYOUT, scaling=self.SCALING, height=self.HEIGHT
+                add_wall_blocks, layout=self.LAYOUT, scaling=self.SCALING, height=self.HEIGHT
             ),
             render_mode=render_mode,
             width=width,
