@@ -20,7 +20,7 @@ then does it record anything, so training's episodes and unasked evaluations pay
 
 from __future__ import annotations
 
-import os
+import contextlib
 import time
 from typing import Any, Callable, Dict, List, Sequence
 
@@ -31,6 +31,7 @@ from absl import logging
 from envs.task import SUCCESS_RULES
 from hierarchy import metrics, trajectory_plot
 from hierarchy.trajectory_plot import Trajectory, map_items, world_xy_indices
+from hierarchy.video import VideoSettings, VideoWriter
 
 
 def eval_contexts(env) -> List[Any]:
@@ -123,12 +124,14 @@ def _render(agent, env, episode):
 
 
 def run_episode(agent, env, *, context=None, seed: int | None = None, frames: list | None = None,
-                trajectory: Trajectory | None = None, success_rule: str | None = None):
+                frame_stride: int = 1, trajectory: Trajectory | None = None, success_rule: str | None = None):
     """One evaluation episode; returns (return, success or None, length), the success by
     `success_rule` (`episode_success`; default `configured_success_rule(env)`; the reset's info does
     not count). Appends rendered frames
-    to `frames` if given (the environment must have render_mode="rgb_array"); frames show every
-    level's goal where the environment has `set_goal_markers` (see `goal_marker_positions`).
+    to `frames` if given (a list, or a `hierarchy.video.VideoWriter`; the environment must have
+    render_mode="rgb_array"): the reset's, every `frame_stride`-th step's and the final step's, so
+    ceil(length / frame_stride) + 1 frames; frames show every level's goal where the environment has
+    `set_goal_markers` (see `goal_marker_positions`).
     Records the robot's path and every goal set into `trajectory` if given (see
     `hierarchy.trajectory_plot`), its context and outcome too."""
     options = None if context is None else {"context": np.asarray(context, np.float32)}
@@ -149,7 +152,7 @@ def run_episode(agent, env, *, context=None, seed: int | None = None, frames: li
         agent.observe(episode, reward, obs["observation"], terminated, truncated)
         length += 1
         step_successes.append(info.get("is_success"))
-        if frames is not None:
+        if frames is not None and (length % frame_stride == 0 or terminated or truncated):
             frames.append(_render(agent, env, episode))
         if trajectory is not None:
             trajectory.add_point(obs["observation"])
@@ -163,7 +166,7 @@ def run_episode(agent, env, *, context=None, seed: int | None = None, frames: li
 
 
 def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None = None,
-             seed: int = 0, video_path: str | None = None, video_fps: int = 30,
+             seed: int = 0, video: VideoSettings | None = None,
              trajectories: list | None = None, success_rule: str | None = None) -> Dict[str, Any]:
     """Evaluates `agent` on `env` for `episodes_per_context` episodes per context.
 
@@ -173,9 +176,8 @@ def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None
       episodes_per_context: N >= 1.
       contexts: the contexts (None entries: no context); default `eval_contexts(env)`.
       seed: base seed of the episodes' resets.
-      video_path: if given, the first episode of every context is rendered into this file (.gif, or
-        .mp4 where imageio's ffmpeg plugin is installed); needs render_mode="rgb_array".
-      video_fps: frames per second of the video.
+      video: if given, the episodes it chooses are filmed into its file (`hierarchy.video`; needs
+        render_mode="rgb_array"), written once the evaluation is complete.
       trajectories: if given, a `Trajectory` of the first episode of every context is appended to
         it (to draw with `hierarchy.trajectory_plot`); nothing for an environment whose robot has no
         world (x, y) (`trajectory_plot.world_xy_indices` is None).
@@ -189,35 +191,38 @@ def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None
         raise ValueError(f"episodes_per_context must be >= 1, got {episodes_per_context}")
     rule = configured_success_rule(env) if success_rule is None else check_success_rule(success_rule)
     contexts = eval_contexts(env) if contexts is None else list(contexts)
-    frames = [] if video_path else None
+    if video is not None:
+        video.check_evaluation(len(contexts), episodes_per_context)
     xy = None if trajectories is None else world_xy_indices(env)
     names = [lvl.level_name for lvl in agent.hierarchy.levels]
     per_context, all_returns, all_success = [], [], []
-    for i, context in enumerate(contexts):
-        returns, successes = [], []
-        for j in range(episodes_per_context):
-            record = frames if (frames is not None and j == 0) else None
-            trace = None
-            if xy is not None and j == 0:
-                trace = Trajectory(xy_indices=xy, level_names=names,
-                                   success_radius=getattr(env.unwrapped.task_spec,
-                                                          "success_threshold", None))
-            ret, success, _ = run_episode(agent, env, context=context, seed=seed + 1000 * i + j,
-                                          frames=record, trajectory=trace, success_rule=rule)
-            if trace is not None:
-                trajectories.append(trace)
-            returns.append(ret)
-            if success is not None:
-                successes.append(success)
-        per_context.append({
-            "context": None if context is None else [float(c) for c in context],
-            "mean_return": float(np.mean(returns)),
-            "success_rate": float(np.mean(successes)) if successes else None,
-            "returns": [float(r) for r in returns]})
-        all_returns += returns
-        all_success += successes
-    if frames:
-        save_video(frames, video_path, fps=video_fps)
+    with VideoWriter(video) if video is not None else contextlib.nullcontext() as writer:
+        if writer is not None:
+            writer.prepare(agent, env)
+        for i, context in enumerate(contexts):
+            returns, successes = [], []
+            for j in range(episodes_per_context):
+                record = _filmed(writer, env, i, j, context)
+                trace = None
+                if xy is not None and j == 0:
+                    trace = Trajectory(xy_indices=xy, level_names=names,
+                                       success_radius=getattr(env.unwrapped.task_spec,
+                                                              "success_threshold", None))
+                ret, success, _ = run_episode(agent, env, context=context, seed=seed + 1000 * i + j,
+                                              frames=record, frame_stride=video.stride if record else 1,
+                                              trajectory=trace, success_rule=rule)
+                if trace is not None:
+                    trajectories.append(trace)
+                returns.append(ret)
+                if success is not None:
+                    successes.append(success)
+            per_context.append({
+                "context": None if context is None else [float(c) for c in context],
+                "mean_return": float(np.mean(returns)),
+                "success_rate": float(np.mean(successes)) if successes else None,
+                "returns": [float(r) for r in returns]})
+            all_returns += returns
+            all_success += successes
     return {"mean_return": float(np.mean(all_returns)),
             "success_rate": float(np.mean(all_success)) if all_success else None,
             "success_rule": rule,
@@ -225,15 +230,14 @@ def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None
             "per_context": per_context}
 
 
-def save_video(frames: Sequence[np.ndarray], path: str, fps: int = 30) -> None:
-    """Writes RGB frames [H, W, 3] to `path` with imageio (format from the extension)."""
-    import imageio.v2 as imageio
-
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    if path.lower().endswith(".gif"):
-        imageio.mimsave(path, list(frames), duration=1000.0 / fps, loop=0)
-    else:
-        imageio.mimsave(path, list(frames), fps=fps)
+def _filmed(writer, env, i: int, j: int, context) -> VideoWriter | None:
+    """`writer` with its caption's title set if episode j of context i is filmed, else None."""
+    if writer is None or not writer.settings.films(i, j):
+        return None
+    task = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+    where = "" if context is None else " " + ", ".join(f"{c:g}" for c in context)
+    writer.start_episode(f"{task}, context {i} ({where.strip()}), episode {j + 1}")
+    return writer
 
 
 def evaluate_in_training(agent, env, *, step: int, episodes_per_context: int, seed: int,

@@ -12,17 +12,19 @@ from hierarchy import checkpointing, evaluation, metrics, run_files, trajectory_
 from hierarchy.experiment import make_envs_and_agent
 from hierarchy.files import atomic_write_text
 from hierarchy.runner import EVAL_SEED_OFFSET, train_settings
+from hierarchy.video import VideoSettings
 
 
 def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
-                 checkpoint: str | None = None, video_path: str | None = None,
+                 checkpoint: str | None = None, video: VideoSettings | None = None,
                  trajectory_plots: bool = True) -> Dict[str, Any]:
     """Evaluates a run's checkpoint (default: the newest) under the current gin configuration
     (parse the run's `config.gin` first); writes `root_dir/evaluation_<step>.json`, named after the
     checkpoint's step (so evaluating several checkpoints keeps every result), and returns it.
     With `trajectory_plots`, also draws the first episode of every evaluation context from above
     into `root_dir/plots/evaluation_<step>_ctx<k>.png` (`hierarchy.trajectory_plot`); the result's
-    "trajectory_plots" lists their paths.
+    "trajectory_plots" lists their paths. With `video` (`hierarchy.video.VideoSettings`), films the
+    episodes it chooses into its file; the result's "video" is the file's path.
 
     The evaluation episodes are those of the run's own evaluations (same seeds), so the newest
     checkpoint of a finished run evaluates like the run's final evaluation.
@@ -30,15 +32,17 @@ def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
     Raises:
       FileNotFoundError: no complete checkpoint at `checkpoint` (or in the run).
       ConfigurationError: the configuration cannot be built.
+      VideoSettingsError: the video asks for a context or episode the evaluation does not have, or
+        a camera the environment cannot use; raised before anything is evaluated or written.
     """
     settings = train_settings()
     env, agent, path, state = restore_run(root_dir, checkpoint=checkpoint, weights_only=True,
-                                          render_mode="rgb_array" if video_path else None)
+                                          render_mode="rgb_array" if video else None)
     try:
         n = episodes_per_context or settings["eval_episodes_per_context"]
         trajectories = [] if trajectory_plots else None
         result = evaluation.evaluate(agent, env, episodes_per_context=n,
-                                     seed=settings["seed"] + EVAL_SEED_OFFSET, video_path=video_path,
+                                     seed=settings["seed"] + EVAL_SEED_OFFSET, video=video,
                                      trajectories=trajectories)
         plots = trajectory_plot.write_plots(
             trajectories or [], directory=os.path.join(root_dir, run_files.PLOTS),
@@ -47,7 +51,7 @@ def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
         env.close()
     out = metrics.jsonable({"checkpoint": os.path.abspath(path), "step": state["step"],
                             "env_id": settings["env_id"], "episodes_per_context": n,
-                            "video": video_path,
+                            "video": video and os.path.abspath(video.path),
                             "trajectory_plots": [os.path.abspath(p.path) for p in plots], **result})
     atomic_write_text(os.path.join(root_dir, run_files.evaluation_file(state["step"])),
                       json.dumps(out, indent=1) + "\n")

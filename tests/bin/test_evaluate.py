@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 
+import imageio.v2 as imageio
 import pytest
 from PIL import Image
 from run_helpers import REPO, binary_command, binary_env, copy_run, flip_bytes, run_binary, tf_data_file
@@ -13,8 +14,9 @@ from hierarchy import metrics
 
 def test_evaluate_binary(point_run):
     root, _ = point_run
-    video = os.path.join(root, "eval.gif")
-    proc = run_binary("evaluate", root, extra=["--num_episodes=2", f"--video={video}"])
+    video = os.path.join(root, "eval.mp4")
+    proc = run_binary("evaluate", root, extra=["--num_episodes=2", f"--video={video}",
+                                               "--video_size=320x240"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.load(open(os.path.join(root, "evaluation_300.json")))
     assert out["step"] == 300 and out["num_episodes"] == 8 and len(out["per_context"]) == 4
@@ -24,7 +26,10 @@ def test_evaluate_binary(point_run):
     final_eval = metrics.read_jsonl(os.path.join(root, "eval_metrics.jsonl"))[-1]
     for a, b in zip(out["per_context"], final_eval["per_context"]):
         assert a["returns"][0] == pytest.approx(b["returns"][0], rel=1e-4)
-    assert os.path.getsize(video) > 0
+    # The first episode of each of the 4 contexts, every second step: ceil(n / 2) + 1 frames each.
+    assert out["video"] == video
+    frames = imageio.mimread(video, memtest=False)
+    assert len(frames) % 4 == 0 and len(frames) > 4 and frames[0].shape == (240, 320, 3)
     # One picture per context, beside the training's pictures of each evaluation.
     plots = [os.path.join(root, "plots", f"evaluation_300_ctx{k}.png") for k in range(4)]
     assert out["trajectory_plots"] == plots
@@ -32,6 +37,21 @@ def test_evaluate_binary(point_run):
         assert os.path.isfile(os.path.join(root, "plots", f"trajectory_{step}_ctx3.png"))
     for path in plots:
         assert Image.open(path).size == (720, 540)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--video={}/eval.avi"], "unknown extension '.avi'; write one of .mp4, .gif"),
+    (["--video={}/eval.gif", "--video_contexts=0,7"], "video context 7 does not exist: the task has 4"),
+])
+def test_a_bad_video_flag_is_exit_status_2_and_writes_nothing(tmp_path, point_run, flags, message):
+    root = str(tmp_path / "run")
+    copy_run(point_run[0], root)
+    before = sorted(os.listdir(root))
+    flags = [flag.format(tmp_path) for flag in flags]
+    proc = run_binary("evaluate", root, extra=["--video_size=64x64", *flags])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert message in proc.stderr and "nothing was evaluated" in proc.stderr
+    assert sorted(os.listdir(root)) == before and not (tmp_path / "eval.gif").exists()
 
 
 def test_a_damaged_newest_checkpoint_is_skipped_for_the_previous_one(tmp_path, killed):
