@@ -1,7 +1,7 @@
 """The training loop: `train(root_dir)`, configured entirely with gin, run by a `Runner`.
 
     config.parse_gin(["envs/point_reach.gin", "methods/hrl_cg.gin"], ["train.total_steps = 20000"])
-    runner.train("/tmp/run")
+    runner.train("runs/demo")
 
 What a run writes into `root_dir` is listed in `hierarchy.run_files`.
 
