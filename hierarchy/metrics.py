@@ -25,6 +25,7 @@ with a step beyond the restored checkpoint (`truncate_jsonl`), so a curve has ea
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -62,7 +63,8 @@ def jsonable(value: Any) -> Any:
 
 
 def read_jsonl(path: str) -> List[Dict[str, Any]]:
-    """The rows of a JSON-lines file ([] if missing).
+    """The rows of a JSON-lines file ([] if missing); a path ending in ".gz" is read through gzip
+    (the committed results store their training rows so: `benchmarks.sweeps.collect`).
 
     What a crash leaves at the end of the file is dropped: an unfinished last line (a process killed
     while writing), and trailing lines that do not parse, such as the NUL bytes a power loss leaves
@@ -73,7 +75,8 @@ def read_jsonl(path: str) -> List[Dict[str, Any]]:
         return []
     rows: List[Dict[str, Any]] = []
     torn: int | None = None   # the first line (1-based) of the unparseable lines at the end
-    with open(path, errors="replace") as f:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", errors="replace") as f:
         for number, line in enumerate(f, 1):
             if not line.endswith("\n"):
                 break          # cut off by a crash while writing

@@ -143,6 +143,14 @@ def best_window_mean(values: np.ndarray, window: int) -> float:
     return float(np.max(c[window:] - c[:-window]) / window)
 
 
+def training_rows_file(run_dir: pathlib.Path) -> pathlib.Path:
+    """A run's training rows: `train_metrics.jsonl` in a run directory, `train_metrics.jsonl.gz`
+    in a collected copy (`benchmarks.sweeps.collect` compresses them); the plain name if neither."""
+    plain = run_dir / TRAIN_METRICS
+    packed = run_dir / (TRAIN_METRICS + ".gz")
+    return packed if packed.is_file() and not plain.is_file() else plain
+
+
 def load_runs(roots: Sequence[str | pathlib.Path]) -> List[dict]:
     """aggregate.load_runs, plus per run: "targets" ({label: {"success", "return"}} over its
     steps, "all" first), "intrinsic" (intrinsic_series), "training" (training_series) and
@@ -153,7 +161,7 @@ def load_runs(roots: Sequence[str | pathlib.Path]) -> List[dict]:
         rows = sorted(read_jsonl(str(run_dir / EVAL_METRICS)), key=lambda r: r["step"])
         run["targets"] = {ALL: {k: run[k] for k in KEYS},
                           **per_target_series(rows, run["steps"])}
-        train_rows = read_jsonl(str(run_dir / TRAIN_METRICS))
+        train_rows = read_jsonl(str(training_rows_file(run_dir)))
         run["intrinsic"] = intrinsic_series(train_rows)
         run["training"] = training_series(train_rows)
         run.update(describe_method(run))

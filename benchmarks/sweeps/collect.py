@@ -16,6 +16,12 @@ so far survive the loss of a machine: their rows as they stand, `cell.json`, and
 (the step of the last training row). Give them a results directory of their own (e.g.
 `.../partial`): a partial copy is not a finished cell and must not be mistaken for one.
 
+What is copied names no machine: the sweep's scratch root, wherever it appears in a copied file (the
+training command in `cell.json`), is written as the placeholder `{root_dir}` (tests/test_repository.py
+keeps absolute paths out of the repository). The training rows, the large file, are stored compressed
+as `train_metrics.jsonl.gz` (gzip with a zero timestamp, so the same rows give the same bytes;
+`hierarchy.metrics.read_jsonl` reads either); the other files stay plain.
+
 The commit takes only the copied files (`git commit --only`): whatever else is staged in the
 repository stays staged and out of the commit. Only the standard library is used.
 """
@@ -23,9 +29,10 @@ repository stays staged and out of the commit. Only the standard library is used
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import pathlib
-import shutil
+import re
 import subprocess
 import sys
 import time
@@ -36,6 +43,8 @@ from typing import List, Sequence
 REQUIRED_FILES = ("cell.json", "eval_metrics.jsonl", "finished.json")
 OPTIONAL_FILES = ("train_metrics.jsonl",)
 FINISHED = "finished.json"
+COMPRESSED = ("train_metrics.jsonl",)   # stored as <name>.gz
+ROOT_PLACEHOLDER = "{root_dir}"         # the sweep's scratch root in a copied file
 
 
 class CollectError(RuntimeError):
@@ -59,49 +68,72 @@ def git_commit_of(path: pathlib.Path, *, exclude: Sequence[str] = ()) -> dict | 
     return {"commit": head, "dirty": bool(status)}
 
 
-def collect_cell(cell_dir: pathlib.Path, dest_dir: pathlib.Path) -> List[pathlib.Path]:
-    """Copies a finished cell's report files from `cell_dir` into `dest_dir` (created); returns the
-    copied paths. Raises CollectError, copying nothing, if the cell is unfinished or lacks a file."""
+def collect_cell(cell_dir: pathlib.Path, dest_dir: pathlib.Path,
+                 root_dir: pathlib.Path | None = None) -> List[pathlib.Path]:
+    """Copies a finished cell's report files from `cell_dir` into `dest_dir` (created), with the
+    sweep's scratch root `root_dir` (default: the cell's parent) written as `{root_dir}` and the
+    training rows gzipped; returns the copied paths. Raises CollectError, copying nothing, if the
+    cell is unfinished or lacks a file."""
     cell_dir, dest_dir = pathlib.Path(cell_dir), pathlib.Path(dest_dir)
+    root_dir = pathlib.Path(root_dir) if root_dir is not None else cell_dir.parent
     if not (cell_dir / FINISHED).is_file():
         raise CollectError(f"{cell_dir}: not finished ({FINISHED} missing)")
     missing = [name for name in REQUIRED_FILES if not (cell_dir / name).is_file()]
     if missing:
         raise CollectError(f"{cell_dir}: missing {', '.join(missing)}")
     dest_dir.mkdir(parents=True, exist_ok=True)
-    copied = []
-    for name in (*REQUIRED_FILES, *OPTIONAL_FILES):
-        if (cell_dir / name).is_file():
-            tmp = dest_dir / f".{name}.tmp"
-            shutil.copyfile(cell_dir / name, tmp)
-            tmp.replace(dest_dir / name)   # a reader never sees half a file
-            copied.append(dest_dir / name)
-    return copied
+    return [copy_file(cell_dir / name, dest_dir, root_dir)
+            for name in (*REQUIRED_FILES, *OPTIONAL_FILES) if (cell_dir / name).is_file()]
+
+
+def without_root(text: str, root_dir: pathlib.Path) -> str:
+    """`text` with the scratch root `root_dir` (as given and resolved) written as `{root_dir}`
+    wherever it is a whole path or a path's leading part."""
+    for root in sorted({str(root_dir), str(pathlib.Path(root_dir).resolve())}, key=len,
+                       reverse=True):
+        text = re.sub(re.escape(root.rstrip("/")) + r"(?=[/\\\s\"']|$)", ROOT_PLACEHOLDER, text,
+                      flags=re.M)
+    return text
+
+
+def copy_file(source: pathlib.Path, dest_dir: pathlib.Path, root_dir: pathlib.Path) -> pathlib.Path:
+    """Copies one report file into `dest_dir` with the scratch root replaced (`without_root`),
+    gzipped (mtime 0) if its name is in COMPRESSED; returns the written path. A reader never sees
+    half a file."""
+    text = without_root(source.read_text(errors="replace"), root_dir)
+    name = source.name + (".gz" if source.name in COMPRESSED else "")
+    data = text.encode()
+    if name.endswith(".gz"):
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    tmp = dest_dir / f".{name}.tmp"
+    tmp.write_bytes(data)
+    tmp.replace(dest_dir / name)
+    return dest_dir / name
 
 
 PARTIAL = "partial.json"
 
 
-def collect_partial_cell(cell_dir: pathlib.Path, dest_dir: pathlib.Path) -> List[pathlib.Path]:
-    """Copies an unfinished cell's rows so far (`cell.json`, the metrics files present) into
-    `dest_dir` and writes `partial.json` with the last training row's step; returns the paths.
-    Raises CollectError for a finished cell or one without rows."""
+def collect_partial_cell(cell_dir: pathlib.Path, dest_dir: pathlib.Path,
+                         root_dir: pathlib.Path | None = None) -> List[pathlib.Path]:
+    """Copies an unfinished cell's rows so far (`cell.json`, the metrics files present; as
+    `collect_cell` copies them) into `dest_dir` and writes `partial.json` with the last training
+    row's step; returns the paths. Raises CollectError for a finished cell or one without rows."""
     cell_dir, dest_dir = pathlib.Path(cell_dir), pathlib.Path(dest_dir)
+    root_dir = pathlib.Path(root_dir) if root_dir is not None else cell_dir.parent
     if (cell_dir / FINISHED).is_file():
         raise CollectError(f"{cell_dir}: finished; collect it as a finished cell")
     rows = cell_dir / "train_metrics.jsonl"
     if not (cell_dir / "cell.json").is_file() or not rows.is_file():
         raise CollectError(f"{cell_dir}: no cell.json or no training rows yet")
     dest_dir.mkdir(parents=True, exist_ok=True)
-    copied = []
-    for name in ("cell.json", "eval_metrics.jsonl", "train_metrics.jsonl"):
-        if (cell_dir / name).is_file():
-            tmp = dest_dir / f".{name}.tmp"
-            shutil.copyfile(cell_dir / name, tmp)
-            tmp.replace(dest_dir / name)
-            copied.append(dest_dir / name)
+    copied = [copy_file(cell_dir / name, dest_dir, root_dir)
+              for name in ("cell.json", "eval_metrics.jsonl", "train_metrics.jsonl")
+              if (cell_dir / name).is_file()]
     step = None
-    for line in (dest_dir / "train_metrics.jsonl").read_text().splitlines():
+    with gzip.open(dest_dir / "train_metrics.jsonl.gz", "rt", errors="replace") as f:
+        lines = f.read().splitlines()
+    for line in lines:
         try:
             step = json.loads(line)["step"]
         except (ValueError, KeyError, TypeError):
@@ -154,7 +186,7 @@ def collect(root_dir: pathlib.Path, results_dir: pathlib.Path, cell_ids: Sequenc
     done = []
     for cell_id in cell_ids:
         try:
-            copied = collect_cell(root_dir / cell_id, results_dir / cell_id)
+            copied = collect_cell(root_dir / cell_id, results_dir / cell_id, root_dir)
         except CollectError as e:
             log(f"skip {cell_id}: {e}")
             continue
@@ -188,7 +220,7 @@ def main(argv=None) -> int:
         results, copied, ids = pathlib.Path(args.results_dir).resolve(), [], unfinished_cells(root)
         for cell_id in ids:
             try:
-                copied += collect_partial_cell(root / cell_id, results / cell_id)
+                copied += collect_partial_cell(root / cell_id, results / cell_id, root)
             except CollectError as e:
                 print(f"skip {cell_id}: {e}")
         if args.commit and copied:

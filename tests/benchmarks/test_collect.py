@@ -1,12 +1,16 @@
 """benchmarks.sweeps.collect: copying finished cells' report files and committing each on its own, in a
 real git repository; and the sweep doing it as each cell finishes."""
 
+import gzip
 import json
 import subprocess
 import sys
 
 import pytest
 from sweep_fakes import CONFIG, FAKE_TRAIN
+
+from benchmarks.analysis import evidence
+from hierarchy import metrics
 
 
 def _git(repo, *args):
@@ -29,7 +33,7 @@ def repo(tmp_path):
 
 def _cell(path, finished=True, train=True):
     path.mkdir(parents=True)
-    (path / "cell.json").write_text('{"seed": 0}\n')
+    (path / "cell.json").write_text(json.dumps({"seed": 0, "command": f"train --root_dir {path}"}))
     (path / "eval_metrics.jsonl").write_text('{"step": 10, "success_rate": 0.5}\n')
     if train:
         (path / "train_metrics.jsonl").write_text('{"step": 5}\n')
@@ -43,7 +47,7 @@ def test_collect_cell_copies_report_files_only(collect, tmp_path):
     _cell(tmp_path / "root" / "a")
     copied = collect.collect_cell(tmp_path / "root" / "a", tmp_path / "out" / "a")
     assert sorted(p.name for p in copied) == ["cell.json", "eval_metrics.jsonl", "finished.json",
-                                              "train_metrics.jsonl"]
+                                              "train_metrics.jsonl.gz"]
     assert sorted(p.name for p in (tmp_path / "out" / "a").iterdir()) == sorted(p.name for p in copied)
     assert (tmp_path / "out" / "a" / "eval_metrics.jsonl").read_text() == \
         '{"step": 10, "success_rate": 0.5}\n'
@@ -73,12 +77,41 @@ def test_commit_only_the_collected_files(collect, repo, tmp_path):
     assert files[0] == "Campaign results: env/hrl_L2/seed0 finished"
     assert sorted(f for f in files[1:] if f) == [
         f"results/env/hrl_L2/seed0/{n}" for n in ("cell.json", "eval_metrics.jsonl", "finished.json",
-                                                   "train_metrics.jsonl")]
+                                                   "train_metrics.jsonl.gz")]
     assert _git(repo, "diff", "--cached", "--name-only") == "other.txt"
     # Collecting the same cell again commits nothing.
     head = _git(repo, "rev-parse", "HEAD")
     assert collect.commit_paths(sorted((results / "env/hrl_L2/seed0").iterdir()), "again") == ""
     assert _git(repo, "rev-parse", "HEAD") == head
+
+
+def test_copies_name_no_machine_and_compress_the_training_rows(collect, tmp_path):
+    # The campaign's cell.json names its scratch root; the copy names the placeholder instead,
+    # whether the root was given as written or through a symbolic link.
+    root = tmp_path / "scratch"
+    _cell(root / "env" / "hrl_L2" / "seed0")
+    (tmp_path / "link").symlink_to(root)
+    rows = "".join(json.dumps({"step": s, "root": str(root)}) + "\n" for s in range(5, 500, 5))
+    (root / "env/hrl_L2/seed0/train_metrics.jsonl").write_text(rows)
+    out = tmp_path / "out"
+    assert collect.collect(tmp_path / "link", out, ["env/hrl_L2/seed0"], log=lambda s: None)
+    dest = out / "env" / "hrl_L2" / "seed0"
+    meta = json.loads((dest / "cell.json").read_text())
+    assert meta == {"seed": 0, "command": "train --root_dir {root_dir}/env/hrl_L2/seed0"}
+    assert str(tmp_path) not in "".join(p.read_text() for p in dest.glob("*.json"))
+    packed = (dest / "train_metrics.jsonl.gz").read_bytes()
+    assert gzip.decompress(packed).decode() == rows.replace(str(root), "{root_dir}")
+    assert packed[4:8] == b"\0\0\0\0"                  # mtime 0: the same rows, the same bytes
+    assert len(packed) < len(rows) / 5
+    # The library's reader and the evidence report's loader read the compressed rows.
+    assert [r["step"] for r in metrics.read_jsonl(str(dest / "train_metrics.jsonl.gz"))][-1] == 495
+    assert evidence.training_rows_file(dest).name == "train_metrics.jsonl.gz"
+    assert evidence.training_rows_file(root / "env/hrl_L2/seed0").name == "train_metrics.jsonl"
+    # Collecting again writes the same bytes; a root that is only a name's prefix stays.
+    assert collect.collect(tmp_path / "link", out, ["env/hrl_L2/seed0"], log=lambda s: None)
+    assert (dest / "train_metrics.jsonl.gz").read_bytes() == packed
+    assert collect.without_root(f"{root}2/a {root}/a '{root}'", root) == \
+        f"{root}2/a {{root_dir}}/a '{{root_dir}}'"
 
 
 def test_git_commit_of(collect, repo, tmp_path):
@@ -145,7 +178,9 @@ def test_partial_collects_the_running_cells_rows_and_commits_them(collect, repo,
     assert "1 unfinished cells collected as partial rows" in capsys.readouterr().out
     dest = out / "e" / "flat_L1" / "seed1"
     assert sorted(p.name for p in dest.iterdir()) == ["cell.json", "eval_metrics.jsonl", "partial.json",
-                                                      "train_metrics.jsonl"]
+                                                      "train_metrics.jsonl.gz"]
+    assert json.loads((dest / "cell.json").read_text())["command"] == \
+        "train --root_dir {root_dir}/e/flat_L1/seed1"
     assert json.loads((dest / "partial.json").read_text())["step"] == 9
     assert not (out / "e" / "flat_L1" / "seed0").exists()
     assert "partial rows of 1 running cells" in _git(repo, "log", "-1", "--format=%s")
