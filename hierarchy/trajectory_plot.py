@@ -35,12 +35,9 @@ from typing import List, Sequence
 
 import numpy as np
 
-from envs.markers import LEVEL_COLORS, TARGET_COLOR, TARGET_DISC_ALPHA
+# Walls and map items in the colours the MuJoCo renders give them (one table, envs.markers).
+from envs.markers import ITEM_COLORS, LEVEL_COLORS, TARGET_COLOR, TARGET_DISC_ALPHA, WALL_COLOR
 
-WALL_COLOR = (0.4, 0.4, 0.4)      # as the MuJoCo renders' wall boxes
-# Map items' colours, as the MuJoCo renders draw them (chasms: the ground seen through the floor).
-ITEM_COLORS = {"block": (0.9, 0.5, 0.1), "chasm": (0.55, 0.75, 0.95), "apple": (0.2, 0.8, 0.2),
-               "bomb": (0.9, 0.1, 0.1)}
 PATH_COLOR = (0.1, 0.1, 0.1)
 FIGURE_SIZE = (7.2, 5.4)          # inches, at DPI: 720 x 540 pixels
 DPI = 100
