@@ -36,6 +36,7 @@ import re
 import subprocess
 import sys
 import time
+import zlib
 from typing import List, Sequence
 
 # The files of a finished cell a report reads (hierarchy/run_files.py names the run's own files; the
@@ -96,6 +97,15 @@ def without_root(text: str, root_dir: pathlib.Path) -> str:
     return text
 
 
+def _gzipped_holds(path: pathlib.Path, data: bytes) -> bool:
+    """Whether the gzip file `path` exists and holds exactly `data` (gzip's header, e.g. the byte
+    naming the compressing system, may differ between tools: equal rows are not rewritten)."""
+    try:
+        return gzip.decompress(path.read_bytes()) == data
+    except (OSError, EOFError, zlib.error):
+        return False
+
+
 def copy_file(source: pathlib.Path, dest_dir: pathlib.Path, root_dir: pathlib.Path) -> pathlib.Path:
     """Copies one report file into `dest_dir` with the scratch root replaced (`without_root`),
     gzipped (mtime 0) if its name is in COMPRESSED; returns the written path. A reader never sees
@@ -104,6 +114,8 @@ def copy_file(source: pathlib.Path, dest_dir: pathlib.Path, root_dir: pathlib.Pa
     name = source.name + (".gz" if source.name in COMPRESSED else "")
     data = text.encode()
     if name.endswith(".gz"):
+        if _gzipped_holds(dest_dir / name, data):
+            return dest_dir / name     # the same rows, compressed elsewhere: left as they are
         data = gzip.compress(data, compresslevel=9, mtime=0)
     tmp = dest_dir / f".{name}.tmp"
     tmp.write_bytes(data)

@@ -110,6 +110,15 @@ def test_copies_name_no_machine_and_compress_the_training_rows(collect, tmp_path
     # Collecting again writes the same bytes; a root that is only a name's prefix stays.
     assert collect.collect(tmp_path / "link", out, ["env/hrl_L2/seed0"], log=lambda s: None)
     assert (dest / "train_metrics.jsonl.gz").read_bytes() == packed
+    # The same rows compressed by another tool (another system byte in gzip's header) are left as
+    # they are; other rows replace them.
+    other_tool = packed[:9] + b"\x03" + packed[10:]
+    (dest / "train_metrics.jsonl.gz").write_bytes(other_tool)
+    assert collect.collect(tmp_path / "link", out, ["env/hrl_L2/seed0"], log=lambda s: None)
+    assert (dest / "train_metrics.jsonl.gz").read_bytes() == other_tool
+    (dest / "train_metrics.jsonl.gz").write_bytes(gzip.compress(b"{}\n", mtime=0))
+    assert collect.collect(tmp_path / "link", out, ["env/hrl_L2/seed0"], log=lambda s: None)
+    assert (dest / "train_metrics.jsonl.gz").read_bytes() == packed
     assert collect.without_root(f"{root}2/a {root}/a '{root}'", root) == \
         f"{root}2/a {{root_dir}}/a '{{root_dir}}'"
 
