@@ -24,7 +24,9 @@ def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
     With `trajectory_plots`, also draws the first episode of every evaluation context from above
     into `root_dir/plots/evaluation_<step>_ctx<k>.png` (`hierarchy.trajectory_plot`); the result's
     "trajectory_plots" lists their paths. With `video` (`hierarchy.video.VideoSettings`), films the
-    episodes it chooses into its file; the result's "video" is the file's path.
+    episodes it chooses into its file; the result's "video" is the file's path. The paths of the
+    result ("checkpoint", "trajectory_plots", "video") are relative to `root_dir` (`run_relative`),
+    so that a run directory moved or copied elsewhere still names its own files.
 
     The evaluation episodes are those of the run's own evaluations (same seeds), so the newest
     checkpoint of a finished run evaluates like the run's final evaluation.
@@ -49,13 +51,20 @@ def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
             step=state["step"], env=env, prefix="evaluation")
     finally:
         env.close()
-    out = metrics.jsonable({"checkpoint": os.path.abspath(path), "step": state["step"],
+    out = metrics.jsonable({"checkpoint": run_relative(path, root_dir), "step": state["step"],
                             "env_id": settings["env_id"], "episodes_per_context": n,
-                            "video": video and os.path.abspath(video.path),
-                            "trajectory_plots": [os.path.abspath(p.path) for p in plots], **result})
+                            "video": video and run_relative(video.path, root_dir),
+                            "trajectory_plots": [run_relative(p.path, root_dir) for p in plots],
+                            **result})
     atomic_write_text(os.path.join(root_dir, run_files.evaluation_file(state["step"])),
                       json.dumps(out, indent=1) + "\n")
     return out
+
+
+def run_relative(path: str, root_dir: str) -> str:
+    """`path` relative to `root_dir` when it lies inside it, else `path` as given."""
+    relative = os.path.relpath(os.path.abspath(path), os.path.abspath(root_dir))
+    return path if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative
 
 
 def restore_run(root_dir: str, *, checkpoint: str | None = None, weights_only: bool = False,

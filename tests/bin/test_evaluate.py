@@ -27,12 +27,12 @@ def test_evaluate_binary(point_run):
     for a, b in zip(out["per_context"], final_eval["per_context"]):
         assert a["returns"][0] == pytest.approx(b["returns"][0], rel=1e-4)
     # The first episode of each of the 4 contexts, every second step: ceil(n / 2) + 1 frames each.
-    assert out["video"] == video
+    assert out["video"] == "eval.mp4"        # paths inside the run are relative to it
     frames = imageio.mimread(video, memtest=False)
     assert len(frames) % 4 == 0 and len(frames) > 4 and frames[0].shape == (240, 320, 3)
     # One picture per context, beside the training's pictures of each evaluation.
     plots = [os.path.join(root, "plots", f"evaluation_300_ctx{k}.png") for k in range(4)]
-    assert out["trajectory_plots"] == plots
+    assert out["trajectory_plots"] == [os.path.relpath(p, root) for p in plots]
     for step in (0, 150, 300):
         assert os.path.isfile(os.path.join(root, "plots", f"trajectory_{step}_ctx3.png"))
     for path in plots:

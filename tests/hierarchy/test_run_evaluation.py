@@ -36,8 +36,10 @@ def test_each_checkpoint_gets_its_own_file(run_dir):
     final_eval = metrics.read_jsonl(os.path.join(run_dir, "eval_metrics.jsonl"))[-1]
     assert [r for c in newest["per_context"] for r in c["returns"]] == pytest.approx(
         [r for c in final_eval["per_context"] for r in c["returns"]], rel=1e-5)
+    assert newest["checkpoint"] == os.path.join("checkpoints", "ckpt-200")  # relative to the run
     assert newest["trajectory_plots"] == [
-        os.path.join(run_dir, "plots", f"evaluation_200_ctx{k}.png") for k in range(4)]
+        os.path.join("plots", f"evaluation_200_ctx{k}.png") for k in range(4)]
+    assert all(os.path.isfile(os.path.join(run_dir, p)) for p in newest["trajectory_plots"])
     older = evaluate_run(run_dir, episodes_per_context=2, trajectory_plots=False,
                          checkpoint=os.path.join(run_dir, "checkpoints", "ckpt-100"))
     assert older["step"] == 100 and older["num_episodes"] == 8
@@ -60,3 +62,14 @@ def test_a_missing_checkpoint_is_named(run_dir):
     missing = os.path.join(run_dir, "checkpoints", "ckpt-999")
     with pytest.raises(FileNotFoundError, match=f"no complete checkpoint found at {missing}"):
         evaluate_run(run_dir, checkpoint=missing)
+
+
+def test_result_paths_are_relative_to_the_run_inside_it_only(tmp_path):
+    from hierarchy.run_evaluation import run_relative
+
+    root = str(tmp_path / "run")
+    assert run_relative(os.path.join(root, "plots", "a.png"), root) == os.path.join("plots", "a.png")
+    assert run_relative(os.path.join(root, "x", "..", "v.mp4"), root) == "v.mp4"
+    outside = str(tmp_path / "run2" / "v.mp4")          # a sibling whose name extends the run's
+    assert run_relative(outside, root) == outside
+    assert run_relative("../v.gif", root) == "../v.gif"
