@@ -202,7 +202,8 @@ def goal_alphas(steps) -> np.ndarray:
     steps = np.asarray(steps, np.float64).reshape(-1)
     if not len(steps) or steps.max() == steps.min():
         return np.ones_like(steps)
-    return GOAL_ALPHA_FIRST + (1.0 - GOAL_ALPHA_FIRST) * (steps - steps.min()) / np.ptp(steps)
+    alphas = GOAL_ALPHA_FIRST + (1.0 - GOAL_ALPHA_FIRST) * (steps - steps.min()) / np.ptp(steps)
+    return np.clip(alphas, 0.0, 1.0)      # rounding can leave the last a hair above 1
 
 
 def _fading(color, alphas) -> np.ndarray:

@@ -289,6 +289,8 @@ def test_goals_fade_with_the_step_they_were_set_at(tmp_path):
     np.testing.assert_allclose(trajectory_plot.goal_alphas([0, 10, 20, 40]), [0.2, 0.4, 0.6, 1.0])
     np.testing.assert_allclose(trajectory_plot.goal_alphas([5, 5]), [1.0, 1.0])
     assert trajectory_plot.goal_alphas([]).shape == (0,)
+    # 0.2 + 0.8 * 1.0 rounds to 1.0000000000000002 for these steps (matplotlib refuses it).
+    assert trajectory_plot.goal_alphas([0, 12, 24, 36, 48]).max() == 1.0
     traj = hand_built()
     for t in (5, 6, 7):   # level 2: goals at steps 0, 4, 5, 6, 7 -> 0.2 + 0.8 * t / 7
         traj.add_goal(2, t, [float(t), -2.0])
