@@ -127,11 +127,11 @@ def run_episode(agent, env, *, context=None, seed: int | None = None, frames: li
                 frame_stride: int = 1, trajectory: Trajectory | None = None, success_rule: str | None = None):
     """One evaluation episode; returns (return, success or None, length), the success by
     `success_rule` (`episode_success`; default `configured_success_rule(env)`; the reset's info does
-    not count). Appends rendered frames
-    to `frames` if given (a list, or a `hierarchy.video.VideoWriter`; the environment must have
-    render_mode="rgb_array"): the reset's, every `frame_stride`-th step's and the final step's, so
-    ceil(length / frame_stride) + 1 frames; frames show every level's goal where the environment has
-    `set_goal_markers` (see `goal_marker_positions`).
+    not count). Appends rendered frames to `frames` if given (a list, or a
+    `hierarchy.video.VideoWriter`; the environment must have render_mode="rgb_array"): the reset's,
+    every `frame_stride`-th step's and the final step's, so ceil(length / frame_stride) + 1 frames;
+    frames show every level's goal where the environment has `set_goal_markers` (see
+    `goal_marker_positions`).
     Records the robot's path and every goal set into `trajectory` if given (see
     `hierarchy.trajectory_plot`), its context and outcome too."""
     options = None if context is None else {"context": np.asarray(context, np.float32)}
