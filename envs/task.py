@@ -14,11 +14,19 @@ import math
 
 import numpy as np
 
-__all__ = ["SUCCESS_RULES", "TaskSpec", "achieved_context", "context_reward", "task_spec"]
+__all__ = ["SUCCESS_RULES", "TaskSpec", "achieved_context", "check_success_rule", "context_reward",
+           "task_spec"]
 
 # How an evaluation episode's success is read from the task's info["is_success"]: at the final
 # step only (the paper's AntMaze metric), or at any step of the episode.
 SUCCESS_RULES = ("final_step", "any_step")
+
+
+def check_success_rule(rule: str, name: str = "success rule") -> str:
+    """`rule` if it is one of SUCCESS_RULES; else a ValueError naming `name`."""
+    if rule not in SUCCESS_RULES:
+        raise ValueError(f"{name} {rule!r} is unknown; choose one of {SUCCESS_RULES}")
+    return rule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,10 +140,7 @@ class TaskSpec:
                     f"per context dimension), got {self.context_indices!r}"
                 )
             object.__setattr__(self, "context_indices", positions)
-        if self.success_rule not in SUCCESS_RULES:
-            raise ValueError(
-                f"TaskSpec.success_rule {self.success_rule!r} is unknown; choose one of {SUCCESS_RULES}"
-            )
+        check_success_rule(self.success_rule, "TaskSpec.success_rule")
 
     @property
     def goal_dim(self) -> int:

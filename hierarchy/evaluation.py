@@ -28,7 +28,7 @@ import gin
 import numpy as np
 from absl import logging
 
-from envs.task import SUCCESS_RULES
+from envs.task import check_success_rule
 from hierarchy import metrics, trajectory_plot
 from hierarchy.trajectory_plot import Trajectory, map_items, world_xy_indices
 from hierarchy.video import VideoSettings, VideoWriter
@@ -55,13 +55,6 @@ def configured_success_rule(env, *, override: str | None = None) -> str:
     if override is None:
         return getattr(getattr(env.unwrapped, "task_spec", None), "success_rule", "final_step")
     return check_success_rule(override, "success_rule.override")
-
-
-def check_success_rule(rule: str, name: str = "success rule") -> str:
-    """`rule` if it is one of SUCCESS_RULES; else a ValueError naming `name`."""
-    if rule not in SUCCESS_RULES:
-        raise ValueError(f"{name} {rule!r} is unknown; choose one of {SUCCESS_RULES}")
-    return rule
 
 
 def episode_success(step_successes: Sequence, rule: str) -> bool | None:
