@@ -8,7 +8,7 @@ from setuptools import find_packages, setup
 # `package_dir` maps that folder onto the package `hierarchy.gin`, so a wheel (and a regular install)
 # carries them as `hierarchy/gin/**.gin` inside the installed package, next to the code that reads
 # them. A source checkout and an editable install keep them at `<repository>/gin/`, which is
-# `hierarchy/../gin`; `hierarchy.config.gin_dir()` looks in both places, installed copy first.
+# `hierarchy/../gin`; `hierarchy.run.config.gin_dir()` looks in both places, installed copy first.
 # Every folder under gin/ is listed as a package of its own (setuptools ships package data per
 # package), so a new folder of gin files is shipped without touching this file.
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -14,12 +14,12 @@ The public API:
 # First: imports TensorFlow with its start-up noise filtered out (hierarchy/runtime.py).
 from hierarchy.runtime import configure_tensorflow  # noqa: I001
 
-from hierarchy.agent import Agent, Episode
-from hierarchy.builder import build_for_env, build_hierarchy, specs_from_env
-from hierarchy.goals import GoalSpace
-from hierarchy.hierarchy import Hierarchy, level_names
-from hierarchy.level import Level
-from hierarchy.replay import ReplayBuffer, Transition
+from hierarchy.agent.agent import Agent, Episode
+from hierarchy.agent.builder import build_for_env, build_hierarchy, specs_from_env
+from hierarchy.core.goals import GoalSpace
+from hierarchy.core.stack import Hierarchy, level_names
+from hierarchy.core.level import Level
+from hierarchy.agent.replay import ReplayBuffer, Transition
 
 __all__ = ["Agent", "Episode", "GoalSpace", "Hierarchy", "Level", "ReplayBuffer", "Transition",
            "build_for_env", "build_hierarchy", "configure_tensorflow", "level_names",

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from hierarchy import config
+from hierarchy.run import config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GIN = os.path.join(REPO, "gin")
@@ -60,7 +60,7 @@ def test_the_installed_wheel_finds_and_parses_its_gin_files(wheel, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     script = (
         "import gin, hierarchy\n"
-        "from hierarchy import config\n"
+        "from hierarchy.run import config\n"
         "print(hierarchy.__file__)\n"
         "print(config.gin_dir())\n"
         "print(len(config.available_gin_files()))\n"

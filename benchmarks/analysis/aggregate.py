@@ -2,7 +2,7 @@
 
 Reads every run directory under the given roots that holds `eval_metrics.jsonl` (one JSON row per
 evaluation: "step", "mean_return", "success_rate" (null for tasks without success); see
-`hierarchy.metrics`). A run is described by its `cell.json` (written by benchmarks/sweeps/sweep.py: env,
+`hierarchy.run.metrics`). A run is described by its `cell.json` (written by benchmarks/sweeps/sweep.py: env,
 method, num_levels, cg_lambda, seed); a run without one is named by its path: `<env>/<group>/<seed dir>`
 relative to the root, or its parent directory.
 
@@ -36,8 +36,8 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from benchmarks.analysis.stats import t95
-from hierarchy.metrics import jsonable, read_jsonl
-from hierarchy.run_files import EVAL_METRICS, FINISHED
+from hierarchy.run.files import EVAL_METRICS, FINISHED
+from hierarchy.run.metrics import jsonable, read_jsonl
 
 CELL_FILE = "cell.json"   # a sweep cell's description, written by benchmarks/sweeps/sweep.py
 METRICS = {"return": "mean_return", "success": "success_rate"}

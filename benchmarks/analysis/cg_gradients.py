@@ -9,7 +9,7 @@ For each run directory written by `hierarchy.bin.train` it restores the newest c
 under the run's own config.gin; draws `--batches` batches from each parent level's replay the way
 that level's actor update draws them (relabelling included); and splits the parent's actor gradient
 on each batch into the TD3 part, the gradient of -mean Q_p, and the weighted connected-gradient
-part, the gradient of lambda * L_cg (`hierarchy.diagnostics`). Per run, checkpoint and parent level
+part, the gradient of lambda * L_cg (`hierarchy.core.diagnostics`). Per run, checkpoint and parent level
 it reports the median and range over batches of the two norms, their ratio |cg| / |td3| and the
 cosine between them.
 
@@ -49,11 +49,12 @@ import gin  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.analysis import aggregate, evidence  # noqa: E402
-from hierarchy import checkpointing, connected, diagnostics, run_files  # noqa: E402
-from hierarchy.config import parse_gin  # noqa: E402
-from hierarchy.files import atomic_write_text  # noqa: E402
-from hierarchy.run_evaluation import restore_run  # noqa: E402
-from hierarchy.runner import train_settings  # noqa: E402
+from hierarchy.core import connected_gradients, diagnostics  # noqa: E402
+from hierarchy.run import checkpointing, files  # noqa: E402
+from hierarchy.run.config import parse_gin  # noqa: E402
+from hierarchy.run.files import atomic_write_text  # noqa: E402
+from hierarchy.run.runner import train_settings  # noqa: E402
+from hierarchy.run.saved_run import restore_run  # noqa: E402
 
 MEASURES = ("td3_norm", "cg_norm", "ratio", "cosine")
 ACTION_MEASURES = ("td3_norm", "reward_norm", "value_norm", "cg_norm", "ratio", "cosine",
@@ -75,7 +76,7 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
     """
     if batches < 1:
         raise ValueError(f"batches must be >= 1, got {batches}")
-    config = os.path.join(root_dir, run_files.CONFIG_FILE)
+    config = os.path.join(root_dir, files.CONFIG_FILE)
     if not os.path.isfile(config):
         raise FileNotFoundError(f"{config} not found: is {root_dir} a run directory?")
     gin.clear_config()
@@ -127,8 +128,8 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
 def use_estimator(h, estimator: str) -> None:
     """Switches a restored hierarchy to another connected-gradient estimator, refusing 'reference'
     where a parent's replay holds no child actions (the estimator reads them)."""
-    if estimator not in connected.ESTIMATORS:
-        raise ValueError(f"unknown estimator {estimator!r}; choose one of {connected.ESTIMATORS}")
+    if estimator not in connected_gradients.ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; choose one of {connected_gradients.ESTIMATORS}")
     if estimator == "reference":
         missing = [h.levels[i].level_name for i in range(h.num_levels)
                    if h.has_cg(i) and not h.uses_child_actions(i)]
@@ -312,7 +313,7 @@ def parse_args(argv=None):
                    help="a checkpoint directory (one run only; default: each run's newest)")
     p.add_argument("--every_checkpoint", action="store_true",
                    help="analyse every complete checkpoint of each run (oldest first), not the newest")
-    p.add_argument("--estimator", action="append", default=None, choices=connected.ESTIMATORS,
+    p.add_argument("--estimator", action="append", default=None, choices=connected_gradients.ESTIMATORS,
                    help="evaluate under this connected-gradient estimator (default: each run's own); "
                         "repeat it to report each checkpoint under several, on the same batches")
     p.add_argument("--out", default=None, help="write the markdown table here")
@@ -332,9 +333,9 @@ def main(argv=None) -> int:
         checkpoints = [args.checkpoint]
         if args.every_checkpoint:
             checkpoints = [path for _, path in checkpointing.Checkpointer(
-                os.path.join(run, run_files.CHECKPOINTS)).complete()]
+                os.path.join(run, files.CHECKPOINTS)).complete()]
             if not checkpoints:
-                raise SystemExit(f"{run}: no complete checkpoint in {run_files.CHECKPOINTS}/")
+                raise SystemExit(f"{run}: no complete checkpoint in {files.CHECKPOINTS}/")
         for checkpoint in checkpoints:
             for estimator in args.estimator or [None]:
                 try:

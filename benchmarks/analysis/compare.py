@@ -44,7 +44,7 @@ import numpy as np
 
 from benchmarks.analysis import aggregate, evidence, iqm, stats
 from benchmarks.sweeps import grid
-from hierarchy.metrics import jsonable
+from hierarchy.run.metrics import jsonable
 
 NAMES = {"final": "final", "auc": "area under curve"}
 

@@ -3,7 +3,7 @@ intrinsic returns, HRL-CG against HRL on paired seeds, the lambda study, referen
 
 Reads the same run directories as benchmarks/analysis/aggregate.py (which gives the overall table and curves)
 and, per run, the "per_context" entries of `eval_metrics.jsonl` and the "intrinsic_returns" of
-`train_metrics.jsonl` (formats: `hierarchy.metrics`). Per environment:
+`train_metrics.jsonl` (formats: `hierarchy.run.metrics`). Per environment:
 
 - per evaluation target ("all": the row's overall numbers; then every evaluation context, e.g.
   (16, 0), (16, 16), (0, 16), where a task has more than one): a table per target across seeds,
@@ -42,8 +42,8 @@ import numpy as np
 
 from benchmarks.analysis import aggregate, stats
 from benchmarks.sweeps import collect
-from hierarchy.metrics import read_jsonl
-from hierarchy.run_files import EVAL_METRICS, TRAIN_METRICS
+from hierarchy.run.files import EVAL_METRICS, TRAIN_METRICS
+from hierarchy.run.metrics import read_jsonl
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]   # the repository
 

@@ -37,8 +37,9 @@ def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from hierarchy import config, export
-    from hierarchy.run_evaluation import restore_run
+    from hierarchy.agent import export
+    from hierarchy.run import config
+    from hierarchy.run.saved_run import restore_run
 
     config.parse_gin([os.path.join(args.root_dir, "config.gin")], [])
     env, agent, _, state = restore_run(args.root_dir, weights_only=True)

@@ -61,9 +61,9 @@ def default_loops() -> List[str]:
 # Environments.
 
 def make_env(env_id: str) -> gym.Env:
-    """The library's environment of a run (`hierarchy.experiment.make_env`); Ant-v5 without its
+    """The library's environment of a run (`hierarchy.run.assembly.make_env`); Ant-v5 without its
     contact forces (see the module docstring)."""
-    from hierarchy.experiment import make_env as make_run_env
+    from hierarchy.run.assembly import make_env as make_run_env
 
     kwargs = {"include_cfrc_ext_in_observation": False} if env_id.startswith("Ant-") else {}
     return make_run_env(env_id, **kwargs)
@@ -188,14 +188,14 @@ class OurLoop:
         periods = [lvl.actor_update_period for lvl in h.levels]
         cycle = h.env_steps_per_step[0] * max(periods)
         for s in range(cycle):
-            # The agent's own schedule (`hierarchy.agent.due_updates`) past the warm-up.
-            due = hierarchy.agent.due_updates(
+            # The agent's own schedule (`hierarchy.agent.agent.due_updates`) past the warm-up.
+            due = hierarchy.agent.agent.due_updates(
                 env_steps=s, warmup_steps=0, env_steps_per_step=h.env_steps_per_step,
                 actor_update_periods=periods, critic_updates=critic_updates,
                 ready=[True] * h.num_levels)
             critic_updates = [c + int(d) for c, d in zip(critic_updates, due[:, 0])]
             new_step = due[:, 0].astype(np.float32)   # a level updates once per own step
-            act = hierarchy.compiled.ActInputs(
+            act = hierarchy.agent.compiled_step.ActInputs(
                 observation=ep.observation, context=ep.context, origin_states=ep.origin_states,
                 origin_goals=ep.origin_goals, noise=zeros, random_actions=zeros, new_step=new_step,
                 explore=np.ones(1), use_random=np.zeros(1))

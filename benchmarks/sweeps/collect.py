@@ -20,7 +20,7 @@ What is copied names no machine: the sweep's scratch root, wherever it appears i
 training command in `cell.json`), is written as the placeholder `{root_dir}` (tests/test_repository.py
 keeps absolute paths out of the repository). The training rows, the large file, are stored compressed
 as `train_metrics.jsonl.gz` (gzip with a zero timestamp, so the same rows give the same bytes;
-`hierarchy.metrics.read_jsonl` reads either); the other files stay plain.
+`hierarchy.run.metrics.read_jsonl` reads either); the other files stay plain.
 
 The commit takes only the copied files (`git commit --only`): whatever else is staged in the
 repository stays staged and out of the commit. Only the standard library is used.
@@ -39,7 +39,7 @@ import time
 import zlib
 from typing import List, Sequence
 
-# The files of a finished cell a report reads (hierarchy/run_files.py names the run's own files; the
+# The files of a finished cell a report reads (hierarchy/run/files.py names the run's own files; the
 # sweep writes cell.json). A missing optional file is skipped.
 REQUIRED_FILES = ("cell.json", "eval_metrics.jsonl", "finished.json")
 OPTIONAL_FILES = ("train_metrics.jsonl",)

@@ -16,9 +16,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]   # the repository
 
 
 def _run_files():
-    """`hierarchy/run_files.py` (the names of a run directory's files) loaded on its own: importing it
+    """`hierarchy/run/files.py` (the names of a run directory's files) loaded on its own: importing it
     through the `hierarchy` package would load TensorFlow into the sweep's driver (~5 s, ~0.5 GB)."""
-    spec = importlib.util.spec_from_file_location("hierarchy_run_files", ROOT / "hierarchy" / "run_files.py")
+    path = ROOT / "hierarchy" / "run" / "files.py"
+    spec = importlib.util.spec_from_file_location("hierarchy_run_files_module", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

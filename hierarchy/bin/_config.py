@@ -18,8 +18,8 @@ def parse_or_exit(gin_files: Sequence[str], gin_bindings: Sequence[str]) -> None
     """Parses the gin files and bindings, then applies `hierarchy.runtime.configure_tensorflow`
     (before TensorFlow runs anything); a configuration that does not parse exits with
     EXIT_CONFIGURATION and the parser's message."""
-    from hierarchy import config, runtime
-
+    from hierarchy import runtime
+    from hierarchy.run import config
     try:
         config.parse_gin(gin_files, gin_bindings)
         runtime.configure_tensorflow()
@@ -41,8 +41,7 @@ def one_line(error: BaseException) -> str:
 
 def unclosed_statement(gin_files: Sequence[str], error: tokenize.TokenError) -> str:
     """One line naming the gin file and line where a bracket opens that is never closed."""
-    from hierarchy import config
-
+    from hierarchy.run import config
     for name in gin_files:
         try:
             path = config.resolve_gin_file(name)

@@ -10,7 +10,7 @@ root_dir/plots/evaluation_<step>_ctx<k>.png (walls, path, target, every level's 
 with `--notrajectory_plots`).
 `--gin_file`/`--gin_bindings` are applied on top of the run's config.gin.
 
-`--video=FILE.mp4` (or `.gif`) films evaluation episodes (`hierarchy.video`): by default the first
+`--video=FILE.mp4` (or `.gif`) films evaluation episodes (`hierarchy.plots.video`): by default the first
 episode of every context, a frame every 2 steps, 720x720 pixels, the overview camera (the task's
 area from above), 30 frames per second, with a caption naming the task, context and episode and a
 legend of the colours below the picture. `--video_contexts=0,2` films only those contexts (indices
@@ -68,23 +68,23 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from hierarchy import run_files
     from hierarchy.bin._config import EXIT_CONFIGURATION, EXIT_FAILED, parse_or_exit
-    from hierarchy.config import ConfigurationError
+    from hierarchy.run import files
+    from hierarchy.run.config import ConfigurationError
 
     if FLAGS.num_episodes is not None and FLAGS.num_episodes < 1:
         logging.error("--num_episodes must be >= 1 (episodes per evaluation context), got %d; "
                       "nothing was evaluated.", FLAGS.num_episodes)
         sys.exit(EXIT_CONFIGURATION)
     video = _video_settings_or_exit()
-    config = os.path.join(FLAGS.root_dir, run_files.CONFIG_FILE)
+    config = os.path.join(FLAGS.root_dir, files.CONFIG_FILE)
     if not os.path.isfile(config):
         logging.error("%s not found: is %s a run directory?", config, FLAGS.root_dir)
         sys.exit(EXIT_CONFIGURATION)
     parse_or_exit([config, *FLAGS.gin_file], FLAGS.gin_bindings)
-    from hierarchy.checkpointing import NoIntactCheckpointError
-    from hierarchy.run_evaluation import evaluate_run
-    from hierarchy.video import VideoSettingsError
+    from hierarchy.plots.video import VideoSettingsError
+    from hierarchy.run.checkpointing import NoIntactCheckpointError
+    from hierarchy.run.saved_run import evaluate_run
 
     try:
         result = evaluate_run(FLAGS.root_dir, episodes_per_context=FLAGS.num_episodes,
@@ -110,7 +110,7 @@ def _video_settings_or_exit():
     """The video settings of the --video* flags (None without --video); exit status 2 for a bad
     one."""
     from hierarchy.bin._config import EXIT_CONFIGURATION
-    from hierarchy.video import VideoSettings, VideoSettingsError, parse_size
+    from hierarchy.plots.video import VideoSettings, VideoSettingsError, parse_size
 
     if FLAGS.video is None:
         return None

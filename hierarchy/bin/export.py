@@ -4,7 +4,7 @@ r"""Exports a trained run as a TensorFlow SavedModel policy that runs without th
 
 The run's config.gin builds the hierarchy; its newest intact checkpoint (or --checkpoint) gives the
 weights. The SavedModel has the signatures `initial_state(batch_size)` and
-`action(observation, context, step, origin_states, origin_goals)`; see `hierarchy.export` and
+`action(observation, context, step, origin_states, origin_goals)`; see `hierarchy.agent.export` and
 docs/export.md. Deterministic unless --exploration (the training's Gaussian exploration noise).
 
 Exit status: 0 on success (the provenance record is printed); 2 for a configuration error (no
@@ -33,17 +33,17 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from hierarchy import run_files
     from hierarchy.bin._config import EXIT_CONFIGURATION, EXIT_FAILED, one_line, parse_or_exit
-    from hierarchy.config import ConfigurationError
+    from hierarchy.run import files
+    from hierarchy.run.config import ConfigurationError
 
-    config = os.path.join(FLAGS.root_dir, run_files.CONFIG_FILE)
+    config = os.path.join(FLAGS.root_dir, files.CONFIG_FILE)
     if not os.path.isfile(config):
         logging.error("%s not found: is %s a run directory?", config, FLAGS.root_dir)
         sys.exit(EXIT_CONFIGURATION)
     parse_or_exit([config], FLAGS.gin_bindings)
-    from hierarchy.checkpointing import NoIntactCheckpointError
-    from hierarchy.export import ExportError, export_policy
+    from hierarchy.agent.export import ExportError, export_policy
+    from hierarchy.run.checkpointing import NoIntactCheckpointError
 
     try:
         record = export_policy(FLAGS.root_dir, FLAGS.out, checkpoint=FLAGS.checkpoint,

@@ -6,7 +6,7 @@ r"""Trains a hierarchy. Every hyperparameter comes from gin; see gin/.
 Gin files are paths or names under the packaged gin/ folder. Re-running with the same root_dir
 resumes an interrupted run (or does nothing for a finished one). To train a run longer, re-run it
 with a larger `train.total_steps` and --extend: it continues from its newest checkpoint (exactly as a
-run started with the larger total, when the old total ends an episode; `hierarchy.runner`).
+run started with the larger total, when the old total ends an episode; `hierarchy.run.runner`).
 
 Exit status: 0 when the run finished (or had finished before), or when SIGTERM stopped it (it saves a
 checkpoint at the next environment step, even mid-episode, and says so; re-running resumes exactly);
@@ -44,7 +44,6 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from hierarchy import checkpointing, resilience
     from hierarchy.bin._config import (
         EXIT_CONFIGURATION,
         EXIT_FAILED,
@@ -52,11 +51,12 @@ def main(argv):
         one_line,
         parse_or_exit,
     )
-    from hierarchy.config import ConfigMismatchError, ConfigurationError
+    from hierarchy.run import checkpointing, resilience
+    from hierarchy.run.config import ConfigMismatchError, ConfigurationError
 
     parse_or_exit(FLAGS.gin_file, FLAGS.gin_bindings)
-    from hierarchy.run_failures import RowsWithoutCheckpointError, RunWriteError, TrainingDivergedError
-    from hierarchy.runner import train
+    from hierarchy.run.failures import RowsWithoutCheckpointError, RunWriteError, TrainingDivergedError
+    from hierarchy.run.runner import train
 
     try:
         train(FLAGS.root_dir, extend=FLAGS.extend, start_over=FLAGS.start_over)

@@ -10,7 +10,7 @@ import pytest
 from sweep_fakes import CONFIG, FAKE_TRAIN
 
 from benchmarks.analysis import evidence
-from hierarchy import metrics
+from hierarchy.run import metrics
 
 
 def _git(repo, *args):

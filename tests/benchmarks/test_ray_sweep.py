@@ -15,7 +15,7 @@ import pytest
 from ray_cluster import LoopbackCluster, alive, command_line
 
 from benchmarks.sweeps import cell_runner
-from hierarchy.run_files import FINISHED
+from hierarchy.run.files import FINISHED
 
 REPO = str(pathlib.Path(__file__).resolve().parents[2])
 

@@ -312,7 +312,7 @@ def test_main_dry_run_and_exit_code(sweep, local_ray, tmp_path, fake_command, ca
 def test_shipped_configs_expand(sweep):
     import pathlib
 
-    from hierarchy.config import resolve_gin_file
+    from hierarchy.run.config import resolve_gin_file
 
     configs = sorted((pathlib.Path(sweep.__file__).parents[1] / "configs").glob("*.json"))
     assert configs

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from run_helpers import REPO, TINY, binary_command, binary_env, kill_after_checkpoint, metric_rows, run_binary
 
-from hierarchy import checkpointing, metrics
+from hierarchy.run import checkpointing, metrics
 
 POINT = "envs/point_reach.gin"
 SHORT = TINY + ["Agent.warmup_steps = 100", "train.log_interval = 100",

@@ -6,7 +6,7 @@ import os
 import pytest
 from run_helpers import POINT, TINY, run_binary
 
-from hierarchy import checkpointing
+from hierarchy.run import checkpointing
 
 
 def test_binary_rejects_unknown_binding_and_runs_nothing(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from run_helpers import REPO, binary_command, binary_env, copy_run, flip_bytes, run_binary, tf_data_file
 
-from hierarchy import metrics
+from hierarchy.run import metrics
 
 
 def test_evaluate_binary(point_run):

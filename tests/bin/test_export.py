@@ -6,7 +6,7 @@ import os
 import pytest
 from run_helpers import run_binary
 
-from hierarchy import export
+from hierarchy.agent import export
 
 
 def test_export_binary_writes_a_savedmodel_with_its_provenance(point_run, tmp_path):

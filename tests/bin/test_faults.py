@@ -25,9 +25,9 @@ from run_helpers import (
 )
 
 import envs  # noqa: F401  (registers the environments)
-from hierarchy import checkpointing, resilience
-from hierarchy.config import parse_gin
-from hierarchy.runner import train
+from hierarchy.run import checkpointing, resilience
+from hierarchy.run.config import parse_gin
+from hierarchy.run.runner import train
 
 SETTINGS = FAULT_SETTINGS
 rows = run_helpers.metric_rows
@@ -193,7 +193,7 @@ def test_sigterm_mid_episode_resumes_exactly_with_relabelling(tmp_path, monkeypa
     and the resumed run writes the uninterrupted run's rows."""
     import gin
 
-    from hierarchy.agent import Agent
+    from hierarchy.agent.agent import Agent
 
     config = (["envs/point_reach.gin", f"methods/{method}.gin"],
               SETTINGS + [f"build_hierarchy.num_levels = {levels}", "train.total_steps = 300"])

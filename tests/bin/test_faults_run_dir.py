@@ -23,7 +23,7 @@ from run_helpers import (
     tf_data_file,
 )
 
-from hierarchy import checkpointing
+from hierarchy.run import checkpointing
 
 
 def resume_falls_back_to_step_200(root, reference, damaged_because):

@@ -9,9 +9,9 @@ import pytest
 from gymnasium import spaces
 from run_helpers import TINY, run_binary
 
-from hierarchy import metrics
-from hierarchy.config import ConfigurationError, parse_gin
-from hierarchy.runner import train
+from hierarchy.run import metrics
+from hierarchy.run.config import ConfigurationError, parse_gin
+from hierarchy.run.runner import train
 
 GIN = ["envs/point_maze_robotics.gin", "methods/hrl_cg.gin"]
 SHORT = TINY + ["Agent.warmup_steps = 80", "train.total_steps = 200", "train.max_episode_steps = 40",

@@ -5,9 +5,9 @@ import gin
 import pytest
 from run_helpers import TINY, metric_rows, run_binary
 
-from hierarchy.config import available_gin_files, parse_gin
-from hierarchy.experiment import build_agent, make_env
-from hierarchy.runner import train, train_settings
+from hierarchy.run.assembly import build_agent, make_env
+from hierarchy.run.config import available_gin_files, parse_gin
+from hierarchy.run.runner import train, train_settings
 
 METHODS = ["methods/hiro.gin", "methods/hrl_cg_correction.gin", "methods/hindsight.gin"]
 ENVS = [f for f in available_gin_files() if f.startswith("envs/")]
@@ -66,8 +66,8 @@ def test_relabelled_run_resumes_exactly(tmp_path, monkeypatch):
     uninterrupted one: the episode bookkeeping of the replay and the draws are restored."""
     import os
 
-    from hierarchy import metrics
-    from hierarchy.agent import Agent
+    from hierarchy.agent.agent import Agent
+    from hierarchy.run import metrics
 
     def run(root):
         gin.clear_config()

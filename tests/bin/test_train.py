@@ -20,10 +20,10 @@ from run_helpers import (
     run_binary,
 )
 
-from hierarchy import checkpointing, metrics
-from hierarchy.config import parse_gin
-from hierarchy.experiment import build_agent, make_env
-from hierarchy.runner import train
+from hierarchy.run import checkpointing, metrics
+from hierarchy.run.assembly import build_agent, make_env
+from hierarchy.run.config import parse_gin
+from hierarchy.run.runner import train
 
 
 def steps_of(path):

@@ -7,10 +7,10 @@ import gin
 import pytest
 import tensorflow as tf
 
-from hierarchy.config import available_gin_files, parse_gin
-from hierarchy.experiment import build_agent, make_env
-from hierarchy.level import td_loss
-from hierarchy.runner import train_settings
+from hierarchy.core.level import td_loss
+from hierarchy.run.assembly import build_agent, make_env
+from hierarchy.run.config import available_gin_files, parse_gin
+from hierarchy.run.runner import train_settings
 
 GIN_FILES = available_gin_files()
 

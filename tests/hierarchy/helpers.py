@@ -5,9 +5,10 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from hierarchy import Agent, Hierarchy, Level, specs
-from hierarchy.diagnostics import as_tensors
-from hierarchy.replay import Draws, ReplayBuffer, Transition
+from hierarchy import Agent, Hierarchy, Level
+from hierarchy.agent.replay import Draws, ReplayBuffer, Transition
+from hierarchy.core import specs
+from hierarchy.core.diagnostics import as_tensors
 
 OBS = 4
 GOAL_INDICES = (0, 2)

@@ -1,6 +1,6 @@
 """A minimal training/evaluation loop over `Agent`, for the learning tests."""
 
-from hierarchy import evaluation
+from hierarchy.run import evaluation
 
 
 def train(agent, env, steps, seed=0):
@@ -20,7 +20,7 @@ def train(agent, env, steps, seed=0):
 
 def evaluate(agent, env, contexts=None, episodes=1, seed=1000):
     """Mean return and success rate (NaN without success info; by the task's success rule, the final
-    step for this package's tasks), by the library's own evaluation (`hierarchy.evaluation.evaluate`)."""
+    step for this package's tasks), by the library's own evaluation (`hierarchy.run.evaluation.evaluate`)."""
     result = evaluation.evaluate(agent, env, episodes_per_context=episodes, contexts=contexts,
                                  seed=seed)
     success = result["success_rate"]

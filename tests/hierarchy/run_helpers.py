@@ -55,8 +55,7 @@ def run_binary(name, root_dir, gin_files=(), bindings=(), extra=(), timeout=300)
 def metric_rows(root_dir, name):
     """The rows of a run's metrics file `name` (train_metrics.jsonl, eval_metrics.jsonl) without
     their wall times: what an interrupted and resumed run must reproduce exactly."""
-    from hierarchy import metrics
-
+    from hierarchy.run import metrics
     return [{k: v for k, v in r.items() if k != "time"}
             for r in metrics.read_jsonl(os.path.join(root_dir, name))]
 
@@ -109,8 +108,7 @@ def kill_after_checkpoint(proc, root_dir, min_step, *, poll_s=0.02, safety_cap_s
     import signal
     import time
 
-    from hierarchy import metrics
-
+    from hierarchy.run import metrics
     pointer = os.path.join(root_dir, "checkpoints", "latest")
     train_path = os.path.join(root_dir, "train_metrics.jsonl")
     start = time.monotonic()

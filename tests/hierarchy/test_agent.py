@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from helpers import GOAL_INDICES, make_agent, make_hierarchy
 
-from hierarchy import goals
+from hierarchy.core import goals
 
 I = list(GOAL_INDICES)
 

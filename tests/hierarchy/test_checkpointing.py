@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from run_helpers import flip_bytes, tf_data_file
 
-from hierarchy import checkpointing
+from hierarchy.run import checkpointing
 
 
 class FakeAgent:

@@ -1,11 +1,11 @@
-"""The one compiled call per step (`hierarchy.compiled`): call paths, input checks, one graph per
+"""The one compiled call per step (`hierarchy.agent.compiled_step`): call paths, input checks, one graph per
 due pattern, and compiled updates equal to the eager math."""
 
 import numpy as np
 import pytest
 from helpers import make_agent, make_hierarchy, pack_rows, random_batch, variables_snapshot
 
-from hierarchy.compiled import ActInputs, CompiledStep
+from hierarchy.agent.compiled_step import ActInputs, CompiledStep
 
 
 def compiled_step(h, batch_size=16):

@@ -1,4 +1,4 @@
-"""The gin configuration (`hierarchy.config`): locating and parsing gin files, the scope check, and
+"""The gin configuration (`hierarchy.run.config`): locating and parsing gin files, the scope check, and
 the check of a run directory's configuration."""
 
 import os
@@ -8,9 +8,9 @@ import gin
 import pytest
 from run_helpers import POINT, TINY
 
-from hierarchy import config
-from hierarchy.config import ConfigMismatchError, check_gin_scopes, parse_gin
-from hierarchy.experiment import build_agent, make_env
+from hierarchy.run import config
+from hierarchy.run.assembly import build_agent, make_env
+from hierarchy.run.config import ConfigMismatchError, check_gin_scopes, parse_gin
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -103,10 +103,10 @@ def test_scoped_bindings_lists_every_scoped_binding_and_nothing_else():
                    "Hierarchy.cg_lambda = 0.1",
                    "SOME_MACRO = 4", "top/Hierarchy.cg_lambda = %SOME_MACRO",
                    "low/Agent.warmup_steps = 5"])
-    from hierarchy.agent import Agent
-    from hierarchy.hierarchy import Hierarchy
-    from hierarchy.level import Level
-    from hierarchy.replay import ReplayBuffer
+    from hierarchy.agent.agent import Agent
+    from hierarchy.agent.replay import ReplayBuffer
+    from hierarchy.core.level import Level
+    from hierarchy.core.stack import Hierarchy
 
     assert config.scoped_bindings() == {
         ("top", "Level"): (["gamma", "tau"], Level),

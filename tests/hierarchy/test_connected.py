@@ -2,7 +2,7 @@
 
 The parent's actor gradient computed by `Hierarchy.actor_gradients` is compared, along random
 directions in the parent's actor-parameter space, with central differences of the loss written out
-here independently of `hierarchy.connected` (docs/connected_gradients.md, sections 2 and 4):
+here independently of `hierarchy.core.connected_gradients` (docs/connected_gradients.md, sections 2 and 4):
 
   F_p      = -mean Q_p(s_t, ctx, pi_p(s_t, ctx))
   F_reward = -mean r_c(s_{t+j}, g, s_{t+j+1})              g = s_t[I] + pi_p(s_t, ctx) - s_{t+j}[I]
@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 from helpers import GOAL_INDICES, as_numpy, make_hierarchy, random_batch, randomize_last_layers
 
-from hierarchy import connected, goals
+from hierarchy.core import connected_gradients, goals
 
 LAMBDA = 1.5
 I = list(GOAL_INDICES)
@@ -177,7 +177,7 @@ def test_goal_uses_the_state_at_step_j_not_the_end_of_the_period():
     obs = rng.normal(size=(5, 4, 4)).astype(np.float32)
     a = rng.normal(size=(5, 2)).astype(np.float32)
     j = np.array([0, 1, 2, 2, 1], np.int32)
-    g = connected.child_goal(a, obs, j, space=SPACE).numpy()
+    g = connected_gradients.child_goal(a, obs, j, space=SPACE).numpy()
     expected = obs[:, 0][:, I] + a - _gather(obs, j)[:, I]
     np.testing.assert_allclose(g, expected, rtol=1e-6)
     np.testing.assert_allclose(g[j == 0], a[j == 0], rtol=1e-6)
@@ -190,9 +190,9 @@ def test_cg_reward_is_the_childs_training_reward():
     b = as_numpy(batch)
     obs, j = b["observations"], b["child_step"]
     a_p = h.levels[0].policy(obs[:, 0], b["goal"])
-    g = connected.child_goal(a_p, obs, j, space=SPACE)
+    g = connected_gradients.child_goal(a_p, obs, j, space=SPACE)
     sj, sj1 = _gather(obs, j), _gather(obs, j + 1)
-    total = connected.cg_objective("paper", parent_action=a_p, observations=obs, j=j, child=child,
+    total = connected_gradients.cg_objective("paper", parent_action=a_p, observations=obs, j=j, child=child,
                                    space=SPACE)
     q = child.q1(sj, g, child.policy(sj, g))
     reward_in_cg = total - q
@@ -205,6 +205,6 @@ def test_lagrangian_lambda_moves_against_the_constraint():
     w = tf.Variable(0.0)
     for objective, sign in ((tf.constant([2.0, 4.0]), 1.0), (tf.constant([-5.0, -7.0]), -1.0)):
         with tf.GradientTape() as tape:
-            loss = connected.lagrangian_lambda_loss(w, objective, delta=0.0)
+            loss = connected_gradients.lagrangian_lambda_loss(w, objective, delta=0.0)
         # d/dw = exp(w) * mean(objective - delta): positive (lambda shrinks) when satisfied.
         assert np.sign(tape.gradient(loss, w).numpy()) == sign

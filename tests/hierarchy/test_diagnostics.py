@@ -13,8 +13,8 @@ import tensorflow as tf
 from helpers import as_numpy, make_hierarchy, random_batch, randomize_last_layers
 from test_connected import LAMBDA, I, Pieces, _gather, directional_fd, dot, setup
 
-from hierarchy import diagnostics
-from hierarchy.replay import Draws
+from hierarchy.agent.replay import Draws
+from hierarchy.core import diagnostics
 
 
 @pytest.mark.parametrize("estimator", ["paper", "reference", "critic"])
@@ -93,7 +93,7 @@ def test_as_tensors_keeps_missing_fields():
 
 def _action_oracle(h, batch, estimator, eps=1e-3):
     """Central differences, per sample and action coordinate, of the pieces written out here from
-    the child's and parent's networks (independently of `hierarchy.connected`): returns the
+    the child's and parent's networks (independently of `hierarchy.core.connected_gradients`): returns the
     unweighted (d Q_p / da, d V_c / da) and the closed-form d r_c / da, each `[B, goal_dim]`."""
     b = as_numpy(batch)
     parent, child = h.levels[0], h.levels[1]

@@ -1,14 +1,14 @@
-"""Evaluation videos show every level's goal: hierarchy.evaluation's goal markers, on real renders."""
+"""Evaluation videos show every level's goal: hierarchy.run.evaluation's goal markers, on real renders."""
 
 import numpy as np
 from run_helpers import TINY
 
 from envs import markers
-from hierarchy import evaluation
-from hierarchy.agent import Episode
-from hierarchy.config import parse_gin
-from hierarchy.experiment import build_agent, make_env
-from hierarchy.runner import train_settings
+from hierarchy.agent.agent import Episode
+from hierarchy.run import evaluation
+from hierarchy.run.assembly import build_agent, make_env
+from hierarchy.run.config import parse_gin
+from hierarchy.run.runner import train_settings
 
 
 def build(gin_files, max_episode_steps, render_mode=None):

@@ -1,12 +1,12 @@
-"""Building a run's environments and agent (`hierarchy.experiment`)."""
+"""Building a run's environments and agent (`hierarchy.run.assembly`)."""
 
 import gymnasium as gym
 import pytest
 from run_helpers import POINT, TINY
 
 from envs.wrappers import NoContext
-from hierarchy.config import ConfigurationError, parse_gin
-from hierarchy.experiment import make_env, make_envs_and_agent, one_paragraph
+from hierarchy.run.assembly import make_env, make_envs_and_agent, one_paragraph
+from hierarchy.run.config import ConfigurationError, parse_gin
 
 
 def test_environment_without_a_horizon_needs_max_episode_steps():
@@ -37,7 +37,7 @@ def test_a_task_without_dict_observations_is_wrapped():
 
 def test_one_paragraph_folds_gin_context_into_parentheses():
     error = ValueError("batch_size must be >= 1, got 0\n  In call to configurable 'Level' "
-                       "(<class 'hierarchy.level.Level'>)\n\n  In call to configurable 'train'")
+                       "(<class 'hierarchy.core.level.Level'>)\n\n  In call to configurable 'train'")
     assert one_paragraph(error) == ("batch_size must be >= 1, got 0 (in call to configurable 'Level'; "
                                     "in call to configurable 'train')")
     assert one_paragraph(ValueError("")) == "ValueError"

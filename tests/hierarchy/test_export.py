@@ -1,4 +1,4 @@
-"""The exported SavedModel policy (`hierarchy.export`): in a Python process that cannot import this
+"""The exported SavedModel policy (`hierarchy.agent.export`): in a Python process that cannot import this
 library, it steps a real gymnasium-robotics task through a whole episode and takes exactly the
 actions, and acts on exactly the goals, that the library's own evaluation takes from the same
 checkpoint and start state."""
@@ -13,10 +13,10 @@ import pytest
 import tensorflow as tf
 from run_helpers import TINY
 
-from hierarchy import export
-from hierarchy.config import parse_gin
-from hierarchy.run_evaluation import restore_run
-from hierarchy.runner import train
+from hierarchy.agent import export
+from hierarchy.run.config import parse_gin
+from hierarchy.run.runner import train
+from hierarchy.run.saved_run import restore_run
 
 START_SEED = 123   # the evaluation episode's start state (and goal), drawn by the task itself
 

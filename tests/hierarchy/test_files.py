@@ -1,10 +1,10 @@
-"""Atomic writes (`hierarchy.files`): all or nothing, nothing left behind."""
+"""Atomic writes (`hierarchy.run.files`): all or nothing, nothing left behind."""
 
 import os
 
 import pytest
 
-from hierarchy import files
+from hierarchy.run import files
 
 
 def test_atomic_write_text_replaces_the_whole_content(tmp_path):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hierarchy import goals
+from hierarchy.core import goals
 
 I = (0, 2)  # goal indices into a 3-dim observation
 REL = goals.GoalSpace(indices=I, relative=True)

@@ -7,7 +7,7 @@ The rule: level i decides at episode step t iff t % K_i == 0, K_i the product of
 step by step in numpy: a deciding level acts on its goal input through a direct call of its actor
 (exploration off: an evaluation episode); a level whose parent decided now is handed the parent's
 new action as its goal; any other level's goal is carried one step by the transition of
-`hierarchy.goals` written out by hand (relative: g' = s[I] + g - s'[I]; absolute: g' = g), one step
+`hierarchy.core.goals` written out by hand (relative: g' = s[I] + g - s'[I]; absolute: g' = g), one step
 at a time, whereas the library carries it in closed form from the decision's origin. Compared at
 every step: the goal input of every level, every level's held decision, the environment action.
 """

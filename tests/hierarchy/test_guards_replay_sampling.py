@@ -13,7 +13,7 @@ episode's last stored row included, and never a row of another episode.
 import numpy as np
 import pytest
 
-from hierarchy.replay import ReplayBuffer, Transition, transition_layout
+from hierarchy.agent.replay import ReplayBuffer, Transition, transition_layout
 
 LAYOUT = transition_layout(obs_dim=1, goal_dim=1, action_dim=1, child_steps=1)
 DRAWS = 400

@@ -7,8 +7,9 @@ import pytest
 import tensorflow as tf
 from helpers import GOAL_INDICES, make_hierarchy, make_levels, random_batch, variables_snapshot
 
-from hierarchy import Hierarchy, Level, level_names, specs
-from hierarchy.replay import Transition
+from hierarchy import Hierarchy, Level, level_names
+from hierarchy.agent.replay import Transition
+from hierarchy.core import specs
 
 
 def test_level_names():
@@ -170,7 +171,6 @@ def test_building_levels_without_a_goal_space_says_why():
 
     from envs.wrappers import NoContext
     from hierarchy import build_for_env
-
     env = NoContext(gym.make("Pendulum-v1"))
     assert build_for_env(env, num_levels=1).num_levels == 1
     with pytest.raises(ValueError, match="2 levels needs a goal space .* no task_spec"):

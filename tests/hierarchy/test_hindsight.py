@@ -10,8 +10,9 @@ from helpers import GOAL_INDICES, make_agent, make_hierarchy
 
 import envs  # noqa: F401  (registers the hierarchy/ environments)
 from envs import task as envs_task
-from hierarchy import builder, hindsight
-from hierarchy.replay import ReplayBuffer, Transition, transition_layout
+from hierarchy.agent import builder
+from hierarchy.agent.replay import ReplayBuffer, Transition, transition_layout
+from hierarchy.core import relabelling
 
 I = list(GOAL_INDICES)
 
@@ -166,7 +167,7 @@ def test_hindsight_settings_the_hierarchy_cannot_honour_are_named(kwargs, proble
 
 
 def test_top_level_hindsight_needs_every_step_in_the_tops_rows():
-    reward = hindsight.ContextReward(reward=lambda s, c: -np.linalg.norm(s[..., :2] - c, axis=-1),
+    reward = relabelling.ContextReward(reward=lambda s, c: -np.linalg.norm(s[..., :2] - c, axis=-1),
                                      achieved=lambda s: s[..., :2])
     with pytest.raises(ValueError, match="top whose child steps once per environment step"):
         make_agent(make_hierarchy(3), hindsight_context=0.5, context_reward=reward)

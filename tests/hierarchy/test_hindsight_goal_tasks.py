@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from helpers import make_agent
 
-from hierarchy import builder
-from hierarchy.config import ConfigurationError, parse_gin
-from hierarchy.experiment import make_envs_and_agent
-from hierarchy.tasks import make_task_env
+from hierarchy.agent import builder
+from hierarchy.run.assembly import make_envs_and_agent, make_task_env
+from hierarchy.run.config import ConfigurationError, parse_gin
 
 TASKS = ["PointMaze_UMaze-v3", "PointMaze_UMazeDense-v3"]
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from hierarchy import specs
-from hierarchy.level import Level, td_loss
+from hierarchy.core import specs
+from hierarchy.core.level import Level, td_loss
 
 OBS, GOAL, ACT = 5, 2, 2
 LOW, HIGH = np.array([-1.0, 0.0], np.float32), np.array([2.0, 4.0], np.float32)

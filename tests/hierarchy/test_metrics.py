@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from hierarchy import metrics
+from hierarchy.run import metrics
 
 
 def test_truncate_jsonl_drops_newer_rows_and_a_cut_off_line(tmp_path):

@@ -31,7 +31,9 @@ from helpers import (
     randomize_last_layers,
 )
 
-from hierarchy import Hierarchy, Level, evaluation, level_names, specs
+from hierarchy import Hierarchy, Level, level_names
+from hierarchy.core import specs
+from hierarchy.run import evaluation
 
 I = list(GOAL_INDICES)
 

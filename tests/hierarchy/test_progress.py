@@ -1,8 +1,8 @@
-"""Progress lines (`hierarchy.progress`), checked against hand-written strings."""
+"""Progress lines (`hierarchy.run.progress`), checked against hand-written strings."""
 
 import math
 
-from hierarchy import progress
+from hierarchy.run import progress
 
 
 def test_format_duration():

@@ -2,7 +2,7 @@
 its sign, hindsight actions, and the child actions the agent stores for them.
 
 The oracle is written here from the rule in docs/relabelling.md with plain numpy (the child's actor
-evaluated from its weights), independently of `hierarchy.relabel` and `hierarchy.goals`.
+evaluated from its weights), independently of `hierarchy.core.relabelling` and `hierarchy.core.goals`.
 """
 
 import dataclasses
@@ -20,8 +20,8 @@ from helpers import (
     randomize_last_layers,
 )
 
-from hierarchy import relabel
-from hierarchy.replay import Draws, Transition
+from hierarchy.agent.replay import Draws, Transition
+from hierarchy.core import relabelling
 
 I = list(GOAL_INDICES)
 
@@ -109,7 +109,7 @@ def compiled_correction(h, level):
     def compiled(tr_fields, draw_fields):
         transition, draws = Transition(**tr_fields), Draws(**draw_fields)
         corrected = h.relabelled(level, transition, draws).action
-        _, index = relabel.correct(transition, draws.candidate_noise,
+        _, index = relabelling.correct(transition, draws.candidate_noise,
                                    correction=h.corrections[level], low=lvl.action_low,
                                    high=lvl.action_high, child_policy=h.levels[level + 1].policy,
                                    space=h.goal_space)

@@ -27,8 +27,8 @@ import pytest
 from learning import evaluate, train
 
 import envs
-from hierarchy.config import parse_gin
-from hierarchy.experiment import build_agent, make_env
+from hierarchy.run.assembly import build_agent, make_env
+from hierarchy.run.config import parse_gin
 
 EVAL_EVERY = 10_000
 BUDGET = 40_000

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from hierarchy import networks, optimizers
-from hierarchy.replay import Draws, ReplayBuffer, RowLayout, Transition, draws_layout, transition_layout
+from hierarchy.agent.replay import Draws, ReplayBuffer, RowLayout, Transition, draws_layout, transition_layout
+from hierarchy.core import networks, optimizers
 
 LAYOUT = transition_layout(obs_dim=2, goal_dim=1, action_dim=4, child_steps=2)
 

@@ -19,9 +19,9 @@ every evaluation: step, success rate, mean return).
 import pytest
 from learning import train
 
-from hierarchy import evaluation
-from hierarchy.config import parse_gin
-from hierarchy.experiment import build_agent, make_env
+from hierarchy.run import evaluation
+from hierarchy.run.assembly import build_agent, make_env
+from hierarchy.run.config import parse_gin
 
 EVAL_EVERY = 5_000
 BUDGET = 20_000

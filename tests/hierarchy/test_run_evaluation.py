@@ -1,4 +1,4 @@
-"""Evaluating a saved run (`hierarchy.run_evaluation.evaluate_run`) in-process."""
+"""Evaluating a saved run (`hierarchy.run.saved_run.evaluate_run`) in-process."""
 
 import glob
 import json
@@ -8,10 +8,10 @@ import gin
 import pytest
 from run_helpers import NO_TRAINING, POINT, TINY
 
-from hierarchy import metrics
-from hierarchy.config import ConfigurationError, parse_gin
-from hierarchy.run_evaluation import evaluate_run
-from hierarchy.runner import train
+from hierarchy.run import metrics
+from hierarchy.run.config import ConfigurationError, parse_gin
+from hierarchy.run.runner import train
+from hierarchy.run.saved_run import evaluate_run
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_a_missing_checkpoint_is_named(run_dir):
 
 
 def test_result_paths_are_relative_to_the_run_inside_it_only(tmp_path):
-    from hierarchy.run_evaluation import run_relative
+    from hierarchy.run.saved_run import run_relative
 
     root = str(tmp_path / "run")
     assert run_relative(os.path.join(root, "plots", "a.png"), root) == os.path.join("plots", "a.png")

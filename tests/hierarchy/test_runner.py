@@ -1,4 +1,4 @@
-"""The training loop (`hierarchy.runner`): resuming, divergence, configuration errors, other tasks."""
+"""The training loop (`hierarchy.run.runner`): resuming, divergence, configuration errors, other tasks."""
 
 import json
 import logging
@@ -10,12 +10,12 @@ import pytest
 import tensorflow as tf
 from run_helpers import NO_TRAINING, POINT, TINY, TRAINING, metric_rows
 
-from hierarchy import checkpointing, metrics
-from hierarchy.agent import Agent
-from hierarchy.config import ConfigMismatchError, ConfigurationError, parse_gin
-from hierarchy.experiment import build_agent, make_env
-from hierarchy.run_failures import TrainingDivergedError
-from hierarchy.runner import train
+from hierarchy.agent.agent import Agent
+from hierarchy.run import checkpointing, metrics
+from hierarchy.run.assembly import build_agent, make_env
+from hierarchy.run.config import ConfigMismatchError, ConfigurationError, parse_gin
+from hierarchy.run.failures import TrainingDivergedError
+from hierarchy.run.runner import train
 
 
 def steps_of(path):
@@ -257,7 +257,7 @@ def test_bad_train_setting_is_a_configuration_error_before_root_dir_exists(tmp_p
 
 
 def test_a_whole_float_train_setting_is_accepted_as_an_integer():
-    from hierarchy.runner import check_train_settings
+    from hierarchy.run.runner import check_train_settings
 
     check_train_settings(total_steps=3e6, eval_interval=50_000)   # no error
 

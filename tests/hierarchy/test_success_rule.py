@@ -8,9 +8,10 @@ from helpers import make_agent, randomize_last_layers
 
 import envs
 from envs.task import TaskSpec
-from hierarchy import builder, evaluation
-from hierarchy.config import ConfigurationError, parse_gin
-from hierarchy.experiment import make_env, make_envs_and_agent
+from hierarchy.agent import builder
+from hierarchy.run import evaluation
+from hierarchy.run.assembly import make_env, make_envs_and_agent
+from hierarchy.run.config import ConfigurationError, parse_gin
 
 
 @pytest.mark.parametrize("steps, final, any_step", [

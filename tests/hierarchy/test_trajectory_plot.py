@@ -1,4 +1,4 @@
-"""Trajectory pictures (`hierarchy.trajectory_plot`): what an evaluation records, and what the PNG
+"""Trajectory pictures (`hierarchy.plots.trajectory_plot`): what an evaluation records, and what the PNG
 shows where (pixels read back from the written file)."""
 
 import glob
@@ -13,11 +13,12 @@ from PIL import Image
 from run_helpers import NO_TRAINING, POINT, TINY, metric_rows
 
 from envs.markers import LEVEL_COLORS
-from hierarchy import evaluation, run_files, trajectory_plot
-from hierarchy.config import parse_gin
-from hierarchy.experiment import build_agent, make_env
-from hierarchy.runner import train, train_settings
-from hierarchy.trajectory_plot import Trajectory
+from hierarchy.plots import trajectory_plot
+from hierarchy.plots.trajectory_plot import Trajectory
+from hierarchy.run import evaluation, files
+from hierarchy.run.assembly import build_agent, make_env
+from hierarchy.run.config import parse_gin
+from hierarchy.run.runner import train, train_settings
 
 WIDTH, HEIGHT = (int(v * trajectory_plot.DPI) for v in trajectory_plot.FIGURE_SIZE)
 GREY = [round(255 * c) for c in trajectory_plot.WALL_COLOR]
@@ -149,7 +150,7 @@ def test_write_plots_of_a_real_evaluation(tmp_path):
                         trajectories=trajectories)
     plots = trajectory_plot.write_plots(trajectories, directory=str(tmp_path), step=42, env=env)
     names = sorted(os.listdir(tmp_path))
-    assert names == [run_files.trajectory_plot_file(42, k) for k in (0, 1)] == \
+    assert names == [files.trajectory_plot_file(42, k) for k in (0, 1)] == \
         ["trajectory_42_ctx0.png", "trajectory_42_ctx1.png"]
     walls = env.unwrapped.wall_rectangles()
     for plot, traj in zip(plots, trajectories):
@@ -198,21 +199,21 @@ def test_training_writes_a_picture_per_context_at_each_evaluation(tmp_path):
         train(root)
         runs[plots] = root
     root = runs[True]
-    expected = [run_files.trajectory_plot_file(step, k) for step in (0, 100) for k in range(4)]
+    expected = [files.trajectory_plot_file(step, k) for step in (0, 100) for k in range(4)]
     assert sorted(os.listdir(os.path.join(root, "plots"))) == sorted(expected)
     images = image_summaries(os.path.join(root, "tensorboard"))
     assert sorted(images) == sorted((f"trajectory/context_{k}", s) for s in (0, 100)
                                     for k in range(4))
     for (tag, step), png in images.items():
         k = int(tag.rsplit("_", 1)[1])
-        on_disk = read_png(os.path.join(root, "plots", run_files.trajectory_plot_file(step, k)))
+        on_disk = read_png(os.path.join(root, "plots", files.trajectory_plot_file(step, k)))
         assert on_disk.shape == (HEIGHT, WIDTH, 3)
         np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), on_disk)
     # Turned off: no pictures; and drawing them changed nothing of the run.
     off = runs[False]
     assert not os.path.exists(os.path.join(off, "plots"))
     assert image_summaries(os.path.join(off, "tensorboard")) == {}
-    for name in (run_files.EVAL_METRICS, run_files.TRAIN_METRICS):
+    for name in (files.EVAL_METRICS, files.TRAIN_METRICS):
         assert metric_rows(root, name) == metric_rows(off, name)
 
 

@@ -1,4 +1,4 @@
-"""Evaluation videos (hierarchy.video), on real MuJoCo renders: which episodes are filmed, stride and
+"""Evaluation videos (hierarchy.plots.video), on real MuJoCo renders: which episodes are filmed, stride and
 frame size, MP4 and GIF read back, the caption's legend, the follow camera, bad settings."""
 
 import math
@@ -10,11 +10,11 @@ import pytest
 from run_helpers import TINY
 
 from envs import markers
-from hierarchy import evaluation
-from hierarchy.config import parse_gin
-from hierarchy.experiment import build_agent, make_env
-from hierarchy.runner import train_settings
-from hierarchy.video import VideoSettings, VideoSettingsError, parse_size
+from hierarchy.plots.video import VideoSettings, VideoSettingsError, parse_size
+from hierarchy.run import evaluation
+from hierarchy.run.assembly import build_agent, make_env
+from hierarchy.run.config import parse_gin
+from hierarchy.run.runner import train_settings
 
 STEPS = 7   # the episodes' horizon here
 

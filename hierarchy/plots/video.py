@@ -26,8 +26,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from envs import markers
-from hierarchy import files
-from hierarchy.trajectory_plot import map_items
+from hierarchy.plots.trajectory_plot import map_items
+from hierarchy.run import files
 
 FORMATS = (".mp4", ".gif")
 DEFAULT_SIZE = (720, 720)

@@ -27,7 +27,7 @@ from typing import Any, Dict
 import tensorflow as tf
 from absl import logging as absl_logging
 
-from hierarchy import goals
+from hierarchy.core import goals
 
 STATE_KEYS = ("step", "origin_states", "origin_goals")
 PROVENANCE_FILE = "hierarchy_export.json"
@@ -119,9 +119,9 @@ def export_policy(root_dir: str, out: str, *, checkpoint: str | None = None,
       checkpointing.NoIntactCheckpointError: every candidate checkpoint is damaged.
       ExportError: `out` cannot be written.
     """
-    from hierarchy import run_files
-    from hierarchy.run_evaluation import restore_run
-    from hierarchy.runner import train_settings
+    from hierarchy.run import files
+    from hierarchy.run.runner import train_settings
+    from hierarchy.run.saved_run import restore_run
 
     parent = os.path.dirname(os.path.abspath(out)) or "."
     if not os.access(parent, os.W_OK) or (os.path.exists(out) and not os.access(out, os.W_OK)):
@@ -143,7 +143,7 @@ def export_policy(root_dir: str, out: str, *, checkpoint: str | None = None,
                        "relative": bool(h.goal_space.relative)},
         "commit": _commit(),
     }
-    from hierarchy.files import atomic_directory
+    from hierarchy.run.files import atomic_directory
 
     verbosity = absl_logging.get_verbosity()
     absl_logging.set_verbosity(absl_logging.WARNING)   # TensorFlow's lines about each file it writes
@@ -155,7 +155,7 @@ def export_policy(root_dir: str, out: str, *, checkpoint: str | None = None,
             os.makedirs(assets, exist_ok=True)
             with open(os.path.join(assets, PROVENANCE_FILE), "w") as f:
                 json.dump(record, f, indent=1)
-            config = os.path.join(root_dir, run_files.OPERATIVE_CONFIG_FILE)
+            config = os.path.join(root_dir, files.OPERATIVE_CONFIG_FILE)
             if os.path.isfile(config):
                 shutil.copyfile(config, os.path.join(assets, CONFIG_ASSET))
     except OSError as e:

@@ -18,7 +18,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from hierarchy import networks, optimizers, specs
+from hierarchy.core import networks, optimizers, specs
 
 CRITIC_LOSSES = ("huber", "squared")
 

@@ -15,7 +15,7 @@ from typing import Any, Dict, Sequence
 
 import tensorflow as tf
 
-from hierarchy import checkpointing
+from hierarchy.run import checkpointing
 
 # What writing a run's files raises when the filesystem refuses: Python's OSError (ENOSPC, EROFS,
 # EACCES ...) and TensorFlow's for its event files.

@@ -8,11 +8,12 @@ from typing import Any, Dict
 
 from absl import logging
 
-from hierarchy import checkpointing, evaluation, metrics, run_files, trajectory_plot
-from hierarchy.experiment import make_envs_and_agent
-from hierarchy.files import atomic_write_text
-from hierarchy.runner import EVAL_SEED_OFFSET, train_settings
-from hierarchy.video import VideoSettings
+from hierarchy.plots import trajectory_plot
+from hierarchy.plots.video import VideoSettings
+from hierarchy.run import checkpointing, evaluation, files, metrics
+from hierarchy.run.assembly import make_envs_and_agent
+from hierarchy.run.files import atomic_write_text
+from hierarchy.run.runner import EVAL_SEED_OFFSET, train_settings
 
 
 def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
@@ -22,8 +23,8 @@ def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
     (parse the run's `config.gin` first); writes `root_dir/evaluation_<step>.json`, named after the
     checkpoint's step (so evaluating several checkpoints keeps every result), and returns it.
     With `trajectory_plots`, also draws the first episode of every evaluation context from above
-    into `root_dir/plots/evaluation_<step>_ctx<k>.png` (`hierarchy.trajectory_plot`); the result's
-    "trajectory_plots" lists their paths. With `video` (`hierarchy.video.VideoSettings`), films the
+    into `root_dir/plots/evaluation_<step>_ctx<k>.png` (`hierarchy.plots.trajectory_plot`); the result's
+    "trajectory_plots" lists their paths. With `video` (`hierarchy.plots.video.VideoSettings`), films the
     episodes it chooses into its file; the result's "video" is the file's path. The paths of the
     result ("checkpoint", "trajectory_plots", "video") are relative to `root_dir` (`run_relative`),
     so that a run directory moved or copied elsewhere still names its own files.
@@ -47,7 +48,7 @@ def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
                                      seed=settings["seed"] + EVAL_SEED_OFFSET, video=video,
                                      trajectories=trajectories)
         plots = trajectory_plot.write_plots(
-            trajectories or [], directory=os.path.join(root_dir, run_files.PLOTS),
+            trajectories or [], directory=os.path.join(root_dir, files.PLOTS),
             step=state["step"], env=env, prefix="evaluation")
     finally:
         env.close()
@@ -56,7 +57,7 @@ def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
                             "video": video and run_relative(video.path, root_dir),
                             "trajectory_plots": [run_relative(p.path, root_dir) for p in plots],
                             **result})
-    atomic_write_text(os.path.join(root_dir, run_files.evaluation_file(state["step"])),
+    atomic_write_text(os.path.join(root_dir, files.evaluation_file(state["step"])),
                       json.dumps(out, indent=1) + "\n")
     return out
 
@@ -85,7 +86,7 @@ def restore_run(root_dir: str, *, checkpoint: str | None = None, weights_only: b
       ConfigurationError: the configuration cannot be built.
     """
     settings = train_settings()
-    ckpt = checkpointing.Checkpointer(os.path.join(root_dir, run_files.CHECKPOINTS))
+    ckpt = checkpointing.Checkpointer(os.path.join(root_dir, files.CHECKPOINTS))
     if checkpoint is not None:
         candidates = [checkpoint]
     else:   # the newest first; the pointer's choice leads if it names a complete checkpoint

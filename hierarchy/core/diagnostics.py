@@ -7,7 +7,7 @@ norms, the ratio of the norms, and the cosine between them. A ratio far below 1 
 small for the term to move the parent's policy; a cosine near -1 says the two objectives pull
 against each other. `action_gradient_parts` and `action_statistics` look at the same two terms one
 step earlier, as gradients with respect to the parent's action (the child's goal), per sample, with
-the connected-gradient term split into its reward and value terms (`connected.cg_terms`): which
+the connected-gradient term split into its reward and value terms (`connected_gradients.cg_terms`): which
 term of the estimator carries the gradient, and where it moves the goal. `benchmarks/analysis/cg_gradients.py`
 reports both for trained runs. `child_actor_path` opens Eq. 14's value term further: the child
 critic's slope in its action and the child policy's slope in its goal, whose product it is, and how
@@ -24,8 +24,8 @@ from typing import Dict, List
 import numpy as np
 import tensorflow as tf
 
-from hierarchy import connected
-from hierarchy.replay import Draws, Transition
+from hierarchy.agent.replay import Draws, Transition
+from hierarchy.core import connected_gradients
 
 
 @dataclasses.dataclass
@@ -63,7 +63,7 @@ def actor_gradient_parts(hierarchy, level: int, transition: Transition, draws: D
     variables = parent.actor.trainable_variables
     with tf.GradientTape(watch_accessed_variables=False) as tape:
         tape.watch(variables)
-        objective = connected.pair_objective(hierarchy, level, transition, draws,
+        objective = connected_gradients.pair_objective(hierarchy, level, transition, draws,
                                              parent.policy(state, goal))
         weighted = -hierarchy.cg_lambda_value(level) * tf.reduce_mean(objective)
     return GradientParts(td3=list(td3), cg=list(tape.gradient(weighted, variables)))
@@ -77,7 +77,7 @@ class ActionGradients:
       action: a itself.
       td3: dQ_p(s, g, a) / da, what the parent's TD3 actor update ascends.
       reward: lambda * d r_c / da, the estimator's reward term (zeros for "critic", which has none).
-      value: lambda * d V_c / da, the estimator's value term (`connected.cg_terms`).
+      value: lambda * d V_c / da, the estimator's value term (`connected_gradients.cg_terms`).
     """
 
     action: np.ndarray
@@ -100,7 +100,7 @@ def action_gradient_parts(hierarchy, level: int, transition: Transition,
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(action)
         q = parent.q1(state, goal, action)
-        reward, value = connected.pair_terms(hierarchy, level, transition, draws, action)
+        reward, value = connected_gradients.pair_terms(hierarchy, level, transition, draws, action)
     # Each sample's terms depend on its own action only, so these are per-sample gradients.
     d_reward = (tf.zeros_like(action) if reward is None
                 else lam * tape.gradient(reward, action, unconnected_gradients="zero"))
@@ -133,8 +133,8 @@ def child_actor_path(hierarchy, level: int, transition: Transition, draws: Draws
     relabels it, at the goals the parent's current policy sets."""
     parent, transition, state, goal = _relabelled_parent_batch(hierarchy, level, transition, draws)
     child = hierarchy.levels[level + 1]
-    child_state = connected.gather_step(transition.observations, draws.child_step)
-    child_goal = connected.child_goal(parent.policy(state, goal), transition.observations,
+    child_state = connected_gradients.gather_step(transition.observations, draws.child_step)
+    child_goal = connected_gradients.child_goal(parent.policy(state, goal), transition.observations,
                                       draws.child_step, space=hierarchy.goal_space)
     with tf.GradientTape() as tape:
         tape.watch(child_goal)

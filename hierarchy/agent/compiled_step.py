@@ -20,8 +20,8 @@ from typing import Any, Dict, List, Sequence
 import numpy as np
 import tensorflow as tf
 
-from hierarchy.hierarchy import Hierarchy
-from hierarchy.replay import RowLayout
+from hierarchy.agent.replay import RowLayout
+from hierarchy.core.stack import Hierarchy
 
 
 class _Segments:

@@ -8,9 +8,9 @@ environment steps.
 
 This module holds the math of the stack, usable eagerly or inside a graph: the spec checks, each
 level's TD3 transition, the connected-gradient actor update, the relabelling of parents' batches
-(`hierarchy.relabel`), `train` (the updates of one due pattern) and `act` (every level's action for
-one environment step). Compiling them is `hierarchy.compiled`'s job; replay, schedules and episode
-bookkeeping live in `hierarchy.agent`.
+(`hierarchy.core.relabelling`), `train` (the updates of one due pattern) and `act` (every level's action for
+one environment step). Compiling them is `hierarchy.agent.compiled_step`'s job; replay, schedules and episode
+bookkeeping live in `hierarchy.agent.agent`.
 
 A level stores one `replay.Transition` per own step (s_t, ..., s_{t+k}; see its docstring). Its TD3
 transition is (s_t, goal, action, r, s_{t+n}, goal'), with r the environment reward at the top and
@@ -27,9 +27,9 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from hierarchy import connected, goals, optimizers, relabel
-from hierarchy.level import Level
-from hierarchy.replay import Draws, RowLayout, Transition, draws_layout, transition_layout
+from hierarchy.agent.replay import Draws, RowLayout, Transition, draws_layout, transition_layout
+from hierarchy.core import connected_gradients, goals, optimizers, relabelling
+from hierarchy.core.level import Level
 
 Number = Union[int, float]
 
@@ -79,12 +79,13 @@ class Hierarchy(tf.Module):
       relative_goals: relative goals (carried by h(s, g, s') = s[I] + g - s'[I]) or absolute ones.
       cg_lambda: weight of the connected-gradient term per pair (scalar or one per pair), >= 0. With
         `learn_cg_lambda` it is the initial value. 0 gives exactly the independent (HRL) update.
-      cg_estimator: "paper" (Eq. 14, default), "reference" or "critic"; see `hierarchy.connected`.
+      cg_estimator: "paper" (Eq. 14, default), "reference" or "critic"; see
+        `hierarchy.core.connected_gradients`.
       learn_cg_lambda: learn lambda = exp(w) per pair (Lagrangian); needs `cg_delta`.
       cg_delta: threshold of the learned lambda's constraint on r_c + Q_c.
       cg_lambda_learning_rate: Adam learning rate of w.
       off_policy_correction: per pair (or a scalar for all), correct the parent's stored goals
-        (HIRO; `hierarchy.relabel`, docs/relabelling.md) in its sampled batches.
+        (HIRO; `hierarchy.core.relabelling`, docs/relabelling.md) in its sampled batches.
       correction_candidates: candidates per row, >= 1 (stored, achieved, then Gaussian draws).
       correction_std: std of the Gaussian candidates, in units of the goal half-range.
       hindsight_actions: per pair (or a scalar), the probability in [0, 1] that a sampled parent row's
@@ -130,8 +131,8 @@ class Hierarchy(tf.Module):
             if not np.isfinite(lam) or lam < 0:
                 raise ValueError(f"cg_lambda[{i}] (pair '{levels[i].level_name}' -> "
                                  f"'{levels[i + 1].level_name}') must be finite and >= 0, got {lam}")
-        if cg_estimator not in connected.ESTIMATORS:
-            raise ValueError(f"cg_estimator must be one of {connected.ESTIMATORS}, got "
+        if cg_estimator not in connected_gradients.ESTIMATORS:
+            raise ValueError(f"cg_estimator must be one of {connected_gradients.ESTIMATORS}, got "
                              f"{cg_estimator!r}")
         self.cg_estimator = cg_estimator
         self.learn_cg_lambda = bool(learn_cg_lambda) and pairs > 0
@@ -145,10 +146,10 @@ class Hierarchy(tf.Module):
         self.goal_dim = levels[1].goal_dim if n > 1 else 0
 
         self._check_specs()
-        correction = relabel.Correction(num_candidates=correction_candidates, std=correction_std)
+        correction = relabelling.Correction(num_candidates=correction_candidates, std=correction_std)
         self.corrections = [correction if on else None for on in _per_pair(
             off_policy_correction, pairs, "off_policy_correction", bool)] + [None]
-        self.hindsight_actions = [relabel.probability(p, f"hindsight_actions[{i}]") for i, p in
+        self.hindsight_actions = [relabelling.probability(p, f"hindsight_actions[{i}]") for i, p in
                                   enumerate(_per_pair(hindsight_actions, pairs, "hindsight_actions",
                                                       float))] + [0.0]
         # Environment steps per step of each level: K_i = periods[i] * ... * periods[N-2], K_{N-1} = 1.
@@ -240,12 +241,12 @@ class Hierarchy(tf.Module):
         """Level `level`'s batch as its updates read it (off-policy correction, hindsight actions)."""
         lvl = self.levels[level]
         if self.corrections[level] is not None:
-            transition, _ = relabel.correct(
+            transition, _ = relabelling.correct(
                 transition, draws.candidate_noise, correction=self.corrections[level],
                 low=lvl.action_low, high=lvl.action_high, child_policy=self.levels[level + 1].policy,
                 space=self.goal_space)
         if self.hindsight_actions[level] > 0:
-            transition = relabel.hindsight_actions(
+            transition = relabelling.hindsight_actions(
                 transition, draws.hindsight < self.hindsight_actions[level], low=lvl.action_low,
                 high=lvl.action_high, space=self.goal_space)
         return transition
@@ -264,7 +265,7 @@ class Hierarchy(tf.Module):
         """
         obs = transition.observations
         state = obs[:, 0]
-        next_state = connected.gather_step(obs, transition.num_steps)
+        next_state = connected_gradients.gather_step(obs, transition.num_steps)
         goal = transition.goal
         if level == 0:
             reward, next_goal = transition.reward, goal
@@ -301,7 +302,7 @@ class Hierarchy(tf.Module):
         objectives = []
 
         def extra_loss(parent_action):
-            objective = connected.pair_objective(self, i, transition, draws, parent_action)
+            objective = connected_gradients.pair_objective(self, i, transition, draws, parent_action)
             objectives.append(objective)
             return -tf.stop_gradient(self.cg_lambda_value(i)) * tf.reduce_mean(objective)
 
@@ -315,7 +316,7 @@ class Hierarchy(tf.Module):
         if self.learn_cg_lambda and objective is not None:
             w = self.log_cg_lambda[i]
             with tf.GradientTape() as tape:
-                lam_loss = connected.lagrangian_lambda_loss(w, objective, self.cg_delta)
+                lam_loss = connected_gradients.lagrangian_lambda_loss(w, objective, self.cg_delta)
             self.lambda_optimizers[i].apply_gradients([tape.gradient(lam_loss, w)])
         return actor_loss, cg_loss
 

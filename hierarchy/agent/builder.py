@@ -8,8 +8,8 @@ or `flat/` for one level), so per-level hyperparameters are gin bindings such as
 `low/ReplayBuffer.batch_size = 256`).
 
 Gin ignores a binding whose scope is never entered, so a misspelled scope (`tpo/Level.reward_scale`)
-would silently do nothing; `hierarchy.config.check_gin_scopes` (run after building by
-`hierarchy.experiment.build_agent`, so by the training and evaluation binaries) turns such bindings
+would silently do nothing; `hierarchy.run.config.check_gin_scopes` (run after building by
+`hierarchy.run.assembly.build_agent`, so by the training and evaluation binaries) turns such bindings
 into errors.
 """
 
@@ -21,13 +21,13 @@ from typing import Sequence
 import gin
 
 from envs import task as envs_task
-from hierarchy import hindsight, specs
-from hierarchy.hierarchy import Hierarchy, level_names
-from hierarchy.level import Level
+from hierarchy.core import relabelling, specs
+from hierarchy.core.level import Level
+from hierarchy.core.stack import Hierarchy, level_names
 
 
 def _vector_spec(space, name: str, bounded: bool):
-    """A gymnasium Box (or anything with shape/low/high) as a float32 spec (`hierarchy.specs`)."""
+    """A gymnasium Box (or anything with shape/low/high) as a float32 spec (`hierarchy.core.specs`)."""
     shape = tuple(space.shape)
     if len(shape) != 1:
         raise ValueError(f"{name} must be a vector, got shape {shape}")
@@ -112,7 +112,7 @@ def build_for_env(env, *, num_levels: int | None = None, seed: int | None = None
     return hierarchy
 
 
-def context_reward_for_env(env) -> hindsight.ContextReward | None:
+def context_reward_for_env(env) -> relabelling.ContextReward | None:
     """The task's reward function of the context, for hindsight goals at the top level; None if the
     environment publishes none.
 
@@ -124,8 +124,8 @@ def context_reward_for_env(env) -> hindsight.ContextReward | None:
     inner = env.unwrapped
     task = getattr(inner, "task_spec", None)
     if getattr(task, "context_indices", None) is not None:
-        return hindsight.ContextReward(reward=functools.partial(envs_task.context_reward, task),
+        return relabelling.ContextReward(reward=functools.partial(envs_task.context_reward, task),
                                        achieved=functools.partial(envs_task.achieved_context, task))
     if getattr(inner, "has_context_reward", False):
-        return hindsight.ContextReward(reward=inner.context_reward, achieved=inner.achieved_context)
+        return relabelling.ContextReward(reward=inner.context_reward, achieved=inner.achieved_context)
     return None

@@ -18,7 +18,7 @@ from typing import Tuple
 
 import tensorflow as tf
 
-from hierarchy import goals
+from hierarchy.core import goals
 
 ESTIMATORS = ("paper", "reference", "critic")
 

@@ -3,7 +3,7 @@
     config.parse_gin(["envs/point_reach.gin", "methods/hrl_cg.gin"], ["train.total_steps = 20000"])
     runner.train("runs/demo")
 
-What a run writes into `root_dir` is listed in `hierarchy.run_files`.
+What a run writes into `root_dir` is listed in `hierarchy.run.files`.
 
 Nothing is written, and root_dir is not created, before the configuration has been built: a bad value
 (`Level.batch_size = 0`), an unknown environment id or a gin binding whose scope names no level raises
@@ -13,11 +13,11 @@ checkpoint stays the newest.
 
 Resuming: a run started in a root_dir that holds checkpoints continues exactly from the newest intact
 one (checkpoints at episode boundaries; SIGTERM or Ctrl-C adds one mid-episode, whose open episode is
-replayed: `hierarchy.resilience`); the metric rows written after it are dropped and written again.
-What each fault does is listed in docs/fault_tolerance.md (`hierarchy.run_failures`).
+replayed: `hierarchy.run.resilience`); the metric rows written after it are dropped and written again.
+What each fault does is listed in docs/fault_tolerance.md (`hierarchy.run.failures`).
 
 Extending: `train(root_dir, extend=True)` with a larger `train.total_steps` (and nothing else
-changed) continues a run, finished or not, to the new total (`hierarchy.extension`): exactly as a run
+changed) continues a run, finished or not, to the new total (`hierarchy.run.resilience`): exactly as a run
 started with that total when the old total ends an episode.
 """
 
@@ -36,11 +36,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from hierarchy import checkpointing, evaluation, metrics, progress, resilience, run_failures, run_files
-from hierarchy.config import check_config_unchanged, check_train_settings
-from hierarchy.experiment import make_envs_and_agent
-from hierarchy.extension import prepare_extension
-from hierarchy.files import atomic_write_text
+from hierarchy.run import checkpointing, evaluation, failures, files, metrics, progress, resilience
+from hierarchy.run.assembly import make_envs_and_agent
+from hierarchy.run.config import check_config_unchanged, check_train_settings
+from hierarchy.run.files import atomic_write_text
+from hierarchy.run.resilience import prepare_extension
 
 EVAL_SEED_OFFSET = 1_000_000   # evaluation resets use seeds disjoint from training's
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)   # checkpoint at the next step, then stop
@@ -72,7 +72,7 @@ def train(
     """Trains a gin-configured hierarchy on `env_id`, with evaluation, metrics and checkpoints.
 
     Args:
-      root_dir: where everything is written (`hierarchy.run_files`); resumes from it if it holds an
+      root_dir: where everything is written (`hierarchy.run.files`); resumes from it if it holds an
         unfinished run of the same configuration. Created once the configuration has been built.
       extend: continue the run in root_dir to a larger `total_steps` (module docstring); not a
         gin parameter, so the run's configuration text stays that of a run of the new total.
@@ -94,7 +94,7 @@ def train(
       recent_episodes: training episodes averaged in the progress line.
       seed: seeds the networks, the agent's generator, and the environment resets.
       trajectory_plots: at each evaluation, draw the first episode of every evaluation context from
-        above (`hierarchy.trajectory_plot`) into `plots/` and TensorBoard (about 0.2 s a picture).
+        above (`hierarchy.plots.trajectory_plot`) into `plots/` and TensorBoard (about 0.2 s a picture).
 
     Returns:
       The final metrics, as written to `finished.json`.
@@ -103,14 +103,14 @@ def train(
       ConfigurationError: the configuration cannot be built; nothing was written.
       ConfigMismatchError: root_dir holds a run of another configuration (`extend` allows a larger
         total_steps, and nothing else).
-      run_failures.TrainingDivergedError: a loss or a variable became NaN or infinite; the last good
+      failures.TrainingDivergedError: a loss or a variable became NaN or infinite; the last good
         checkpoint is intact.
       resilience.Interrupted: SIGTERM or SIGINT stopped the run after a checkpoint at the next step.
       resilience.RootDirectoryError: root_dir cannot be created or written, or another process
         trains in it (`resilience.RunDirectoryLockedError`); nothing was run.
-      run_failures.RowsWithoutCheckpointError: root_dir holds rows written after a checkpoint, but
+      failures.RowsWithoutCheckpointError: root_dir holds rows written after a checkpoint, but
         no checkpoint (and not `start_over`); nothing was changed.
-      run_failures.RunWriteError: a file of the run could not be written between checkpoints (a
+      failures.RunWriteError: a file of the run could not be written between checkpoints (a
         full disk, a read-only filesystem); the newest checkpoint is intact.
       checkpointing.CheckpointWriteError: a checkpoint could not be written (the previous is intact).
       checkpointing.NoIntactCheckpointError: every checkpoint in root_dir is damaged.
@@ -167,7 +167,7 @@ class Runner:
         extended_from = check_config_unchanged(
             self.root_dir, config_text, extend=self.extend,
             default_total_steps=inspect.signature(train).parameters["total_steps"].default)
-        if extended_from is None and os.path.exists(self._path(run_files.FINISHED)):
+        if extended_from is None and os.path.exists(self._path(files.FINISHED)):
             return self._previous_result()
         # Build everything before writing anything (root_dir included): configuration errors surface here.
         (self.env, self.eval_env), self.agent = make_envs_and_agent(
@@ -179,13 +179,13 @@ class Runner:
                             self.total_steps, self.agent.warmup_steps)
         lock = None
         try:
-            resilience.prepare_root_dir(self.root_dir, (run_files.CHECKPOINTS, run_files.TENSORBOARD,
-                                                         run_files.PLOTS))
-            lock = resilience.lock_run_dir(self._path(run_files.LOCK))
+            resilience.prepare_root_dir(self.root_dir, (files.CHECKPOINTS, files.TENSORBOARD,
+                                                         files.PLOTS))
+            lock = resilience.lock_run_dir(self._path(files.LOCK))
             if extended_from is not None:
                 prepare_extension(self.root_dir, extended_from, self.total_steps)
-            atomic_write_text(self._path(run_files.CONFIG_FILE), config_text)
-            atomic_write_text(self._path(run_files.OPERATIVE_CONFIG_FILE), gin.operative_config_str())
+            atomic_write_text(self._path(files.CONFIG_FILE), config_text)
+            atomic_write_text(self._path(files.OPERATIVE_CONFIG_FILE), gin.operative_config_str())
             self._initialize_checkpointer_and_maybe_resume()
             self._open_writers()
         except BaseException:
@@ -199,7 +199,7 @@ class Runner:
                 with self.summary_writer.as_default(), resilience.StopOnSignal(STOP_SIGNALS) as self.stop:
                     self._run_training()
             except FloatingPointError as e:
-                raise run_failures.diverged(e, self.checkpointer) from e
+                raise failures.diverged(e, self.checkpointer) from e
             finally:
                 failure = self._close()   # raised below only when nothing else is on its way
             if failure is not None:
@@ -207,13 +207,13 @@ class Runner:
             return self._finish()
         except checkpointing.CheckpointWriteError:
             raise
-        except run_failures.WRITE_ERRORS as e:   # metrics, events, pictures: a full disk, say
-            raise run_failures.write_failed(e, self.checkpointer, self.root_dir) from e
+        except failures.WRITE_ERRORS as e:   # metrics, events, pictures: a full disk, say
+            raise failures.write_failed(e, self.checkpointer, self.root_dir) from e
         finally:
             os.close(lock)   # the run directory is free for the next process
 
     def _previous_result(self) -> Dict[str, Any]:
-        with open(self._path(run_files.FINISHED)) as f:
+        with open(self._path(files.FINISHED)) as f:
             final = json.load(f)
         logging.info("%s already holds a finished run (step %s); nothing to do.", self.root_dir,
                      final.get("step"))
@@ -223,9 +223,9 @@ class Runner:
         """Restores the newest intact checkpoint, if any (and the environment to its open episode),
         and drops the metric rows written after it."""
         self.checkpointer = checkpointing.Checkpointer(
-            self._path(run_files.CHECKPOINTS), keep=self.keep_checkpoints, writer=True)
+            self._path(files.CHECKPOINTS), keep=self.keep_checkpoints, writer=True)
         self.env.reset(seed=self.seed)   # seeds the environment's generator; episodes reset unseeded
-        metric_files = [self._path(run_files.TRAIN_METRICS), self._path(run_files.EVAL_METRICS)]
+        metric_files = [self._path(files.TRAIN_METRICS), self._path(files.EVAL_METRICS)]
         latest, state = self.checkpointer.restore_newest_intact(self.agent, log=logging.warning,
                                                                 required=LOOP_STATE_KEYS)
         self.episodes, self.elapsed_before, self.last_saved = 0, 0.0, None
@@ -246,7 +246,7 @@ class Runner:
                          f"{self.resumed[0].episode.t} steps of the open episode replayed", *dropped)
         else:
             if not self.start_over:
-                run_failures.check_no_checkpointed_rows(
+                failures.check_no_checkpointed_rows(
                     metrics.read_jsonl(metric_files[0]), checkpoint_interval=self.checkpoint_interval,
                     train_metrics=metric_files[0], checkpoints=self.checkpointer.directory)
             for path in metric_files:   # rows of a run that died before its first checkpoint
@@ -260,9 +260,9 @@ class Runner:
         self.last_eval_step = self.eval_rows[-1]["step"] if self.eval_rows else 0
 
     def _open_writers(self) -> None:
-        self.train_writer = metrics.JsonlWriter(self._path(run_files.TRAIN_METRICS))
-        self.eval_writer = metrics.JsonlWriter(self._path(run_files.EVAL_METRICS))
-        tensorboard = self._path(run_files.TENSORBOARD)
+        self.train_writer = metrics.JsonlWriter(self._path(files.TRAIN_METRICS))
+        self.eval_writer = metrics.JsonlWriter(self._path(files.EVAL_METRICS))
+        tensorboard = self._path(files.TENSORBOARD)
         # Events at the checkpoint's step or before stay; without a checkpoint, none does (step 0 too).
         metrics.mark_start(tensorboard, self.agent.env_steps + 1 if self.restored else 0)
         self.summary_writer = tf.summary.create_file_writer(tensorboard)
@@ -276,7 +276,7 @@ class Runner:
                       self.env.close, self.eval_env.close):
             try:
                 close()
-            except run_failures.WRITE_ERRORS as e:
+            except failures.WRITE_ERRORS as e:
                 failure = failure or e
         return failure
 
@@ -353,7 +353,7 @@ class Runner:
         row = evaluation.evaluate_in_training(
             self.agent, self.eval_env, step=step, episodes_per_context=self.eval_episodes_per_context,
             seed=self.seed + EVAL_SEED_OFFSET, elapsed=self._elapsed,
-            plots_dir=self._path(run_files.PLOTS) if self.trajectory_plots else None)
+            plots_dir=self._path(files.PLOTS) if self.trajectory_plots else None)
         self.eval_writer.write(row)
         self.eval_rows.append(row)
 
@@ -377,14 +377,14 @@ class Runner:
 
     def _finish(self) -> Dict[str, Any]:
         """Writes the operative configuration, the learning curve and `finished.json`."""
-        atomic_write_text(self._path(run_files.OPERATIVE_CONFIG_FILE), gin.operative_config_str())
-        metrics.plot_learning_curve(self.eval_rows, self._path(run_files.LEARNING_CURVE),
+        atomic_write_text(self._path(files.OPERATIVE_CONFIG_FILE), gin.operative_config_str())
+        metrics.plot_learning_curve(self.eval_rows, self._path(files.LEARNING_CURVE),
                                     title=f"{self.env_id}, {len(self.level_names)} level(s)")
         final = metrics.final_metrics(step=self.agent.env_steps, episodes=self.episodes,
                                       wall_time=self._elapsed(), eval_rows=self.eval_rows,
                                       recent=self.recent)
         final_eval = final["final_eval"]
-        atomic_write_text(self._path(run_files.FINISHED), json.dumps(final, indent=1) + "\n")
+        atomic_write_text(self._path(files.FINISHED), json.dumps(final, indent=1) + "\n")
         logging.info("Finished %d steps in %s: final evaluation mean return %.2f%s.", final["step"],
                      progress.format_duration(final["wall_time"]), final_eval["mean_return"],
                      "" if final_eval["success_rate"] is None

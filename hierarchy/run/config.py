@@ -6,7 +6,7 @@ Gin files are paths, or names under the gin directory (`gin_dir()`: the reposito
 `gin/` in a source checkout or an editable install, `hierarchy/gin/` inside an installed wheel).
 
 Gin ignores a binding whose scope is never entered, so a misspelled scope (`tpo/Level.reward_scale`)
-would silently do nothing; `check_gin_scopes` (run by `hierarchy.experiment.build_agent` once the
+would silently do nothing; `check_gin_scopes` (run by `hierarchy.run.assembly.build_agent` once the
 levels are known) turns such bindings into errors.
 """
 
@@ -25,15 +25,15 @@ from typing import Any, Dict, List, Sequence, Tuple
 import gin
 from gin import config_parser
 
-from hierarchy import run_files
-from hierarchy.hierarchy import level_names
-from hierarchy.level import Level
-from hierarchy.replay import ReplayBuffer
+from hierarchy.agent.replay import ReplayBuffer
+from hierarchy.core.level import Level
+from hierarchy.core.stack import level_names
+from hierarchy.run import files
 
 # The modules that define gin configurables (`train`, `Agent`, `Hierarchy`, `Level`,
 # `build_hierarchy`, `configure_tensorflow`) or register the environments: gin can only parse a
 # binding of a configurable whose module has been imported, so `parse_gin` imports them first.
-CONFIGURABLE_MODULES = ("envs", "hierarchy.runtime", "hierarchy.runner")
+CONFIGURABLE_MODULES = ("envs", "hierarchy.runtime", "hierarchy.run.runner")
 
 
 class ConfigurationError(ValueError):
@@ -61,7 +61,7 @@ def gin_dir() -> str:
     """The directory of the packaged gin files: `hierarchy/gin` inside an installed package (a wheel
     puts them there, see setup.py), else `gin/` beside the `hierarchy` package (a source checkout or
     an editable install)."""
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # hierarchy/
     candidates = [os.path.join(package, "gin"), os.path.join(os.path.dirname(package), "gin")]
     for path in candidates:
         if os.path.isfile(os.path.join(path, "base.gin")):
@@ -112,13 +112,13 @@ def parse_gin(gin_files: Sequence[str] = (), gin_bindings: Sequence[str] = ()) -
     if not _search_path_added:
         gin.add_config_file_search_path(gin_dir())
         _search_path_added = True
-    files = [resolve_gin_file(f) for f in gin_files]
+    paths = [resolve_gin_file(f) for f in gin_files]
     # gin looks for an include relative to the working directory first and logs an error (on the
     # root Python logger) for each miss before finding it in gin_dir(); those errors are noise.
     previous = std_logging.root.manager.disable
     std_logging.disable(std_logging.ERROR)
     try:
-        gin.parse_config_files_and_bindings(files, list(gin_bindings), finalize_config=False)
+        gin.parse_config_files_and_bindings(paths, list(gin_bindings), finalize_config=False)
     finally:
         std_logging.disable(previous)
 
@@ -132,10 +132,10 @@ def check_config_unchanged(root_dir: str, config_text: str, *, extend: bool = Fa
     run is to be continued to the new total. Returns that run's total_steps then (None otherwise);
     `default_total_steps` is `train`'s default, for a text that does not bind it.
     """
-    path = os.path.join(root_dir, run_files.CONFIG_FILE)
+    path = os.path.join(root_dir, files.CONFIG_FILE)
     if not os.path.exists(path):
-        if os.path.isdir(os.path.join(root_dir, run_files.CHECKPOINTS)):
-            raise ConfigMismatchError(f"{root_dir} holds checkpoints but no {run_files.CONFIG_FILE}; "
+        if os.path.isdir(os.path.join(root_dir, files.CHECKPOINTS)):
+            raise ConfigMismatchError(f"{root_dir} holds checkpoints but no {files.CONFIG_FILE}; "
                                       "refusing to resume a run of unknown configuration (use a new "
                                       "root_dir)")
         return None

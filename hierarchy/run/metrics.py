@@ -14,9 +14,9 @@ Two JSON-lines files live in the run's root directory, one JSON object per line:
                      (`Agent.last_losses`; zeros before its first update)
   time               seconds of training wall time (summed over restarts) when the episode ended
 
-`eval_metrics.jsonl`, one row per evaluation (see `hierarchy.evaluation.evaluate`):
+`eval_metrics.jsonl`, one row per evaluation (see `hierarchy.run.evaluation.evaluate`):
   step, mean_return, success_rate (null if the task has no success), success_rule (how an episode's
-  success was read: "final_step" or "any_step", `hierarchy.evaluation`), num_episodes, time, and
+  success was read: "final_step" or "any_step", `hierarchy.run.evaluation`), num_episodes, time, and
   per_context: a list of {"context", "mean_return", "success_rate", "returns"}.
 
 Non-finite floats are written as null (JSON has no NaN). On resume the training loop drops every row
@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from hierarchy.files import atomic_output, atomic_write_text
+from hierarchy.run.files import atomic_output, atomic_write_text
 
 LOSS_NAMES = ("critic", "actor", "cg", "lambda")
 _EVENT_FILE_SECOND = re.compile(r"^events\.out\.tfevents\.(\d+)\.")

@@ -3,23 +3,34 @@
 `make_envs_and_agent` is what the training loop and the evaluation of a saved run call: a bad
 configured value, an unknown environment id or a gin scope that names no level becomes one
 `ConfigurationError` with a one-paragraph message, raised before anything is written.
+
+Makes the environment of a run from its gymnasium id, in the task form of the `envs` package.
+
+`make_task_env(env_id, **make_kwargs)` = `gymnasium.make` (registering gymnasium-robotics' ids on
+demand) followed by `envs.as_task`: our environments and flat-Box tasks come back unchanged, a
+goal-conditioned ("GoalEnv"-style) task is adapted with the gin settings of `goal_task`, e.g.
+
+    train.env_id = 'PointMaze_UMaze-v3'
+    goal_task.goal_low = (-2.0, -2.0)
+    goal_task.goal_high = (2.0, 2.0)
 """
 
 from __future__ import annotations
 
 import re
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
+import gin
 import gymnasium as gym
 import numpy as np
 from absl import logging
 
-import envs  # noqa: F401  (registers the hierarchy/ environments)
+import envs  # registers the hierarchy/ environments
 from envs.wrappers import NoContext
-from hierarchy import evaluation, tasks
-from hierarchy.agent import Agent
-from hierarchy.builder import build_for_env, context_reward_for_env
-from hierarchy.config import ConfigurationError, check_gin_scopes
+from hierarchy.agent.agent import Agent
+from hierarchy.agent.builder import build_for_env, context_reward_for_env
+from hierarchy.run import evaluation
+from hierarchy.run.config import ConfigurationError, check_gin_scopes
 
 # Raised by the environment and the agent's constructors for a bad configured value; gin re-raises
 # them with the binding's configurable appended. gymnasium's errors cover unknown environment ids.
@@ -29,7 +40,7 @@ CONFIGURATION_ERRORS = (ValueError, TypeError, gym.error.Error)
 def make_env(env_id: str, *, max_episode_steps: int | None = None, render_mode: str | None = None,
              **env_kwargs):
     """`gym.make(env_id, **env_kwargs)` in our task form: a goal-conditioned ("GoalEnv"-style) task
-    is adapted (`hierarchy.tasks`), an environment without dict observations is wrapped in
+    is adapted (`hierarchy.run.assembly`), an environment without dict observations is wrapped in
     `NoContext`; ours come back as they are.
 
     Raises ValueError for an environment with no horizon (none registered, none given): training
@@ -43,7 +54,7 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, render_mode: 
         kwargs["max_episode_steps"] = int(max_episode_steps)
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
-    env = tasks.make_task_env(env_id, **kwargs)
+    env = make_task_env(env_id, **kwargs)
     if env.spec is None or env.spec.max_episode_steps is None:
         env.close()
         raise ValueError(f"environment '{env_id}' registers no episode horizon: set "
@@ -107,3 +118,27 @@ def one_paragraph(error: BaseException) -> str:
         return type(error).__name__
     context = "; ".join(line[:1].lower() + line[1:] for line in lines[1:])
     return f"{lines[0]} ({context})" if context else lines[0]
+
+
+
+@gin.configurable(denylist=["env"])
+def goal_task(env: gym.Env, *, goal_low: Sequence[float] | None = None,
+              goal_high: Sequence[float] | None = None, context_low: Sequence[float] | None = None,
+              context_high: Sequence[float] | None = None,
+              eval_contexts: Sequence[Sequence[float]] = (),
+              success_threshold: float | None = None) -> gym.Env:
+    """`envs.as_task(env, ...)` with these settings (see `envs.GoalTask` for their meaning)."""
+    return envs.as_task(env, goal_low=goal_low, goal_high=goal_high, context_low=context_low,
+                        context_high=context_high, eval_contexts=tuple(eval_contexts),
+                        success_threshold=success_threshold)
+
+
+def make_task_env(env_id: str, **make_kwargs) -> gym.Env:
+    """`gymnasium.make(env_id, **make_kwargs)` in our task form (see the module docstring); the
+    made environment is closed if it cannot be adapted."""
+    env = gym.make(envs.ensure_registered(env_id), **make_kwargs)
+    try:
+        return goal_task(env)
+    except BaseException:
+        env.close()
+        raise

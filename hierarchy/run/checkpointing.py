@@ -5,7 +5,7 @@ A checkpoint is a directory `root/checkpoints/ckpt-<step>/` holding
   agent_state.npz    `agent.numpy_state()`: replay buffers, counters, the agent's random generator;
   loop_state.json    what the training loop needs to continue (step, episodes, environment RNG, ...).
 It is written into a temporary directory first; every file is fsync'ed, then the directory is renamed
-into place and the `latest` pointer file is replaced atomically (`hierarchy.files`). A process killed
+into place and the `latest` pointer file is replaced atomically (`hierarchy.run.files`). A process killed
 at any moment therefore leaves the previous checkpoint and pointer intact; leftover temporary
 directories are removed by the next `Checkpointer`.
 
@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from hierarchy.files import atomic_directory, atomic_write_text, fsync_dir
+from hierarchy.run.files import atomic_directory, atomic_write_text, fsync_dir
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
 LOOP_STATE = "loop_state.json"

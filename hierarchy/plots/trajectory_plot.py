@@ -1,12 +1,12 @@
 """Top-down pictures of evaluation episodes: the walls, the robot's path, the target, and the goal
 every level set, where it set it.
 
-A `Trajectory` is what `hierarchy.evaluation.run_episode` records when given one: the world (x, y)
+A `Trajectory` is what `hierarchy.run.evaluation.run_episode` records when given one: the world (x, y)
 of the robot at every step (the observation's coordinates `xy_indices`, the first two goal
 indices of the task: the position comes first in every goal space of the `envs` package) and, per
 level, the world point of each goal at the step the level above set it (level 0's goal is the
 context; level i's is s[I] + g for a relative goal g set at state s, see
-`hierarchy.evaluation.goal_world_points`).
+`hierarchy.run.evaluation.goal_world_points`).
 
 It also holds the environment's map items (`envs.markers.MapItem`: movable blocks, chasms, apples
 and bombs, from `env.unwrapped.map_items()` where the environment has it) at the episode's start
@@ -77,7 +77,7 @@ def map_items(env) -> list:
 
 @dataclasses.dataclass
 class Trajectory:
-    """One episode seen from above, as recorded by `hierarchy.evaluation.run_episode`.
+    """One episode seen from above, as recorded by `hierarchy.run.evaluation.run_episode`.
 
     Attributes:
       xy_indices: observation indices of the robot's world (x, y).
@@ -353,7 +353,7 @@ def save_png(plot: TrajectoryPlot, path: str) -> None:
     """Writes `plot.image` to `path` as a PNG, atomically; sets `plot.path`."""
     from matplotlib import image as mpimg
 
-    from hierarchy.files import atomic_output
+    from hierarchy.run.files import atomic_output
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with atomic_output(path, suffix=".png") as tmp:
@@ -373,8 +373,7 @@ def write_plots(trajectories: Sequence[Trajectory], *, directory: str, step: int
     """Draws and writes `directory/<prefix>_<step>_ctx<k>.png` for the k-th trajectory (one per
     evaluation context); with `summaries`, also logs each as the TensorBoard image
     `trajectory/context_<k>` at `step` (under the default summary writer). Returns the plots."""
-    from hierarchy import run_files
-
+    from hierarchy.run import files
     walls = wall_rectangles(env)
     name = getattr(env.spec, "id", None) or type(env.unwrapped).__name__
     plots = []
@@ -384,7 +383,7 @@ def write_plots(trajectories: Sequence[Trajectory], *, directory: str, step: int
                                       f"{context_label(trajectory.context)}".strip(), outcome,
                                       f"return {trajectory.episode_return:.1f}") if s)
         plot = plot_trajectory(trajectory, walls=walls, title=title)
-        save_png(plot, os.path.join(directory, run_files.trajectory_plot_file(step, k, prefix)))
+        save_png(plot, os.path.join(directory, files.trajectory_plot_file(step, k, prefix)))
         if summaries:
             import tensorflow as tf
 

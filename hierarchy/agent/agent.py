@@ -31,10 +31,10 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from hierarchy import goals, hindsight
-from hierarchy.compiled import CompiledStep, StepInputs, StepOutputs
-from hierarchy.hierarchy import Hierarchy
-from hierarchy.replay import ReplayBuffer, RowLayout, Transition
+from hierarchy.agent.compiled_step import CompiledStep, StepInputs, StepOutputs
+from hierarchy.agent.replay import ReplayBuffer, RowLayout, Transition
+from hierarchy.core import goals, relabelling
+from hierarchy.core.stack import Hierarchy
 
 
 @dataclasses.dataclass
@@ -94,13 +94,13 @@ class Agent:
         a `ReplayBuffer` built inside the gin scope of the level's name, so its capacity and batch
         size are per-level gin bindings (`low/ReplayBuffer.batch_size = 256`).
       hindsight_goals: probability of a hindsight goal transition in a sampled row of a level below
-        the top, one for all or one per level below the top (`hierarchy.hindsight`,
+        the top, one for all or one per level below the top (`hierarchy.core.relabelling`,
         docs/relabelling.md); 0: none.
       hindsight_context: the same for the top level, whose goal is the context: needs
         `context_reward` and at most two levels.
       hindsight_strategy: how the hindsight goal is chosen: "future" (a goal achieved later in the
         same episode).
-      context_reward: the task's reward function of the context (`hindsight.ContextReward`), which
+      context_reward: the task's reward function of the context (`relabelling.ContextReward`), which
         hindsight goals at the top level need; None if the task has none.
     """
 
@@ -108,13 +108,13 @@ class Agent:
                  make_replay: Callable[[int, RowLayout], ReplayBuffer] | None = None,
                  hindsight_goals: float | Sequence[float] = 0.0, hindsight_context: float = 0.0,
                  hindsight_strategy: str = "future",
-                 context_reward: hindsight.ContextReward | None = None):
+                 context_reward: relabelling.ContextReward | None = None):
         if warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
         self.hierarchy = h = hierarchy
         self.warmup_steps = int(warmup_steps)
         self.rng = np.random.default_rng(seed)
-        self.hindsight_goals = hindsight.level_probabilities(
+        self.hindsight_goals = relabelling.level_probabilities(
             hindsight_goals, hindsight_context, num_levels=h.num_levels, strategy=hindsight_strategy,
             context_reward=context_reward, env_steps_per_child_step=h.env_steps_per_step[1:] + [1])
         self.context_reward = context_reward
@@ -171,7 +171,7 @@ class Agent:
         buf = self.buffers[i]
         future = buf.layout.views(buf.gather(buf.future_indices(self.rng, indices)))
         use = self.rng.random(indices.shape) < self.hindsight_goals[i]
-        hindsight.relabel_rows(transitions, future, use, top=i == 0, space=self.hierarchy.goal_space,
+        relabelling.relabel_rows(transitions, future, use, top=i == 0, space=self.hierarchy.goal_space,
                                context_reward=self.context_reward)
 
     def _write_draws(self, i: int, transitions, draws) -> None:

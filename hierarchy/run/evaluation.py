@@ -14,7 +14,7 @@ overrides it (`success_rule.override = 'any_step'`), and every evaluation names 
 Tasks whose info has no "is_success" report None.
 
 Asked for them, an evaluation also records the first episode of every context as a `Trajectory`
-(the robot's path and every level's goals, in world x, y) for `hierarchy.trajectory_plot`; only
+(the robot's path and every level's goals, in world x, y) for `hierarchy.plots.trajectory_plot`; only
 then does it record anything, so training's episodes and unasked evaluations pay nothing.
 """
 
@@ -29,9 +29,10 @@ import numpy as np
 from absl import logging
 
 from envs.task import check_success_rule
-from hierarchy import metrics, trajectory_plot
-from hierarchy.trajectory_plot import Trajectory, map_items, world_xy_indices
-from hierarchy.video import VideoSettings, VideoWriter
+from hierarchy.plots import trajectory_plot
+from hierarchy.plots.trajectory_plot import Trajectory, map_items, world_xy_indices
+from hierarchy.plots.video import VideoSettings, VideoWriter
+from hierarchy.run import metrics
 
 
 def eval_contexts(env) -> List[Any]:
@@ -121,12 +122,12 @@ def run_episode(agent, env, *, context=None, seed: int | None = None, frames: li
     """One evaluation episode; returns (return, success or None, length), the success by
     `success_rule` (`episode_success`; default `configured_success_rule(env)`; the reset's info does
     not count). Appends rendered frames to `frames` if given (a list, or a
-    `hierarchy.video.VideoWriter`; the environment must have render_mode="rgb_array"): the reset's,
+    `hierarchy.plots.video.VideoWriter`; the environment must have render_mode="rgb_array"): the reset's,
     every `frame_stride`-th step's and the final step's, so ceil(length / frame_stride) + 1 frames;
     frames show every level's goal where the environment has `set_goal_markers` (see
     `goal_marker_positions`).
     Records the robot's path and every goal set into `trajectory` if given (see
-    `hierarchy.trajectory_plot`), its context and outcome too."""
+    `hierarchy.plots.trajectory_plot`), its context and outcome too."""
     options = None if context is None else {"context": np.asarray(context, np.float32)}
     obs, info = env.reset(seed=seed, options=options)
     episode = agent.begin_episode(obs["observation"], obs["context"], training=False)
@@ -169,10 +170,10 @@ def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None
       episodes_per_context: N >= 1.
       contexts: the contexts (None entries: no context); default `eval_contexts(env)`.
       seed: base seed of the episodes' resets.
-      video: if given, the episodes it chooses are filmed into its file (`hierarchy.video`; needs
+      video: if given, the episodes it chooses are filmed into its file (`hierarchy.plots.video`; needs
         render_mode="rgb_array"), written once the evaluation is complete.
       trajectories: if given, a `Trajectory` of the first episode of every context is appended to
-        it (to draw with `hierarchy.trajectory_plot`); nothing for an environment whose robot has no
+        it (to draw with `hierarchy.plots.trajectory_plot`); nothing for an environment whose robot has no
         world (x, y) (`trajectory_plot.world_xy_indices` is None).
       success_rule: one of SUCCESS_RULES; default `configured_success_rule(env)`.
 

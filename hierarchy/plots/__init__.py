@@ -1,0 +1,1 @@
+"""Pictures of evaluation episodes: top-down trajectory plots and videos."""
