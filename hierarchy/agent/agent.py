@@ -34,6 +34,7 @@ import tensorflow as tf
 from hierarchy.agent.compiled_step import CompiledStep, StepInputs, StepOutputs
 from hierarchy.agent.replay import ReplayBuffer, RowLayout, Transition
 from hierarchy.core import goals, relabelling
+from hierarchy.core.losses import Losses
 from hierarchy.core.stack import Hierarchy
 
 
@@ -126,7 +127,7 @@ class Agent:
         self.compiled = CompiledStep(hierarchy=h, batch_sizes=[b.batch_size for b in self.buffers])
         self.env_steps = 0
         self.critic_updates = [0] * h.num_levels
-        self.last_losses = np.zeros((h.num_levels, 4), np.float32)
+        self.last_losses = Losses.zeros(h.num_levels)
         self._no_updates = np.zeros((h.num_levels, 2), bool)
         self._obs_shape = (h.levels[0].obs_dim,)
         self._context_shape = (h.levels[0].goal_dim,)
@@ -253,18 +254,21 @@ class Agent:
         if not inputs.levels:
             return
         h, losses, due = self.hierarchy, outputs.losses, inputs.due
-        if not np.all(np.isfinite(losses)):
+        table = losses.table()
+        if not np.all(np.isfinite(table)):
             bad = [f"level {i} ('{h.levels[i].level_name}')" for i in range(h.num_levels)
-                   if not np.all(np.isfinite(losses[i]))]
+                   if not np.all(np.isfinite(table[i]))]
             raise FloatingPointError(
                 f"non-finite loss after environment step {self.env_steps} in {', '.join(bad)}: "
-                f"[critic, actor, cg, lambda] = {losses.tolist()}")
+                f"[{', '.join(Losses.NAMES)}] = {table.tolist()}")
+        last = self.last_losses
         for i in inputs.levels:
             if due[i, 0]:
                 self.critic_updates[i] += 1
-                self.last_losses[i, 0] = losses[i, 0]
+                last.critic[i] = losses.critic[i]
             if due[i, 1]:
-                self.last_losses[i, 1:] = losses[i, 1:]
+                last.actor[i], last.cg[i] = losses.actor[i], losses.cg[i]
+                last.cg_lambda[i] = losses.cg_lambda[i]
 
     def finish_step(self, episode: Episode, inputs: StepInputs, outputs: StepOutputs) -> np.ndarray:
         """Records a compiled step's outputs: the updates' losses, and each level that started a
@@ -348,7 +352,7 @@ class Agent:
         """Replay buffers, counters and the random generator's state, as named arrays."""
         state = {"env_steps": np.asarray(self.env_steps, np.int64),
                  "critic_updates": np.asarray(self.critic_updates, np.int64),
-                 "last_losses": self.last_losses.copy(),
+                 "last_losses": self.last_losses.table(),
                  "rng": np.frombuffer(json.dumps(self.rng.bit_generator.state).encode(), np.uint8)}
         for i, buf in enumerate(self.buffers):
             state.update({f"replay{i}/{k}": v for k, v in buf.state().items()})
@@ -365,5 +369,5 @@ class Agent:
             buf.restore({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
         self.env_steps = int(state["env_steps"])
         self.critic_updates = [int(u) for u in updates]
-        self.last_losses = np.asarray(state["last_losses"], np.float32).copy()
+        self.last_losses = Losses.from_table(state["last_losses"])
         self.rng.bit_generator.state = json.loads(bytes(np.asarray(state["rng"])).decode())

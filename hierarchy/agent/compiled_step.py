@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from hierarchy.agent.replay import RowLayout
+from hierarchy.core.losses import Losses
 from hierarchy.core.stack import Hierarchy
 
 
@@ -94,13 +95,12 @@ class StepOutputs:
     """One compiled call's results (numpy views into its output vector).
 
     Attributes:
-      losses: `[N, 4]`: critic loss, actor loss, connected-gradient loss (unweighted), lambda; zeros
-        where no update ran.
+      losses: the updates' `Losses` (numpy `[N]` each; zeros where no update ran).
       actions: per level `[A_i]` (None when the call did not act).
       goals: per level `[G_i]`, the conditioning input it acted on (None when the call did not act).
     """
 
-    losses: np.ndarray
+    losses: Losses
     actions: List[np.ndarray] | None = None
     goals: List[np.ndarray] | None = None
 
@@ -211,9 +211,9 @@ class CompiledStep:
         for j, i in enumerate(inputs.levels):
             batches[i] = (self.row_layouts[i].unpack(pieces[j]),
                           self.draw_layouts[i].unpack(pieces[k + j]))
-        losses = h.train(batches, due) if due.any() else tf.zeros([n, 4])
+        losses = h.train(batches, due).packed() if due.any() else Losses.packed_zeros(n)
         if not inputs.acting:
-            return tf.reshape(losses, [-1])
+            return losses
         act = ActInputs.from_pieces(pieces[2 * k:], n)
         with tf.control_dependencies([losses]):
             actions, goal_inputs = h.act(
@@ -221,7 +221,7 @@ class CompiledStep:
                 origin_goals=act.origin_goals, new_step=act.new_step > 0.5,
                 explore=act.explore[0] > 0.5, use_random=act.use_random[0] > 0.5, noise=act.noise,
                 random_actions=act.random_actions)
-        return tf.concat([tf.reshape(losses, [-1]), *actions, *goal_inputs], axis=0)
+        return tf.concat([losses, *actions, *goal_inputs], axis=0)
 
     def _entry(self, due, acting: bool) -> _Compiled:
         due = self.hierarchy.static_due(due)
@@ -259,9 +259,10 @@ class CompiledStep:
     def _outputs(self, inputs: StepInputs, out: np.ndarray) -> StepOutputs:
         n = self.hierarchy.num_levels
         if not inputs.acting:
-            return StepOutputs(losses=out.reshape(n, 4))
+            return StepOutputs(losses=Losses.unpack(out, n))
         pieces = self._out.views(out)
-        return StepOutputs(losses=pieces[0], actions=pieces[1:1 + n], goals=pieces[1 + n:])
+        return StepOutputs(losses=Losses.unpack(pieces[0], n), actions=pieces[1:1 + n],
+                           goals=pieces[1 + n:])
 
     def call(self, inputs: StepInputs) -> StepOutputs:
         """Runs the compiled step of `inputs`' pattern on its vector.
@@ -297,5 +298,5 @@ class CompiledStep:
 
     def update(self, due, rows, draws) -> np.ndarray:
         """The updates in `due` alone, compiled (no acting): e.g. extra updates per environment
-        step, or training from a filled buffer. Returns the `[N, 4]` losses (see `Hierarchy.train`)."""
+        step, or training from a filled buffer. Returns the `Losses` (see `Hierarchy.train`)."""
         return self.call(self.inputs(due, acting=False).fill(rows, draws)).losses

@@ -30,6 +30,7 @@ import tensorflow as tf
 from hierarchy.agent.replay import Draws, RowLayout, Transition, draws_layout, transition_layout
 from hierarchy.core import connected_gradients, goals, optimizers, relabelling
 from hierarchy.core.level import Level
+from hierarchy.core.losses import Losses
 
 Number = Union[int, float]
 
@@ -79,8 +80,8 @@ class Hierarchy(tf.Module):
       relative_goals: relative goals (carried by h(s, g, s') = s[I] + g - s'[I]) or absolute ones.
       cg_lambda: weight of the connected-gradient term per pair (scalar or one per pair), >= 0. With
         `learn_cg_lambda` it is the initial value. 0 gives exactly the independent (HRL) update.
-      cg_estimator: "paper" (Eq. 14, default), "reference" or "critic"; see
-        `hierarchy.core.connected_gradients`.
+      cg_estimator: the name of a registered estimator: "paper" (Eq. 14, default), "reference",
+        "critic", or one of your own (`connected_gradients.register_estimator`).
       learn_cg_lambda: learn lambda = exp(w) per pair (Lagrangian); needs `cg_delta`.
       cg_delta: threshold of the learned lambda's constraint on r_c + Q_c.
       cg_lambda_learning_rate: Adam learning rate of w.
@@ -131,9 +132,9 @@ class Hierarchy(tf.Module):
             if not np.isfinite(lam) or lam < 0:
                 raise ValueError(f"cg_lambda[{i}] (pair '{levels[i].level_name}' -> "
                                  f"'{levels[i + 1].level_name}') must be finite and >= 0, got {lam}")
-        if cg_estimator not in connected_gradients.ESTIMATORS:
-            raise ValueError(f"cg_estimator must be one of {connected_gradients.ESTIMATORS}, got "
-                             f"{cg_estimator!r}")
+        if cg_estimator not in connected_gradients.estimator_names():
+            raise ValueError(f"cg_estimator must be one of {connected_gradients.estimator_names()}, "
+                             f"got {cg_estimator!r}")
         self.cg_estimator = cg_estimator
         self.learn_cg_lambda = bool(learn_cg_lambda) and pairs > 0
         if self.learn_cg_lambda:
@@ -219,8 +220,11 @@ class Hierarchy(tf.Module):
     def uses_child_actions(self, level: int) -> bool:
         """Whether level `level` stores its child's actions (the off-policy correction and the
         "reference" estimator read them)."""
-        return level < self.num_levels - 1 and (self.corrections[level] is not None or (
-            self.cg_estimator == "reference" and self.has_cg(level)))
+        if level == self.num_levels - 1:
+            return False
+        estimator = connected_gradients.get_estimator(self.cg_estimator)
+        return self.corrections[level] is not None or (
+            "child_actions" in estimator.replay_fields and self.has_cg(level))
 
     def transition_layout(self, level: int) -> RowLayout:
         """The packed-row layout of level `level`'s `Transition`s (its replay rows)."""
@@ -331,21 +335,23 @@ class Hierarchy(tf.Module):
             built: the compiled step has one graph per pattern, with no conditionals in it.
 
         Returns:
-          `[N, 4]`: critic loss, actor loss, connected-gradient loss (unweighted), lambda; zeros
-          where no update ran.
+          `Losses` of `[N]` tensors: critic, actor and connected-gradient (unweighted) losses and
+          lambda per level; zeros where no update ran.
         """
         due = self.static_due(due)
         zero = tf.constant(0.0)
-        rows = []
+        critic, actor, cg, lam = [], [], [], []
         batches = [(self.relabelled(i, *batches[i]), batches[i][1]) if due[i].any() else None
                    for i in range(self.num_levels)]
         for i in range(self.num_levels):
-            critic_loss = self._train_level_critic(i, *batches[i]) if due[i, 0] else zero
+            critic.append(self._train_level_critic(i, *batches[i]) if due[i, 0] else zero)
             actor_loss, cg_loss = (self._train_level_actor(i, *batches[i]) if due[i, 1]
                                    else (zero, zero))
-            lam = self.cg_lambda_value(i) if i < self.num_levels - 1 else zero
-            rows.append(tf.stack([critic_loss, actor_loss, cg_loss, lam]))
-        return tf.stack(rows)
+            actor.append(actor_loss)
+            cg.append(cg_loss)
+            lam.append(self.cg_lambda_value(i) if i < self.num_levels - 1 else zero)
+        return Losses(critic=tf.stack(critic), actor=tf.stack(actor), cg=tf.stack(cg),
+                      cg_lambda=tf.stack(lam))
 
     def static_due(self, due) -> np.ndarray:
         """`due` as a checked `[N, 2]` numpy bool array."""

@@ -38,9 +38,9 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from hierarchy.core.losses import Losses
 from hierarchy.run.files import atomic_output, atomic_write_text
 
-LOSS_NAMES = ("critic", "actor", "cg", "lambda")
 _EVENT_FILE_SECOND = re.compile(r"^events\.out\.tfevents\.(\d+)\.")
 
 
@@ -150,15 +150,14 @@ def final_metrics(*, step: int, episodes: int, wall_time: float, eval_rows: Sequ
 
 
 def episode_row(*, step: int, episode: int, env_return: float, length: int, success,
-                intrinsic_returns: Sequence[float], losses: np.ndarray, level_names: Sequence[str],
+                intrinsic_returns: Sequence[float], losses: Losses, level_names: Sequence[str],
                 time: float) -> Dict[str, Any]:
     """A `train_metrics.jsonl` row (see the module docstring)."""
     return jsonable({
         "step": step, "episode": episode, "episode_return": env_return, "episode_length": length,
         "success": None if success is None else bool(success),
         "intrinsic_returns": {name: r for name, r in zip(level_names[1:], intrinsic_returns[1:])},
-        "losses": {name: dict(zip(LOSS_NAMES, losses[i].tolist()))
-                   for i, name in enumerate(level_names)},
+        "losses": {name: losses.of_level(i) for i, name in enumerate(level_names)},
         "time": time,
     })
 

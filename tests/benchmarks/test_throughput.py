@@ -61,7 +61,8 @@ def test_flat_loop_runs_the_standard_schedule(throughput):
                                     batch_size=8)]:
         loop.run(50)
         assert loop.agent.critic_updates == [30] and len(loop.agent.buffers[0]) == 50
-        assert np.all(np.isfinite(loop.agent.last_losses[0, :2])) and loop.agent.last_losses[0, 1] != 0
+        losses = loop.agent.last_losses
+        assert np.all(np.isfinite(losses.table()[0, :2])) and losses.actor[0] != 0
 
 
 @pytest.mark.slow

@@ -132,8 +132,8 @@ def test_schedule_warmup_then_updates():
     # 30 steps, learning from step 12: bottom critic at 12..29 (18), actor every 2nd (9);
     # top at 12, 15, ..., 27 (6 updates).
     assert agent.critic_updates == [6, 18]
-    assert np.all(agent.last_losses[:, 0] != 0)
-    assert agent.last_losses[0, 2] != 0            # connected-gradient loss of the top
+    assert np.all(agent.last_losses.critic != 0)
+    assert agent.last_losses.cg[0] != 0            # connected-gradient loss of the top
 
 
 def test_evaluation_episode_changes_nothing():

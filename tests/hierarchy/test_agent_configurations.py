@@ -42,7 +42,7 @@ def run(agent, env, episodes, first_episode=0):
             agent.observe(ep, reward, obs["observation"], term, trunc)
             if term or trunc:
                 break
-        out.append(agent.last_losses.copy())
+        out.append(agent.last_losses.table())
     return np.stack(out)
 
 

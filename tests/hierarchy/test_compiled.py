@@ -43,7 +43,7 @@ def test_fast_and_public_call_paths_agree():
         rows, draws, _ = packed(fast, due, rng)
         got = fast.step(due, rows, draws, act)
         want = public.call_public(public.inputs(due).fill(rows, draws, act))
-        np.testing.assert_array_equal(got.losses, want.losses)
+        np.testing.assert_array_equal(got.losses.table(), want.losses.table())
         for a, b in zip(got.actions + got.goals, want.actions + want.goals):
             np.testing.assert_array_equal(a, b)
 
@@ -73,7 +73,7 @@ def test_step_inputs_are_checked():
     inputs = step.inputs(due, acting=False)
     inputs.rows[0][...] = rows
     inputs.draws[0][...] = draws
-    losses = step.call(inputs).losses
+    losses = step.call(inputs).losses.table()
     assert losses[1, 0] != 0
     np.testing.assert_array_equal(losses[1, 1:], 0.0)
     np.testing.assert_array_equal(losses[0], 0.0)
@@ -128,8 +128,8 @@ def test_compiled_updates_alone_equal_the_eager_updates():
                                                                                   cg_lambda=0.3)
     step = compiled_step(compiled)
     rows, draws, batches = packed(step, due, rng)
-    losses = step.update(due, rows, draws)
-    np.testing.assert_allclose(losses, eager.train(batches, due).numpy(), rtol=1e-5, atol=1e-6)
+    losses = step.update(due, rows, draws).table()
+    np.testing.assert_allclose(losses, eager.train(batches, due).table(), rtol=1e-5, atol=1e-6)
     assert losses[0, 2] != 0 and losses[1, 1] == 0     # top: actor + CG ran; low: critic only
     for a, b in zip(compiled.trainable_variables, eager.trainable_variables):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)

@@ -36,7 +36,7 @@ def test_learned_lambdas_first_step_moves_it_by_the_learning_rate_in_log_space()
     rng = np.random.default_rng(3)
     due = np.array([[False, True], [False, True], [False, False]])
     batches = [random_batch(h, i, rng, batch_size=16) for i in range(2)] + [None]
-    reported = h.train(batches, due).numpy()[:2, 3]
+    reported = h.train(batches, due).cg_lambda.numpy()[:2]
     for i, lam in enumerate(LAMBDAS):
         after = float(h.cg_lambda_value(i))
         ratio = np.log(after / lam)
@@ -58,8 +58,8 @@ def test_fixed_lambda_is_the_configured_one_per_pair_also_in_the_compiled_step()
         rows.append(row)
         draws.append(agent.sample_draws(i, row))
     losses = agent.compiled.update(due, rows, draws)
-    np.testing.assert_allclose(losses[:2, 3], LAMBDAS, rtol=1e-6)
-    assert losses[2, 3] == 0.0                      # the bottom has no child
+    np.testing.assert_allclose(losses.cg_lambda[:2], LAMBDAS, rtol=1e-6)
+    assert losses.cg_lambda[2] == 0.0               # the bottom has no child
 
 
 def test_targets_start_as_copies_of_the_online_networks():

@@ -98,7 +98,7 @@ def test_parent_update_moves_no_child_variable(estimator):
     parent_before = variables_snapshot(h.levels[0].actor.trainable_variables)
     batches = [random_batch(h, 0, rng), random_batch(h, 1, rng)]
     due = tf.constant([[True, True], [False, False]])
-    losses = h.train(batches, due).numpy()
+    losses = h.train(batches, due).table()
     assert losses[0, 2] != 0.0          # the CG loss was computed
     for before, var in zip(child_before, _level_vars(h.levels[1])):
         np.testing.assert_array_equal(before, var.numpy())
@@ -159,7 +159,7 @@ def test_learned_lambda_moves():
                        cg_lambda_learning_rate=0.1)
     before = float(h.log_cg_lambda[0].numpy())
     batches = [random_batch(h, 0, rng), random_batch(h, 1, rng)]
-    losses = h.train(batches, _all_due(2)).numpy()
+    losses = h.train(batches, _all_due(2)).table()
     after = float(h.log_cg_lambda[0].numpy())
     # r_c + Q_c is far above delta = -100: the constraint holds, lambda decreases.
     assert after < before

@@ -86,7 +86,7 @@ def test_three_levels_build_act_and_train_with_connected_gradients():
     train(agent, env, 400)
     # Every level trained (critics at their own rate), both pairs' connected-gradient terms ran.
     assert agent.critic_updates == [50, 100, 300]
-    assert np.all(agent.last_losses[:2, 2] != 0.0)
-    np.testing.assert_allclose(agent.last_losses[:2, 3], [0.1, 0.2], rtol=1e-6)
+    assert np.all(agent.last_losses.cg[:2] != 0.0)
+    np.testing.assert_allclose(agent.last_losses.cg_lambda[:2], [0.1, 0.2], rtol=1e-6)
     after = [v.numpy() for lvl in h.levels for v in lvl.actor.trainable_variables]
     assert all(np.abs(a - b).max() > 0 for a, b in zip(after, before))

@@ -171,7 +171,7 @@ def test_learned_lambda_is_the_one_in_the_actor_gradient():
     due = np.array([[False, True], [False, True], [False, False]])
     for _ in range(3):
         batches = [random_batch(h, i, rng, batch_size=32) for i in range(2)] + [None]
-        losses = h.train(batches, due).numpy()
+        losses = h.train(batches, due).table()
     lams = [float(h.cg_lambda_value(i)) for i in range(2)]
     np.testing.assert_allclose(losses[:2, 3], lams, rtol=1e-5)     # the reported lambda
     for i, lam in enumerate(lams):

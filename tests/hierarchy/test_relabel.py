@@ -280,7 +280,7 @@ def test_agent_stores_the_child_actions_it_took_and_trains_corrected(num_levels)
         taken.append([a.copy() for a in ep.actions])
         obs = obs + 0.1 * rng.normal(size=OBS).astype(np.float32)
         agent.observe(ep, -1.0, obs, False, t == 59)
-    assert agent.critic_updates[0] > 0 and np.all(np.isfinite(agent.last_losses))
+    assert agent.critic_updates[0] > 0 and np.all(np.isfinite(agent.last_losses.table()))
     for i in range(num_levels - 1):
         rows = agent.buffers[i].layout.views(agent.buffers[i].gather(range(len(agent.buffers[i]))))
         child_steps = h.env_steps_per_step[i + 1]
@@ -326,5 +326,5 @@ def test_learned_lambda_trains_with_the_correction():
         agent.act(ep)
         obs = obs + 0.1 * rng.normal(size=OBS).astype(np.float32)
         agent.observe(ep, -1.0, obs, False, False)
-    assert agent.critic_updates[0] > 2 and np.all(np.isfinite(agent.last_losses))
+    assert agent.critic_updates[0] > 2 and np.all(np.isfinite(agent.last_losses.table()))
     assert float(h.cg_lambda_value(0)) != pytest.approx(0.1, rel=1e-6)    # lambda was trained
