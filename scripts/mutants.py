@@ -9,6 +9,8 @@ stops with "original line not found" for that mutant: update this list by hand.
 """
 
 GUARDS = "tests/hierarchy/test_mutant_guards.py"
+PAPER_TERMS = ("return _child_reward(b), b.child.q1(b.state, tf.stop_gradient(b.goal), "
+               "b.child.policy(b.state, b.goal))")
 CONNECTED = "tests/hierarchy/test_connected.py"
 AGENT_CONFIGS = "tests/hierarchy/test_agent_configurations.py"
 
@@ -30,19 +32,20 @@ MUTANTS = [
          tests=[f"{GUARDS}::test_learned_lambda_is_the_one_in_the_actor_gradient"]),
     dict(name="critic estimator: stop_gradient on the child actor's goal",
          file="hierarchy/core/connected_gradients.py",
-         original="return None, child.q1(state, goal, child.policy(state, goal))",
-         mutated="return None, child.q1(state, goal, child.policy(state, tf.stop_gradient(goal)))",
+         original="return None, b.child.q1(b.state, b.goal, b.child.policy(b.state, b.goal))",
+         mutated=("return None, b.child.q1(b.state, b.goal, "
+                  "b.child.policy(b.state, tf.stop_gradient(b.goal)))"),
          tests=[f"{GUARDS}::test_child_actor_path_is_well_above_the_tolerance"]),
     dict(name="paper estimator: stop_gradient on the child actor's goal",
          file="hierarchy/core/connected_gradients.py",
-         original="return reward, child.q1(state, tf.stop_gradient(goal), child.policy(state, goal))",
-         mutated=("return reward, child.q1(state, tf.stop_gradient(goal), "
-                  "child.policy(state, tf.stop_gradient(goal)))"),
+         original=PAPER_TERMS,
+         mutated=("return _child_reward(b), b.child.q1(b.state, tf.stop_gradient(b.goal), "
+                  "b.child.policy(b.state, tf.stop_gradient(b.goal)))"),
          tests=[f"{GUARDS}::test_child_actor_path_is_well_above_the_tolerance"]),
     dict(name="paper estimator: critic's goal input not held fixed",
          file="hierarchy/core/connected_gradients.py",
-         original="return reward, child.q1(state, tf.stop_gradient(goal), child.policy(state, goal))",
-         mutated="return reward, child.q1(state, goal, child.policy(state, goal))",
+         original=PAPER_TERMS,
+         mutated="return _child_reward(b), b.child.q1(b.state, b.goal, b.child.policy(b.state, b.goal))",
          tests=[f"{CONNECTED}::test_paper_estimator_holds_the_critics_goal_input_fixed"]),
     dict(name="top level's next context shifted by 0.5",
          file="hierarchy/core/stack.py",
@@ -106,8 +109,8 @@ MUTANTS = [
          tests=["tests/hierarchy/test_agent.py::test_two_level_transitions_hand_checked"]),
     dict(name="CG term reads the reward at s_{t+j} -> s_{t+j} (next state not advanced)",
          file="hierarchy/core/connected_gradients.py",
-         original="next_state = gather_step(observations, tf.cast(j, tf.int32) + 1)",
-         mutated="next_state = gather_step(observations, j)",
+         original="next_state=gather_step(observations, tf.cast(j, tf.int32) + 1),",
+         mutated="next_state=gather_step(observations, j),",
          tests=[f"{CONNECTED}::test_gradient_matches_finite_differences",
                 f"{GUARDS}::test_every_pair_of_three_levels_has_its_own_child_and_lambda"]),
     dict(name="learned lambda moves with the constraint, not against it",
@@ -123,8 +126,8 @@ MUTANTS = [
          tests=[f"{AGENT_CONFIGS}::test_absolute_goals_and_reference_estimator_train_through_the_agent"]),
     dict(name="reference estimator uses the child's policy, not its buffer action",
          file="hierarchy/core/connected_gradients.py",
-         original="return reward, child.q1(state, goal, gather_step(child_actions, j))",
-         mutated="return reward, child.q1(state, goal, child.policy(state, goal))",
+         original="return _child_reward(b), b.child.q1(b.state, b.goal, b.child_action)",
+         mutated="return _child_reward(b), b.child.q1(b.state, b.goal, b.child.policy(b.state, b.goal))",
          tests=[f"{GUARDS}::test_every_pair_of_three_levels_has_its_own_child_and_lambda"]),
     dict(name="restoring an agent leaves its random generator as seeded",
          file="hierarchy/agent/agent.py",

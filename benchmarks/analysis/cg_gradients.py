@@ -53,8 +53,8 @@ from hierarchy.core import connected_gradients, diagnostics  # noqa: E402
 from hierarchy.run import checkpointing, files  # noqa: E402
 from hierarchy.run.config import parse_gin  # noqa: E402
 from hierarchy.run.files import atomic_write_text  # noqa: E402
-from hierarchy.run.runner import train_settings  # noqa: E402
 from hierarchy.run.saved_run import restore_run  # noqa: E402
+from hierarchy.run.settings import RunSettings  # noqa: E402
 
 MEASURES = ("td3_norm", "cg_norm", "ratio", "cosine")
 ACTION_MEASURES = ("td3_norm", "reward_norm", "value_norm", "cg_norm", "ratio", "cosine",
@@ -121,15 +121,16 @@ def analyse_run(root_dir: str, *, batches: int = 20, seed: int = 0,
                        "child_summary": summarise(child_rows, CHILD_MEASURES),
                        "child_batches": child_rows})
     return {"run": root_dir, "checkpoint": os.path.relpath(path, root_dir),
-            "step": int(state["step"]), "env_id": train_settings()["env_id"], "batches": batches,
+            "step": int(state.step), "env_id": RunSettings().env_id, "batches": batches,
             "seed": seed, "levels": levels, "goals": goals}
 
 
 def use_estimator(h, estimator: str) -> None:
     """Switches a restored hierarchy to another connected-gradient estimator, refusing 'reference'
     where a parent's replay holds no child actions (the estimator reads them)."""
-    if estimator not in connected_gradients.ESTIMATORS:
-        raise ValueError(f"unknown estimator {estimator!r}; choose one of {connected_gradients.ESTIMATORS}")
+    if estimator not in connected_gradients.estimator_names():
+        raise ValueError(f"unknown estimator {estimator!r}; choose one of "
+                         f"{connected_gradients.estimator_names()}")
     if estimator == "reference":
         missing = [h.levels[i].level_name for i in range(h.num_levels)
                    if h.has_cg(i) and not h.uses_child_actions(i)]
@@ -313,7 +314,8 @@ def parse_args(argv=None):
                    help="a checkpoint directory (one run only; default: each run's newest)")
     p.add_argument("--every_checkpoint", action="store_true",
                    help="analyse every complete checkpoint of each run (oldest first), not the newest")
-    p.add_argument("--estimator", action="append", default=None, choices=connected_gradients.ESTIMATORS,
+    p.add_argument("--estimator", action="append", default=None,
+                   choices=connected_gradients.estimator_names(),
                    help="evaluate under this connected-gradient estimator (default: each run's own); "
                         "repeat it to report each checkpoint under several, on the same batches")
     p.add_argument("--out", default=None, help="write the markdown table here")

@@ -14,13 +14,83 @@ The parent minimises  -mean Q_p + lambda * L;  only the parent's actor variables
 
 from __future__ import annotations
 
-from typing import Tuple
+import dataclasses
+from typing import Any, Callable, Dict, FrozenSet, Tuple
 
 import tensorflow as tf
 
 from hierarchy.core import goals
 
-ESTIMATORS = ("paper", "reference", "critic")
+# The optional `Transition` fields an estimator may read (every other field is always stored).
+OPTIONAL_REPLAY_FIELDS = frozenset({"child_actions"})
+
+
+@dataclasses.dataclass(frozen=True)
+class PairBatch:
+    """What an estimator reads of a parent's batch at the sampled child step j, `[B, ...]` each.
+
+    Attributes:
+      state, next_state: the child-step states s_{t+j} and s_{t+j+1}.
+      goal: the child's goal g_{t+j} there, a differentiable function of the parent's action.
+      child: the child `Level`.
+      space: the goal space of the child's goals.
+      child_action: the child's action at t+j from the buffer, for estimators that declare
+        "child_actions" among their replay fields; else None.
+    """
+
+    state: tf.Tensor
+    next_state: tf.Tensor
+    goal: tf.Tensor
+    child: Any
+    space: goals.GoalSpace
+    child_action: tf.Tensor | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimator:
+    """A connected-gradient estimator: its per-sample terms and the replay fields it needs.
+
+    Attributes:
+      name: the value of `Hierarchy.cg_estimator` that selects it.
+      terms: `PairBatch -> (reward, value)`, `[B]` each; the reward term may be None. The parent's
+        actor ascends their sum.
+      replay_fields: the optional `Transition` fields it reads (`OPTIONAL_REPLAY_FIELDS`); a parent
+        whose pair uses it stores them.
+    """
+
+    name: str
+    terms: Callable[[PairBatch], Tuple[tf.Tensor | None, tf.Tensor]]
+    replay_fields: FrozenSet[str] = frozenset()
+
+
+_ESTIMATORS: Dict[str, Estimator] = {}
+
+
+def register_estimator(estimator: Estimator) -> Estimator:
+    """Adds an estimator to the registry (`Hierarchy(cg_estimator=estimator.name)` selects it)."""
+    if estimator.name in _ESTIMATORS:
+        raise ValueError(f"a connected-gradient estimator named {estimator.name!r} is registered "
+                         "already")
+    unknown = set(estimator.replay_fields) - OPTIONAL_REPLAY_FIELDS
+    if unknown:
+        raise ValueError(f"estimator {estimator.name!r} asks for replay fields {sorted(unknown)}; "
+                         f"the optional fields are {sorted(OPTIONAL_REPLAY_FIELDS)}")
+    _ESTIMATORS[estimator.name] = estimator
+    return estimator
+
+
+def estimator_names() -> Tuple[str, ...]:
+    """The names of the registered estimators, in registration order."""
+    return tuple(_ESTIMATORS)
+
+
+def get_estimator(name: str) -> Estimator:
+    """The registered estimator called `name`; a ValueError lists the registered ones."""
+    try:
+        return _ESTIMATORS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown connected-gradient estimator {name!r}; "
+                         f"choose one of {estimator_names()}") from None
 
 
 def gather_step(sequence: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
@@ -43,35 +113,55 @@ def child_goal(parent_action, observations, j, *, space: goals.GoalSpace) -> tf.
                                  space=space)
 
 
+def _child_reward(b: PairBatch) -> tf.Tensor:
+    """The child's reward, exactly as the child's critic is trained on it (reward_scale included)."""
+    return b.child.scale_reward(goals.intrinsic_reward(b.state, b.goal, b.next_state, space=b.space))
+
+
+def _paper_terms(b: PairBatch):
+    return _child_reward(b), b.child.q1(b.state, tf.stop_gradient(b.goal), b.child.policy(b.state, b.goal))
+
+
+def _reference_terms(b: PairBatch):
+    return _child_reward(b), b.child.q1(b.state, b.goal, b.child_action)
+
+
+def _critic_terms(b: PairBatch):
+    return None, b.child.q1(b.state, b.goal, b.child.policy(b.state, b.goal))
+
+
+register_estimator(Estimator(name="paper", terms=_paper_terms))
+register_estimator(Estimator(name="reference", terms=_reference_terms,
+                             replay_fields=frozenset({"child_actions"})))
+register_estimator(Estimator(name="critic", terms=_critic_terms))
+
+
 def cg_terms(estimator: str, *, parent_action, observations, j, child, space: goals.GoalSpace,
              child_actions: tf.Tensor | None = None) -> Tuple[tf.Tensor | None, tf.Tensor]:
     """The two terms of the per-sample quantity the parent's actor ascends: (reward, value), `[B]`
-    each; the reward term is None for the "critic" estimator, which has none.
+    each; the reward term is None for an estimator without one ("critic").
 
     Args:
-      estimator: one of ESTIMATORS.
+      estimator: the name of a registered estimator (`estimator_names()`).
       parent_action: `[B, goal_dim]`, pi_p(s_t, ctx) (differentiable).
       observations: `[B, k + 1, obs_dim]` child-step states of the period.
       j: `[B]` int in [0, n), n the number of child steps the period holds.
       child: the child `Level`.
       space: the goal space of the child's goals.
-      child_actions: `[B, k, child_action_dim]` the child's actions in the buffer ("reference" only).
+      child_actions: `[B, k, child_action_dim]` the child's actions in the buffer (for estimators
+        whose replay fields include "child_actions", such as "reference").
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"unknown connected-gradient estimator {estimator!r}; "
-                         f"choose one of {ESTIMATORS}")
-    state = gather_step(observations, j)
-    next_state = gather_step(observations, tf.cast(j, tf.int32) + 1)
-    goal = child_goal(parent_action, observations, j, space=space)
-    if estimator == "critic":
-        return None, child.q1(state, goal, child.policy(state, goal))
-    # The child's reward, exactly as the child's critic is trained on it (reward_scale included).
-    reward = child.scale_reward(goals.intrinsic_reward(state, goal, next_state, space=space))
-    if estimator == "paper":
-        return reward, child.q1(state, tf.stop_gradient(goal), child.policy(state, goal))
-    if child_actions is None:
-        raise ValueError("the 'reference' estimator needs the child's buffer actions")
-    return reward, child.q1(state, goal, gather_step(child_actions, j))
+    chosen = get_estimator(estimator)
+    child_action = None
+    if "child_actions" in chosen.replay_fields:
+        if child_actions is None:
+            raise ValueError(f"the {estimator!r} estimator needs the child's buffer actions")
+        child_action = gather_step(child_actions, j)
+    batch = PairBatch(state=gather_step(observations, j),
+                      next_state=gather_step(observations, tf.cast(j, tf.int32) + 1),
+                      goal=child_goal(parent_action, observations, j, space=space), child=child,
+                      space=space, child_action=child_action)
+    return chosen.terms(batch)
 
 
 def cg_objective(estimator: str, **kwargs) -> tf.Tensor:

@@ -208,3 +208,44 @@ def test_lagrangian_lambda_moves_against_the_constraint():
             loss = connected_gradients.lagrangian_lambda_loss(w, objective, delta=0.0)
         # d/dw = exp(w) * mean(objective - delta): positive (lambda shrinks) when satisfied.
         assert np.sign(tape.gradient(loss, w).numpy()) == sign
+
+
+@pytest.fixture
+def buffer_reward_estimator():
+    """A user's estimator, registered for one test: the child's reward plus its critic at the
+    buffer's action (the "reference" estimator written from outside the library)."""
+    def terms(b: connected_gradients.PairBatch):
+        reward = b.child.scale_reward(goals.intrinsic_reward(b.state, b.goal, b.next_state, space=b.space))
+        return reward, b.child.q1(b.state, b.goal, b.child_action)
+
+    estimator = connected_gradients.register_estimator(connected_gradients.Estimator(
+        name="buffer_reward", terms=terms, replay_fields=frozenset({"child_actions"})))
+    yield estimator
+    connected_gradients._ESTIMATORS.pop(estimator.name)
+
+
+def test_a_registered_estimator_is_selected_by_name_and_gets_its_replay_fields(
+        buffer_reward_estimator):
+    assert "buffer_reward" in connected_gradients.estimator_names()
+    h, batch, variables, directions = setup("buffer_reward")
+    assert h.uses_child_actions(0) and "child_actions" in h.transition_layout(0).fields
+    assert not make_hierarchy(2, periods=4, cg_lambda=LAMBDA).uses_child_actions(0)
+    pieces = Pieces(h, batch)
+    _, _, grads, _ = h.actor_gradients(0, *batch)
+    for direction in directions[:2]:
+        fd = {name: directional_fd(getattr(pieces, name), variables, direction)
+              for name in ("f_parent", "f_reward", "f_buffer")}
+        expected = fd["f_parent"] + LAMBDA * (fd["f_reward"] + fd["f_buffer"])
+        assert dot(grads, direction) == pytest.approx(expected, abs=1e-3 + 2e-2 * abs(expected))
+
+
+def test_the_registry_refuses_a_taken_name_and_an_unknown_replay_field():
+    paper = connected_gradients.get_estimator("paper")
+    with pytest.raises(ValueError, match="named 'paper' is registered already"):
+        connected_gradients.register_estimator(paper)
+    with pytest.raises(ValueError, match=r"replay fields \['child_rewards'\]"):
+        connected_gradients.register_estimator(connected_gradients.Estimator(
+            name="other", terms=paper.terms, replay_fields=frozenset({"child_rewards"})))
+    with pytest.raises(ValueError, match="unknown connected-gradient estimator 'nope'"):
+        connected_gradients.get_estimator("nope")
+    assert connected_gradients.estimator_names()[:3] == ("paper", "reference", "critic")
