@@ -103,13 +103,16 @@ class Agent:
         same episode).
       context_reward: the task's reward function of the context (`relabelling.ContextReward`), which
         hindsight goals at the top level need; None if the task has none.
+      relabellers: rules of one's own over sampled rows (`relabelling.RowRelabeller`), called in
+        order on every level's batch after the hindsight goals (docs/extending.md).
     """
 
     def __init__(self, *, hierarchy: Hierarchy, warmup_steps: int = 10_000, seed: int = 0,
                  make_replay: Callable[[int, RowLayout], ReplayBuffer] | None = None,
                  hindsight_goals: float | Sequence[float] = 0.0, hindsight_context: float = 0.0,
                  hindsight_strategy: str = "future",
-                 context_reward: relabelling.ContextReward | None = None):
+                 context_reward: relabelling.ContextReward | None = None,
+                 relabellers: Sequence[relabelling.RowRelabeller] = ()):
         if warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
         self.hierarchy = h = hierarchy
@@ -119,10 +122,18 @@ class Agent:
             hindsight_goals, hindsight_context, num_levels=h.num_levels, strategy=hindsight_strategy,
             context_reward=context_reward, env_steps_per_child_step=h.env_steps_per_step[1:] + [1])
         self.context_reward = context_reward
+        self.relabellers = ([relabelling.HindsightGoals(probabilities=self.hindsight_goals,
+                                                        context_reward=context_reward)]
+                            if any(p > 0 for p in self.hindsight_goals) else [])
+        for k, rule in enumerate(relabellers):
+            if not isinstance(rule, relabelling.RowRelabeller):
+                raise TypeError(f"relabellers[{k}] is a {type(rule).__name__}, which is not a "
+                                "RowRelabeller (it needs tracks_episodes(level) and __call__(batch))")
+            self.relabellers.append(rule)
         make_replay = make_replay or self._scoped_replay
         self.buffers = [make_replay(i, h.transition_layout(i)) for i in range(h.num_levels)]
-        for p, buf in zip(self.hindsight_goals, self.buffers):
-            if p > 0:
+        for i, buf in enumerate(self.buffers):
+            if any(rule.tracks_episodes(i) for rule in self.relabellers):
                 buf.track_episodes()
         self.compiled = CompiledStep(hierarchy=h, batch_sizes=[b.batch_size for b in self.buffers])
         self.env_steps = 0
@@ -164,16 +175,12 @@ class Agent:
                                                inputs.draw_records):
             indices = self.buffers[i].sample_into(self.rng, rows)
             self._write_draws(i, transitions, draws)
-            if self.hindsight_goals[i] > 0:
-                self._hindsight_goals(i, indices, transitions)
-
-    def _hindsight_goals(self, i: int, indices: np.ndarray, transitions) -> None:
-        """Relabels level i's sampled rows (views, in place) with "future" hindsight goals."""
-        buf = self.buffers[i]
-        future = buf.layout.views(buf.gather(buf.future_indices(self.rng, indices)))
-        use = self.rng.random(indices.shape) < self.hindsight_goals[i]
-        relabelling.relabel_rows(transitions, future, use, top=i == 0, space=self.hierarchy.goal_space,
-                               context_reward=self.context_reward)
+            if self.relabellers:
+                batch = relabelling.SampledBatch(level=i, rows=transitions, indices=indices,
+                                                 buffer=self.buffers[i], rng=self.rng,
+                                                 space=self.hierarchy.goal_space)
+                for rule in self.relabellers:
+                    rule(batch)
 
     def _write_draws(self, i: int, transitions, draws) -> None:
         """Writes level i's draws for sampled `transitions` into `draws` (records of views)."""

@@ -40,12 +40,17 @@ r' drawn uniformly among the row itself and the rows of its episode stored after
   acts in the environment itself).
 
 Rows only ever draw from their own episode (`ReplayBuffer.future_indices`).
+
+Rules of one's own over sampled rows are `RowRelabeller`s (`Agent(relabellers=[...])`): the agent
+calls each on every level's freshly sampled `SampledBatch`, after the built-in hindsight goals
+(`HindsightGoals`, itself a `RowRelabeller`) and before the compiled update; docs/extending.md
+has a worked example.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, List, Sequence
+from typing import Any, Callable, List, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import tensorflow as tf
@@ -281,4 +286,68 @@ def relabel_rows(rows, future, use, *, top: bool, space: goals.GoalSpace,
     rows.reward[b] = np.sum(np.where(held, step_rewards, 0.0), axis=1)
 
 
-__all__ = ["ContextReward", "STRATEGIES", "level_probabilities", "relabel_rows"]
+@dataclasses.dataclass(frozen=True)
+class SampledBatch:
+    """One level's freshly sampled replay rows, as a `RowRelabeller` receives them.
+
+    Attributes:
+      level: the level's index (0 = the top, whose goal is the context).
+      rows: a `Transition` of numpy views `[B, ...]` into the batch the update will read: write
+        into them (`rows.goal[b] = ...`) to relabel. Below the top the intrinsic reward is
+        recomputed from the goal inside the update; at the top the stored reward is the task's.
+      indices: `[B]`, the rows' indices in the level's buffer.
+      buffer: the level's `ReplayBuffer` (read it with `gather`, `len`, and `future_indices` when the
+        relabeller asked for episodes); never write to it.
+      rng: the agent's random generator: draw from it only, so a seeded run stays reproducible.
+      space: the goal space of the goals set for levels below the top.
+    """
+
+    level: int
+    rows: Transition
+    indices: np.ndarray
+    buffer: Any
+    rng: np.random.Generator
+    space: goals.GoalSpace
+
+
+@runtime_checkable
+class RowRelabeller(Protocol):
+    """A rule that rewrites a level's sampled rows, in place, before its update reads them."""
+
+    def tracks_episodes(self, level: int) -> bool:
+        """Whether the rule needs the level's buffer to know each row's episode (for
+        `ReplayBuffer.future_indices`); asked once, before anything is stored."""
+
+    def __call__(self, batch: SampledBatch) -> None:
+        """Relabels `batch.rows` in place (or leaves them)."""
+
+
+class HindsightGoals:
+    """The built-in "future" hindsight goal transitions (`relabel_rows`) as a `RowRelabeller`.
+
+    Args:
+      probabilities: per level (top first), the probability that a sampled row is relabelled
+        (`level_probabilities`).
+      context_reward: the task's reward function of the context, for the top level.
+    """
+
+    def __init__(self, *, probabilities: Sequence[float], context_reward: ContextReward | None):
+        self.probabilities = list(probabilities)
+        self.context_reward = context_reward
+
+    def tracks_episodes(self, level: int) -> bool:
+        return self.probabilities[level] > 0
+
+    def __call__(self, batch: SampledBatch) -> None:
+        p = self.probabilities[batch.level]
+        if p <= 0:
+            return
+        buf = batch.buffer
+        future = buf.layout.views(buf.gather(buf.future_indices(batch.rng, batch.indices)))
+        use = batch.rng.random(batch.indices.shape) < p
+        relabel_rows(batch.rows, future, use, top=batch.level == 0, space=batch.space,
+                     context_reward=self.context_reward)
+
+
+__all__ = ["ContextReward", "HindsightGoals", "RowRelabeller", "STRATEGIES", "SampledBatch",
+           "level_probabilities", "relabel_rows"]

@@ -193,3 +193,62 @@ def test_agent_checkpoint_keeps_what_future_relabelling_needs():
     vb = b.sample_update(due).vector.copy()
     np.testing.assert_array_equal(va, vb)
     assert tf.reduce_all(tf.math.is_finite(va))
+
+
+class RandomAchievedGoals:
+    """The worked example of docs/extending.md: HER's "random" strategy below the top. With
+    probability p a sampled row's goal becomes one achieved at the end of a uniformly drawn stored
+    row (of any episode), as a displacement from the row's start for relative goals."""
+
+    def __init__(self, p: float):
+        self.p = p
+
+    def tracks_episodes(self, level: int) -> bool:
+        return False
+
+    def __call__(self, batch: relabelling.SampledBatch) -> None:
+        if batch.level == 0:
+            return                       # the top's goal is the context, its reward the task's
+        rows, rng, space = batch.rows, batch.rng, batch.space
+        use = np.flatnonzero(rng.random(len(batch.indices)) < self.p)
+        drawn = batch.buffer.layout.views(batch.buffer.gather(rng.integers(len(batch.buffer),
+                                                                           size=len(use))))
+        achieved = drawn.observations[np.arange(len(use)), drawn.num_steps.astype(np.int64)]
+        goal = achieved[:, list(space.indices)]
+        if space.relative:
+            goal = goal - rows.observations[use, 0][:, list(space.indices)]
+        rows.goal[use] = goal
+
+
+def test_a_relabeller_of_ones_own_rewrites_sampled_rows_after_the_hindsight_goals():
+    h = make_hierarchy(2, periods=3, relative_goals=True)
+    agent = make_agent(h, batch_size=512, warmup_steps=10_000, seed=0,
+                       relabellers=[RandomAchievedGoals(0.5)])
+    assert [type(r) for r in agent.relabellers] == [RandomAchievedGoals]
+    assert not any(buf.tracks_episodes for buf in agent.buffers)   # the rule asked for none
+    run_agent(agent, episodes=4, length=20, rng=np.random.default_rng(0))
+    buf = agent.buffers[1]
+    stored = buf.layout.views(buf.gather(range(len(buf))))
+    inputs = agent.sample_update(np.array([[True, False], [True, False]]))
+    top, rows = inputs.transitions
+    top_stored = agent.buffers[0].layout.views(agent.buffers[0].gather(range(len(agent.buffers[0]))))
+    originals = {tuple(o[0].tolist()): g for o, g in zip(top_stored.observations, top_stored.goal)}
+    assert all(np.array_equal(originals[tuple(o[0].tolist())], g)
+               for o, g in zip(top.observations, top.goal))             # the top is untouched
+    s0 = rows.observations[:, 0]
+    original = {tuple(o[0].tolist()): g for o, g in zip(stored.observations, stored.goal)}
+    changed = np.array([not np.array_equal(original[tuple(o.tolist())], g)
+                        for o, g in zip(s0, rows.goal)])
+    assert abs(changed.mean() - 0.5) < 0.08
+    finals = stored.observations[np.arange(len(buf)), stored.num_steps.astype(int)]
+    episodes = set()
+    for goal, s in zip(rows.goal[changed], s0[changed]):
+        match = np.all(np.isclose(finals[:, I], s[I] + goal, atol=1e-5), axis=1)
+        assert match.any()                                 # achieved by some stored row
+        episodes |= set((finals[match, 1] != s[1]).tolist())
+    assert True in episodes                                # ... of other episodes too
+
+
+def test_a_relabeller_must_follow_the_protocol():
+    with pytest.raises(TypeError, match=r"relabellers\[0\] is a function, which is not a RowRelabeller"):
+        make_agent(make_hierarchy(2), relabellers=[lambda batch: None])
