@@ -20,6 +20,7 @@ from typing import Sequence
 
 import gin
 
+from envs import hooks
 from envs import task as envs_task
 from hierarchy.core import relabelling, specs
 from hierarchy.core.level import Level
@@ -100,7 +101,7 @@ def build_for_env(env, *, num_levels: int | None = None, seed: int | None = None
     `num_levels` and `seed` left as None take `build_hierarchy`'s (possibly gin-bound) values.
     """
     observation_spec, context_spec, action_spec = specs_from_env(env)
-    task = getattr(env.unwrapped, "task_spec", None)
+    task = hooks.published_task_spec(env)
     kwargs = {k: v for k, v in (("num_levels", num_levels), ("seed", seed)) if v is not None}
     if task is not None:
         kwargs.update(goal_indices=task.goal_indices, goal_low=task.goal_low,
@@ -122,10 +123,10 @@ def context_reward_for_env(env) -> relabelling.ContextReward | None:
     `compute_reward` on it (`GoalTask.context_reward`).
     """
     inner = env.unwrapped
-    task = getattr(inner, "task_spec", None)
-    if getattr(task, "context_indices", None) is not None:
+    task = hooks.published_task_spec(env)
+    if task is not None and task.context_indices is not None:
         return relabelling.ContextReward(reward=functools.partial(envs_task.context_reward, task),
                                        achieved=functools.partial(envs_task.achieved_context, task))
-    if getattr(inner, "has_context_reward", False):
+    if isinstance(inner, hooks.HasContextReward) and inner.has_context_reward:
         return relabelling.ContextReward(reward=inner.context_reward, achieved=inner.achieved_context)
     return None

@@ -36,6 +36,7 @@ from typing import List, Sequence
 import numpy as np
 
 # Walls and map items in the colours the MuJoCo renders give them (one table, envs.markers).
+from envs import hooks
 from envs.markers import ITEM_COLORS, LEVEL_COLORS, TARGET_COLOR, TARGET_DISC_ALPHA, WALL_COLOR
 
 PATH_COLOR = (0.1, 0.1, 0.1)
@@ -56,23 +57,25 @@ def level_color(level: int) -> tuple:
 def world_xy_indices(env) -> tuple[int, int] | None:
     """The observation indices of the robot's world (x, y): the task's first two goal indices; None
     for an environment without a `TaskSpec` or with fewer than two goal indices (nothing to draw)."""
-    spec = getattr(env.unwrapped, "task_spec", None)
-    indices = getattr(spec, "goal_indices", ())
+    spec = hooks.published_task_spec(env)
+    indices = spec.goal_indices if spec is not None else ()
     return (int(indices[0]), int(indices[1])) if len(indices) >= 2 else None
 
 
 def wall_rectangles(env) -> list[tuple[float, float, float, float]]:
     """The environment's walls seen from above, (x0, y0, x1, y1) each (`env.unwrapped.wall_rectangles`
     of the `envs` package); [] for an environment that does not publish them."""
-    method = getattr(env.unwrapped, "wall_rectangles", None)
-    return [tuple(float(v) for v in r) for r in method()] if method is not None else []
+    inner = env.unwrapped
+    if not isinstance(inner, hooks.HasWalls):
+        return []
+    return [tuple(float(v) for v in r) for r in inner.wall_rectangles()]
 
 
 def map_items(env) -> list:
     """The environment's map items now (`env.unwrapped.map_items()`, `envs.markers.MapItem`s); []
     for an environment that does not publish them."""
-    method = getattr(env.unwrapped, "map_items", None)
-    return list(method()) if method is not None else []
+    inner = env.unwrapped
+    return list(inner.map_items()) if isinstance(inner, hooks.HasMapItems) else []
 
 
 @dataclasses.dataclass

@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from envs import markers
+from envs import hooks, markers
 from hierarchy.plots.trajectory_plot import map_items
 from hierarchy.run import files
 
@@ -265,16 +265,15 @@ class VideoWriter:
         """
         width, height = self.settings.size
         target = env.unwrapped
-        if self.settings.caption and hasattr(target, "set_goal_markers"):
+        if self.settings.caption and isinstance(target, hooks.ShowsGoalMarkers):
             caption = Caption(legend_entries(agent, env), width, height)
             if caption.height <= height // 3:    # else the frame is too small for one
                 height -= caption.height + caption.height % 2   # H.264 needs even sizes
                 caption.height = self.settings.size[1] - height
                 self._caption = caption
         self._picture_size = (width, height)
-        set_options = getattr(target, "set_render_options", None)
-        if set_options is not None:
-            set_options(width=width, height=height, camera=self.settings.camera)
+        if isinstance(target, hooks.HasRenderOptions):
+            target.set_render_options(width=width, height=height, camera=self.settings.camera)
         elif self.settings.camera != "overview":
             _fail(f"video camera {self.settings.camera!r}: {type(target).__name__} renders with "
                   "its own camera only (use 'overview')")

@@ -28,6 +28,7 @@ import gin
 import numpy as np
 from absl import logging
 
+from envs import hooks
 from envs.task import check_success_rule
 from hierarchy.plots import trajectory_plot
 from hierarchy.plots.trajectory_plot import Trajectory, map_items, world_xy_indices
@@ -38,7 +39,7 @@ from hierarchy.run import metrics
 def eval_contexts(env) -> List[Any]:
     """The contexts to evaluate on: the task's `eval_contexts`, or [None] (reset without a context)
     for an environment without a task spec or with no evaluation contexts."""
-    task = getattr(env.unwrapped, "task_spec", None)
+    task = hooks.published_task_spec(env)
     if task is None or not task.eval_contexts:
         return [None]
     return [tuple(c) for c in task.eval_contexts]
@@ -54,7 +55,8 @@ def configured_success_rule(env, *, override: str | None = None) -> str:
       ValueError: `override` is not one of SUCCESS_RULES.
     """
     if override is None:
-        return getattr(getattr(env.unwrapped, "task_spec", None), "success_rule", "final_step")
+        spec = hooks.published_task_spec(env)
+        return spec.success_rule if spec is not None else "final_step"
     return check_success_rule(override, "success_rule.override")
 
 
@@ -111,9 +113,9 @@ def _record_goals(agent, episode, trajectory) -> None:
 
 def _render(agent, env, episode):
     """env.render(), with the levels' goals drawn where the environment offers goal markers."""
-    set_markers = getattr(env.unwrapped, "set_goal_markers", None)
-    if set_markers is not None:
-        set_markers(goal_marker_positions(agent, episode))
+    inner = env.unwrapped
+    if isinstance(inner, hooks.ShowsGoalMarkers):
+        inner.set_goal_markers(goal_marker_positions(agent, episode))
     return env.render()
 
 
@@ -199,9 +201,9 @@ def evaluate(agent, env, *, episodes_per_context: int, contexts: Sequence | None
                 record = _filmed(writer, env, i, j, context)
                 trace = None
                 if xy is not None and j == 0:
+                    spec = hooks.published_task_spec(env)
                     trace = Trajectory(xy_indices=xy, level_names=names,
-                                       success_radius=getattr(env.unwrapped.task_spec,
-                                                              "success_threshold", None))
+                                       success_radius=spec.success_threshold if spec else None)
                 ret, success, _ = run_episode(agent, env, context=context, seed=seed + 1000 * i + j,
                                               frames=record, frame_stride=video.stride if record else 1,
                                               trajectory=trace, success_rule=rule)
