@@ -120,8 +120,8 @@ def export_policy(root_dir: str, out: str, *, checkpoint: str | None = None,
       ExportError: `out` cannot be written.
     """
     from hierarchy.run import files
-    from hierarchy.run.runner import train_settings
     from hierarchy.run.saved_run import restore_run
+    from hierarchy.run.settings import RunSettings
 
     parent = os.path.dirname(os.path.abspath(out)) or "."
     if not os.access(parent, os.W_OK) or (os.path.exists(out) and not os.access(out, os.W_OK)):
@@ -132,7 +132,7 @@ def export_policy(root_dir: str, out: str, *, checkpoint: str | None = None,
     policy = HierarchyPolicy(h, exploration=exploration)
     record = {
         "root_dir": os.path.abspath(root_dir), "checkpoint": os.path.abspath(path),
-        "step": int(state["step"]), "env_id": train_settings()["env_id"],
+        "step": int(state["step"]), "env_id": RunSettings().env_id,
         "num_levels": h.num_levels, "level_names": policy.level_names,
         "env_steps_per_step": [int(k) for k in h.env_steps_per_step],
         "exploration": bool(exploration), "state_keys": list(STATE_KEYS),

@@ -1,6 +1,7 @@
 """A training run configured with gin: the loop, its files, faults, metrics and evaluation.
 
   runner.py         the training loop (`train`, `Runner`)
+  settings.py       `RunSettings`: the run's `train.*` gin bindings, one frozen value
   config.py         gin files, parsing and the checks gin cannot make
   assembly.py       a run's environments and agent, built from the configuration
   checkpointing.py  crash-safe checkpoints of the agent and the loop

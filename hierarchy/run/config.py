@@ -20,6 +20,7 @@ import math
 import numbers
 import os
 import re
+import tokenize
 from typing import Any, Dict, List, Sequence, Tuple
 
 import gin
@@ -163,28 +164,44 @@ def check_config_unchanged(root_dir: str, config_text: str, *, extend: bool = Fa
         f"with this one. {hint} Differences:\n{diff}")
 
 
-_TOTAL_STEPS = re.compile(r"^train\.total_steps\s*=\s*(.*?)\s*$")
+class _Symbols(config_parser.ParserDelegate):
+    """Parses configurable references and macros into tagged tuples: compared as values, they
+    differ from strings and from each other."""
+
+    def configurable_reference(self, scoped_configurable_name, evaluate):
+        return ("@", scoped_configurable_name, evaluate)
+
+    def macro(self, macro_name):
+        return ("%", macro_name)
+
+
+def _total_steps_and_rest(text: str, default: int | None) -> Tuple[int | None, List[Any] | None]:
+    """(the `train.total_steps` that a gin configuration text binds, or `default`; its other
+    statements, without their locations), parsed by gin's own parser; (None, None) for a text that
+    does not parse or binds a total that is not an integer."""
+    total, rest = default, []
+    try:
+        for statement in config_parser.ConfigParser(text, _Symbols()):
+            if (isinstance(statement, config_parser.BindingStatement) and not statement.scope
+                    and statement.selector == "train" and statement.arg_name == "total_steps"):
+                total = statement.value
+                if not isinstance(total, int) or isinstance(total, bool):
+                    return None, None
+            else:
+                rest.append(statement._replace(location=None))
+    except (SyntaxError, ValueError, tokenize.TokenError):
+        return None, None
+    return total, rest
 
 
 def total_steps_change(previous: str, current: str,
                        default: int | None = None) -> Tuple[int, int] | None:
     """(previous total_steps, current total_steps) when two gin configuration texts (`gin.config_str()`)
     bind the same values but for `train.total_steps`; None when anything else differs, or a total
-    is neither bound nor given by `default`. Comment and blank lines are ignored."""
-    def split(text):
-        total, rest = default, []
-        for line in text.splitlines():
-            match = _TOTAL_STEPS.match(line)
-            if match:
-                try:
-                    total = int(match.group(1).replace("_", ""))
-                except ValueError:
-                    return None, None
-            elif line.strip() and not line.lstrip().startswith("#"):
-                rest.append(line)
-        return total, rest
-
-    (old, old_rest), (new, new_rest) = split(previous), split(current)
+    is neither bound nor given by `default`. Both texts are parsed by gin's parser (comments and
+    layout do not count)."""
+    (old, old_rest), (new, new_rest) = (_total_steps_and_rest(previous, default),
+                                        _total_steps_and_rest(current, default))
     if old is None or new is None or old_rest != new_rest:
         return None
     return old, new

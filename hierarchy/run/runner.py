@@ -24,7 +24,6 @@ started with that total when the old total ends an episode.
 from __future__ import annotations
 
 import collections
-import inspect
 import json
 import os
 import signal
@@ -41,6 +40,7 @@ from hierarchy.run.assembly import make_envs_and_agent
 from hierarchy.run.config import check_config_unchanged, check_train_settings
 from hierarchy.run.files import atomic_write_text
 from hierarchy.run.resilience import prepare_extension
+from hierarchy.run.settings import DEFAULT_TOTAL_STEPS, RunSettings
 
 EVAL_SEED_OFFSET = 1_000_000   # evaluation resets use seeds disjoint from training's
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)   # checkpoint at the next step, then stop
@@ -50,26 +50,10 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)   # checkpoint at the next step, 
 LOOP_STATE_KEYS = ("step", "episodes", "elapsed", "env_rng")
 
 
-@gin.configurable(denylist=["root_dir", "extend", "start_over"])
-def train(
-    root_dir: str,
-    *,
-    extend: bool = False,
-    start_over: bool = False,
-    env_id: str = "hierarchy/PointReach-v0",
-    max_episode_steps: int | None = None,
-    total_steps: int = 1_000_000,
-    eval_interval: int = 50_000,
-    eval_episodes_per_context: int = 10,
-    eval_at_start: bool = True,
-    checkpoint_interval: int = 50_000,
-    keep_checkpoints: int = 2,
-    log_interval: int = 1000,
-    recent_episodes: int = 20,
-    seed: int = 0,
-    trajectory_plots: bool = True,
-) -> Dict[str, Any]:
-    """Trains a gin-configured hierarchy on `env_id`, with evaluation, metrics and checkpoints.
+def train(root_dir: str, *, extend: bool = False, start_over: bool = False,
+          **settings: Any) -> Dict[str, Any]:
+    """Trains a gin-configured hierarchy, with evaluation, metrics and checkpoints, under the
+    run's settings: the gin bindings `train.<name>` (`hierarchy.run.settings.RunSettings`).
 
     Args:
       root_dir: where everything is written (`hierarchy.run.files`); resumes from it if it holds an
@@ -79,22 +63,7 @@ def train(
       start_over: when root_dir holds metric rows from after a checkpoint but no checkpoint (they
         were deleted), discard the rows and start from step 0 instead of refusing. Not a gin
         parameter.
-      env_id: gymnasium id; environments without dict observations get `NoContext` (flat TD3 only).
-      max_episode_steps: horizon; None keeps the environment's registered one (its task's).
-      total_steps: environment steps of training (warm-up included). An episode still running at
-        this step is cut off and not logged.
-      eval_interval: evaluate at the first episode boundary at or after every multiple of this.
-      eval_episodes_per_context: evaluation episodes per evaluation context of the task (per run,
-        for a task without contexts). The paper evaluates every 50,000 steps over 50 episodes.
-      eval_at_start: also evaluate the untrained agent at step 0.
-      checkpoint_interval: checkpoint at the first episode boundary at or after every multiple of
-        this, and at the end.
-      keep_checkpoints: how many checkpoints to keep.
-      log_interval: environment steps between progress lines.
-      recent_episodes: training episodes averaged in the progress line.
-      seed: seeds the networks, the agent's generator, and the environment resets.
-      trajectory_plots: at each evaluation, draw the first episode of every evaluation context from
-        above (`hierarchy.plots.trajectory_plot`) into `plots/` and TensorBoard (about 0.2 s a picture).
+      **settings: `RunSettings` fields that override their gin bindings (`total_steps=5000`).
 
     Returns:
       The final metrics, as written to `finished.json`.
@@ -115,44 +84,29 @@ def train(
       checkpointing.CheckpointWriteError: a checkpoint could not be written (the previous is intact).
       checkpointing.NoIntactCheckpointError: every checkpoint in root_dir is damaged.
     """
-    return Runner(root_dir, extend=extend, start_over=start_over, env_id=env_id,
-                  max_episode_steps=max_episode_steps, total_steps=total_steps, eval_interval=eval_interval,
-                  eval_episodes_per_context=eval_episodes_per_context, eval_at_start=eval_at_start,
-                  checkpoint_interval=checkpoint_interval, keep_checkpoints=keep_checkpoints,
-                  log_interval=log_interval, recent_episodes=recent_episodes,
-                  seed=seed, trajectory_plots=trajectory_plots).run_experiment()
-
-
-def train_settings() -> Dict[str, Any]:
-    """The gin parameters `train` would run with under the current gin configuration."""
-    params = inspect.signature(train).parameters
-    settings = {k: p.default for k, p in params.items()
-                if p.default is not inspect.Parameter.empty and k not in ("extend", "start_over")}
-    settings.update(gin.get_bindings(train))
-    return settings
+    return Runner(root_dir, settings=RunSettings(**settings), extend=extend,
+                  start_over=start_over).run_experiment()
 
 
 class Runner:
-    """One training run in `root_dir`: `run_experiment` builds, resumes, trains, evaluates and
-    checkpoints (the arguments are `train`'s)."""
+    """One training run in `root_dir` under `settings`: `run_experiment` builds, resumes, trains,
+    evaluates and checkpoints (`extend` and `start_over` are `train`'s)."""
 
-    def __init__(self, root_dir: str, *, env_id: str, max_episode_steps: int | None,
-                 total_steps: int, eval_interval: int, eval_episodes_per_context: int,
-                 eval_at_start: bool, checkpoint_interval: int, keep_checkpoints: int,
-                 log_interval: int, recent_episodes: int, seed: int,
-                 trajectory_plots: bool = True, extend: bool = False, start_over: bool = False):
-        check_train_settings(total_steps=total_steps, eval_interval=eval_interval,
-                             checkpoint_interval=checkpoint_interval, log_interval=log_interval,
-                             eval_episodes_per_context=eval_episodes_per_context,
-                             recent_episodes=recent_episodes, keep_checkpoints=keep_checkpoints)
-        self.root_dir, self.env_id, self.seed = root_dir, env_id, seed
+    def __init__(self, root_dir: str, *, settings: RunSettings, extend: bool = False,
+                 start_over: bool = False):
+        s = settings
+        check_train_settings(total_steps=s.total_steps, eval_interval=s.eval_interval,
+                             checkpoint_interval=s.checkpoint_interval, log_interval=s.log_interval,
+                             eval_episodes_per_context=s.eval_episodes_per_context,
+                             recent_episodes=s.recent_episodes, keep_checkpoints=s.keep_checkpoints)
+        self.root_dir, self.settings, self.env_id, self.seed = root_dir, s, s.env_id, s.seed
         self.extend, self.start_over = bool(extend), bool(start_over)
-        self.max_episode_steps, self.eval_at_start = max_episode_steps, eval_at_start
-        self.trajectory_plots = bool(trajectory_plots)
+        self.max_episode_steps, self.eval_at_start = s.max_episode_steps, s.eval_at_start
+        self.trajectory_plots = bool(s.trajectory_plots)
         (self.total_steps, self.eval_interval, self.eval_episodes_per_context, self.checkpoint_interval,
          self.keep_checkpoints, self.log_interval, self.recent_episodes) = (int(v) for v in (
-            total_steps, eval_interval, eval_episodes_per_context, checkpoint_interval,
-            keep_checkpoints, log_interval, recent_episodes))   # whole numbers, checked above
+            s.total_steps, s.eval_interval, s.eval_episodes_per_context, s.checkpoint_interval,
+            s.keep_checkpoints, s.log_interval, s.recent_episodes))   # whole numbers, checked above
 
     def _path(self, name: str) -> str:
         return os.path.join(self.root_dir, name)
@@ -165,8 +119,7 @@ class Runner:
         `finished.json`, which a finished run just reads back)."""
         config_text = gin.config_str()
         extended_from = check_config_unchanged(
-            self.root_dir, config_text, extend=self.extend,
-            default_total_steps=inspect.signature(train).parameters["total_steps"].default)
+            self.root_dir, config_text, extend=self.extend, default_total_steps=DEFAULT_TOTAL_STEPS)
         if extended_from is None and os.path.exists(self._path(files.FINISHED)):
             return self._previous_result()
         # Build everything before writing anything (root_dir included): configuration errors surface here.

@@ -13,7 +13,8 @@ from hierarchy.plots.video import VideoSettings
 from hierarchy.run import checkpointing, evaluation, files, metrics
 from hierarchy.run.assembly import make_envs_and_agent
 from hierarchy.run.files import atomic_write_text
-from hierarchy.run.runner import EVAL_SEED_OFFSET, train_settings
+from hierarchy.run.runner import EVAL_SEED_OFFSET
+from hierarchy.run.settings import RunSettings
 
 
 def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
@@ -38,14 +39,14 @@ def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
       VideoSettingsError: the video asks for a context or episode the evaluation does not have, or
         a camera the environment cannot use; raised before anything is evaluated or written.
     """
-    settings = train_settings()
+    settings = RunSettings()
     env, agent, path, state = restore_run(root_dir, checkpoint=checkpoint, weights_only=True,
                                           render_mode="rgb_array" if video else None)
     try:
-        n = episodes_per_context or settings["eval_episodes_per_context"]
+        n = episodes_per_context or settings.eval_episodes_per_context
         trajectories = [] if trajectory_plots else None
         result = evaluation.evaluate(agent, env, episodes_per_context=n,
-                                     seed=settings["seed"] + EVAL_SEED_OFFSET, video=video,
+                                     seed=settings.seed + EVAL_SEED_OFFSET, video=video,
                                      trajectories=trajectories)
         plots = trajectory_plot.write_plots(
             trajectories or [], directory=os.path.join(root_dir, files.PLOTS),
@@ -53,7 +54,7 @@ def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
     finally:
         env.close()
     out = metrics.jsonable({"checkpoint": run_relative(path, root_dir), "step": state["step"],
-                            "env_id": settings["env_id"], "episodes_per_context": n,
+                            "env_id": settings.env_id, "episodes_per_context": n,
                             "video": video and run_relative(video.path, root_dir),
                             "trajectory_plots": [run_relative(p.path, root_dir) for p in plots],
                             **result})
@@ -85,7 +86,7 @@ def restore_run(root_dir: str, *, checkpoint: str | None = None, weights_only: b
       checkpointing.NoIntactCheckpointError: every candidate checkpoint is damaged.
       ConfigurationError: the configuration cannot be built.
     """
-    settings = train_settings()
+    settings = RunSettings()
     ckpt = checkpointing.Checkpointer(os.path.join(root_dir, files.CHECKPOINTS))
     if checkpoint is not None:
         candidates = [checkpoint]
@@ -97,9 +98,9 @@ def restore_run(root_dir: str, *, checkpoint: str | None = None, weights_only: b
             raise FileNotFoundError(f"no complete checkpoint found at {path}")
     if not candidates:
         raise FileNotFoundError(f"no complete checkpoint found in {ckpt.directory}")
-    (env,), agent = make_envs_and_agent(settings["env_id"],
-                                        max_episode_steps=settings["max_episode_steps"],
-                                        seed=settings["seed"], count=1, render_mode=render_mode)
+    (env,), agent = make_envs_and_agent(settings.env_id,
+                                        max_episode_steps=settings.max_episode_steps,
+                                        seed=settings.seed, count=1, render_mode=render_mode)
     damaged = []
     try:
         for path in candidates:

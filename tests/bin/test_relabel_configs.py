@@ -7,7 +7,8 @@ from run_helpers import TINY, metric_rows, run_binary
 
 from hierarchy.run.assembly import build_agent, make_env
 from hierarchy.run.config import available_gin_files, parse_gin
-from hierarchy.run.runner import train, train_settings
+from hierarchy.run.runner import train
+from hierarchy.run.settings import RunSettings
 
 METHODS = ["methods/hiro.gin", "methods/hrl_cg_correction.gin", "methods/hindsight.gin"]
 ENVS = [f for f in available_gin_files() if f.startswith("envs/")]
@@ -18,8 +19,8 @@ ENVS = [f for f in available_gin_files() if f.startswith("envs/")]
 @pytest.mark.parametrize("num_levels", [2, 3])
 def test_method_builds_with_every_environment_and_depth(method, env_file, num_levels):
     parse_gin([env_file, method], [f"build_hierarchy.num_levels = {num_levels}"])
-    settings = train_settings()
-    env = make_env(settings["env_id"], max_episode_steps=settings["max_episode_steps"])
+    settings = RunSettings()
+    env = make_env(settings.env_id, max_episode_steps=settings.max_episode_steps)
     try:
         agent = build_agent(env, seed=0)
     finally:

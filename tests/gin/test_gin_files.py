@@ -10,7 +10,7 @@ import tensorflow as tf
 from hierarchy.core.level import td_loss
 from hierarchy.run.assembly import build_agent, make_env
 from hierarchy.run.config import available_gin_files, parse_gin
-from hierarchy.run.runner import train_settings
+from hierarchy.run.settings import RunSettings
 
 GIN_FILES = available_gin_files()
 
@@ -34,8 +34,8 @@ def test_the_promised_files_exist():
 def test_gin_file_parses_and_builds(name):
     # Method files alone run on the default environment (PointReach).
     parse_gin([name])
-    settings = train_settings()
-    env = make_env(settings["env_id"], max_episode_steps=settings["max_episode_steps"])
+    settings = RunSettings()
+    env = make_env(settings.env_id, max_episode_steps=settings.max_episode_steps)
     agent = build_agent(env, seed=0)
     h = agent.hierarchy
     assert h.num_levels == gin.query_parameter("build_hierarchy.num_levels")
@@ -45,7 +45,7 @@ def test_gin_file_parses_and_builds(name):
         assert [buf.batch_size for buf in agent.buffers] == [128, 128]
         assert agent.warmup_steps == 10_000
         assert h.periods == [10]
-        assert settings["max_episode_steps"] == 500
+        assert settings.max_episode_steps == 500
         if "ant_gather" in name:
             assert math.isclose(top.reward_scale, 10.0)
             assert h.cg_lambda == pytest.approx([0.01 if "hrl_cg" in name else 0.0])
@@ -76,8 +76,8 @@ def test_paper_ant_maze_hrl_cg_settings_reach_the_levels():
     """paper/ant_maze_hrl_cg.gin, end to end: what the paper sets is what the built levels use, and
     the Huber loss is what the critic loss computes."""
     parse_gin(["paper/ant_maze_hrl_cg.gin"])
-    settings = train_settings()
-    env = make_env(settings["env_id"], max_episode_steps=settings["max_episode_steps"])
+    settings = RunSettings()
+    env = make_env(settings.env_id, max_episode_steps=settings.max_episode_steps)
     agent = build_agent(env, seed=0)
     env.close()
     check_paper_td3_settings(agent)
@@ -101,9 +101,9 @@ def test_hiro_task_compositions_build_their_hierarchy(name, env_id, context_dim)
     """The AntPush / AntFall / AntFourRooms compositions: the environment, its goal space (15 dims,
     the torso height included) and context (with the height for AntFall) reach the hierarchy."""
     parse_gin([name])
-    settings = train_settings()
-    assert settings["env_id"] == env_id
-    env = make_env(settings["env_id"], max_episode_steps=settings["max_episode_steps"])
+    settings = RunSettings()
+    assert settings.env_id == env_id
+    env = make_env(settings.env_id, max_episode_steps=settings.max_episode_steps)
     agent = build_agent(env, seed=0)
     env.close()
     h = agent.hierarchy

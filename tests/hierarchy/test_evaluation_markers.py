@@ -8,12 +8,12 @@ from hierarchy.agent.agent import Episode
 from hierarchy.run import evaluation
 from hierarchy.run.assembly import build_agent, make_env
 from hierarchy.run.config import parse_gin
-from hierarchy.run.runner import train_settings
+from hierarchy.run.settings import RunSettings
 
 
 def build(gin_files, max_episode_steps, render_mode=None):
     parse_gin(gin_files, TINY + ["Hierarchy.periods = 3"])
-    env = make_env(train_settings()["env_id"], max_episode_steps=max_episode_steps,
+    env = make_env(RunSettings().env_id, max_episode_steps=max_episode_steps,
                    render_mode=render_mode)
     return env, build_agent(env, seed=0)
 

@@ -18,7 +18,8 @@ from hierarchy.plots.trajectory_plot import Trajectory
 from hierarchy.run import evaluation, files
 from hierarchy.run.assembly import build_agent, make_env
 from hierarchy.run.config import parse_gin
-from hierarchy.run.runner import train, train_settings
+from hierarchy.run.runner import train
+from hierarchy.run.settings import RunSettings
 
 WIDTH, HEIGHT = (int(v * trajectory_plot.DPI) for v in trajectory_plot.FIGURE_SIZE)
 GREY = [round(255 * c) for c in trajectory_plot.WALL_COLOR]
@@ -97,7 +98,7 @@ def test_the_png_shows_walls_goals_target_and_path(tmp_path):
 
 def build(gin_files, max_episode_steps, extra=()):
     parse_gin(gin_files, TINY + list(extra))
-    env = make_env(train_settings()["env_id"], max_episode_steps=max_episode_steps)
+    env = make_env(RunSettings().env_id, max_episode_steps=max_episode_steps)
     return env, build_agent(env, seed=0)
 
 

@@ -14,7 +14,7 @@ from hierarchy.plots.video import VideoSettings, VideoSettingsError, parse_size
 from hierarchy.run import evaluation
 from hierarchy.run.assembly import build_agent, make_env
 from hierarchy.run.config import parse_gin
-from hierarchy.run.runner import train_settings
+from hierarchy.run.settings import RunSettings
 
 STEPS = 7   # the episodes' horizon here
 
@@ -23,7 +23,7 @@ STEPS = 7   # the episodes' horizon here
 def point_maze():
     """A 2-level hierarchy on PointMaze (3 evaluation contexts), episodes of STEPS steps."""
     parse_gin(["envs/point_maze.gin", "methods/hrl_cg.gin"], TINY + ["Hierarchy.periods = 3"])
-    env = make_env(train_settings()["env_id"], max_episode_steps=STEPS, render_mode="rgb_array")
+    env = make_env(RunSettings().env_id, max_episode_steps=STEPS, render_mode="rgb_array")
     yield env, build_agent(env, seed=0)
     env.close()
 
