@@ -78,7 +78,7 @@ def main(argv=None) -> int:
             rates[name].append(run(args.calls))
     base = rates["library (batch 1)"]
     what = (f"a {agent.hierarchy.num_levels}-level {env_id} policy (checkpoint of step "
-            f"{state['step']})")
+            f"{state.step})")
     lines = [f"Acting speed of {what}, {args.repeats} alternating repeats of {args.calls} calls "
              f"each, one process (TensorFlow {tf.__version__}).", "",
              "| acting | median actions/s | ratio to the library (paired median) | paired range |",

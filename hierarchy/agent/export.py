@@ -132,7 +132,7 @@ def export_policy(root_dir: str, out: str, *, checkpoint: str | None = None,
     policy = HierarchyPolicy(h, exploration=exploration)
     record = {
         "root_dir": os.path.abspath(root_dir), "checkpoint": os.path.abspath(path),
-        "step": int(state["step"]), "env_id": RunSettings().env_id,
+        "step": int(state.step), "env_id": RunSettings().env_id,
         "num_levels": h.num_levels, "level_names": policy.level_names,
         "env_steps_per_step": [int(k) for k in h.env_steps_per_step],
         "exploration": bool(exploration), "state_keys": list(STATE_KEYS),

@@ -3,7 +3,9 @@
 A checkpoint is a directory `root/checkpoints/ckpt-<step>/` holding
   tf/ckpt*           `agent.tf_checkpoint()`: every variable, optimizer slots included;
   agent_state.npz    `agent.numpy_state()`: replay buffers, counters, the agent's random generator;
-  loop_state.json    what the training loop needs to continue (step, episodes, environment RNG, ...).
+  loop_state.json    `LoopState`: what the training loop needs to continue (step, episodes,
+                     environment generators, ...), a JSON object;
+and, for a checkpoint written mid-episode, the file of its open episode (`hierarchy.run.resilience`).
 It is written into a temporary directory first; every file is fsync'ed, then the directory is renamed
 into place and the `latest` pointer file is replaced atomically (`hierarchy.run.files`). A process killed
 at any moment therefore leaves the previous checkpoint and pointer intact; leftover temporary
@@ -24,13 +26,14 @@ every file it tried, and moves nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import shutil
 import zipfile
-from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -43,6 +46,58 @@ AGENT_STATE = "agent_state.npz"
 TF_PREFIX = os.path.join("tf", "ckpt")
 POINTER = "latest"
 MAX_NAMED_VARIABLES = 10   # non-finite variables named in the error message; the rest are counted
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopState:
+    """The training loop's state in a checkpoint: loop_state.json, one JSON object of these keys.
+
+    Attributes:
+      step: environment steps taken (the checkpoint's step).
+      episodes: training episodes finished.
+      elapsed: seconds of training wall time, summed over restarts.
+      env_rng: the training environment's generator states (`resilience.env_rng_state`).
+      open_episode: whether an episode was in progress (a mid-episode checkpoint: its files hold it).
+      last_scheduled_save: the step of the last scheduled (not mid-episode) checkpoint; None if the
+        run had none yet.
+      blob_sha256: file name -> SHA-256 of each extra file of the checkpoint (`Checkpointer.save`'s
+        `blobs`); None for a checkpoint without any.
+    """
+
+    step: int
+    episodes: int
+    elapsed: float
+    env_rng: Dict[str, Any]
+    open_episode: bool = False
+    last_scheduled_save: int | None = None
+    blob_sha256: Dict[str, str] | None = None
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object of loop_state.json (keys in this order; `blob_sha256` only if set)."""
+        out = {"step": self.step, "episodes": self.episodes, "elapsed": self.elapsed,
+               "env_rng": self.env_rng, "open_episode": self.open_episode,
+               "last_scheduled_save": self.last_scheduled_save}
+        if self.blob_sha256 is not None:
+            out["blob_sha256"] = self.blob_sha256
+        return out
+
+    @staticmethod
+    def from_json(data: Any, *, path: str = LOOP_STATE) -> LoopState:
+        """The `LoopState` of a loop_state.json object. Checkpoints written before `open_episode`
+        and `last_scheduled_save` were recorded get False and `step`.
+
+        Raises:
+          ValueError: `data` is not an object, or lacks step, episodes, elapsed or env_rng (a
+            damaged checkpoint); the message names `path`.
+        """
+        missing = [key for key in ("step", "episodes", "elapsed", "env_rng")
+                   if not isinstance(data, dict) or key not in data]
+        if missing:
+            raise ValueError(f"{path} lacks {', '.join(missing)}")
+        return LoopState(step=data["step"], episodes=data["episodes"], elapsed=data["elapsed"],
+                         env_rng=data["env_rng"], open_episode=bool(data.get("open_episode", False)),
+                         last_scheduled_save=data.get("last_scheduled_save", data["step"]),
+                         blob_sha256=data.get("blob_sha256"))
 
 
 class NonFiniteVariablesError(FloatingPointError):
@@ -158,10 +213,11 @@ class Checkpointer:
         complete = self.complete()
         return complete[-1][1] if complete else None
 
-    def save(self, step: int, agent, loop_state: Dict[str, Any],
+    def save(self, step: int, agent, loop_state: LoopState,
              blobs: Dict[str, bytes] | None = None) -> str:
-        """Writes a checkpoint of `agent` and `loop_state` (JSON-serialisable) at `step`, and each
-        of `blobs` (file name -> bytes, e.g. a mid-episode checkpoint's open episode) as a file.
+        """Writes a checkpoint of `agent` and `loop_state` at `step`, and each of `blobs` (file name
+        -> bytes, e.g. a mid-episode checkpoint's open episode) as a file, its SHA-256 recorded in
+        the loop state's `blob_sha256`.
 
         Raises:
           NonFiniteVariablesError: a variable of `agent.tf_checkpoint()` holds a NaN or inf value;
@@ -181,10 +237,10 @@ class Checkpointer:
                     with open(os.path.join(tmp, name), "wb") as f:
                         f.write(data)
                 if blobs:   # checked by `restore` (the other files carry checksums of their own)
-                    loop_state = dict(loop_state, blob_sha256={
+                    loop_state = dataclasses.replace(loop_state, blob_sha256={
                         name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()})
                 with open(os.path.join(tmp, LOOP_STATE), "w") as f:   # written last: marks completeness
-                    json.dump(loop_state, f, indent=1)
+                    json.dump(loop_state.to_json(), f, indent=1)
         except (OSError, tf.errors.OpError) as e:   # the temporary directory is gone already
             kept = (f"the previous checkpoint {previous} is intact" if previous
                     else "no earlier checkpoint exists")
@@ -204,24 +260,21 @@ class Checkpointer:
             return f.read()
 
     @staticmethod
-    def read_loop_state(path: str) -> Dict[str, Any]:
-        with open(os.path.join(path, LOOP_STATE)) as f:
-            return json.load(f)
+    def read_loop_state(path: str) -> LoopState:
+        """The loop state of the checkpoint at `path` (a `ValueError` if it is incomplete)."""
+        file = os.path.join(path, LOOP_STATE)
+        with open(file) as f:
+            return LoopState.from_json(json.load(f), path=file)
 
     @staticmethod
-    def restore(path: str, agent, *, weights_only: bool = False,
-                required: Sequence[str] = ()) -> Dict[str, Any]:
+    def restore(path: str, agent, *, weights_only: bool = False) -> LoopState:
         """Restores `agent` from the checkpoint at `path`; returns its loop state.
 
         With `weights_only`, restores only the variables (enough to act; optimizer slots may be
         missing from the object graph of an evaluation-only agent) and not the replay buffers.
-        `required` names the keys the loop state must have (a `ValueError` if one is missing: a
-        damaged checkpoint). The loop state is read first, so a damaged one costs no restore.
+        The loop state is read first, so a damaged one (a `ValueError`) costs no restore.
         """
         state = Checkpointer.read_loop_state(path)
-        missing = [key for key in required if not isinstance(state, dict) or key not in state]
-        if missing:
-            raise ValueError(f"{os.path.join(path, LOOP_STATE)} lacks {', '.join(missing)}")
         status = agent.tf_checkpoint().read(os.path.join(path, TF_PREFIX))
         if weights_only:
             status.expect_partial()
@@ -229,16 +282,15 @@ class Checkpointer:
             status.assert_consumed()
             with np.load(os.path.join(path, AGENT_STATE)) as data:
                 agent.load_numpy_state({k: data[k] for k in data.files})
-        for name, digest in state.get("blob_sha256", {}).items():
+        for name, digest in (state.blob_sha256 or {}).items():
             if hashlib.sha256(Checkpointer.read_blob(path, name)).hexdigest() != digest:
                 raise ValueError(f"{os.path.join(path, name)} does not match its checksum")
         return state
 
-    def restore_newest_intact(self, agent, *, log: Callable[[str], None] = print,
-                              required: Sequence[str] = ()
-                              ) -> Tuple[str | None, Dict[str, Any] | None]:
-        """Restores `agent` from the newest checkpoint that reads back whole (and whose loop state
-        has the `required` keys).
+    def restore_newest_intact(self, agent, *, log: Callable[[str], None] = print
+                              ) -> Tuple[str | None, LoopState | None]:
+        """Restores `agent` from the newest checkpoint that reads back whole (its loop state
+        included).
 
         Checkpoints are tried newest first; each damaged one newer than the one restored is moved
         aside (renamed `damaged-ckpt-<step>`) with one line to `log`. The caller drops whatever the
@@ -253,7 +305,7 @@ class Checkpointer:
         damaged: List[Tuple[str, str]] = []
         for _, path in reversed(complete):
             try:
-                state = self.restore(path, agent, required=required)
+                state = self.restore(path, agent)
             except READ_ERRORS as e:
                 damaged.append((path, reason(e)))
                 continue

@@ -41,7 +41,7 @@ def intact_checkpoint(checkpointer: checkpointing.Checkpointer, label: str) -> s
     good = checkpointer.latest()
     if good is None:
         return "no checkpoint had been written yet"
-    step = checkpointer.read_loop_state(good)["step"]
+    step = checkpointer.read_loop_state(good).step
     return f"the {label} checkpoint, {good} (step {step}), is intact"
 
 

@@ -37,6 +37,7 @@ from absl import logging
 
 from hierarchy.run import checkpointing, evaluation, failures, files, metrics, progress, resilience
 from hierarchy.run.assembly import make_envs_and_agent
+from hierarchy.run.checkpointing import LoopState
 from hierarchy.run.config import check_config_unchanged, check_train_settings
 from hierarchy.run.files import atomic_write_text
 from hierarchy.run.resilience import prepare_extension
@@ -44,10 +45,6 @@ from hierarchy.run.settings import DEFAULT_TOTAL_STEPS, RunSettings
 
 EVAL_SEED_OFFSET = 1_000_000   # evaluation resets use seeds disjoint from training's
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)   # checkpoint at the next step, then stop
-
-
-# What the training loop needs from a checkpoint's loop state; one without them is damaged.
-LOOP_STATE_KEYS = ("step", "episodes", "elapsed", "env_rng")
 
 
 def train(root_dir: str, *, extend: bool = False, start_over: bool = False,
@@ -179,16 +176,15 @@ class Runner:
             self._path(files.CHECKPOINTS), keep=self.keep_checkpoints, writer=True)
         self.env.reset(seed=self.seed)   # seeds the environment's generator; episodes reset unseeded
         metric_files = [self._path(files.TRAIN_METRICS), self._path(files.EVAL_METRICS)]
-        latest, state = self.checkpointer.restore_newest_intact(self.agent, log=logging.warning,
-                                                                required=LOOP_STATE_KEYS)
+        latest, state = self.checkpointer.restore_newest_intact(self.agent, log=logging.warning)
         self.episodes, self.elapsed_before, self.last_saved = 0, 0.0, None
         self.restored, self.resumed = latest is not None, None
         if latest is not None:
-            self.episodes, self.elapsed_before = state["episodes"], state["elapsed"]
-            resilience.set_env_rng_state(self.env, state["env_rng"])
+            self.episodes, self.elapsed_before = state.episodes, state.elapsed
+            resilience.set_env_rng_state(self.env, state.env_rng)
             # The step of the last scheduled checkpoint (a SIGTERM checkpoint is not one).
-            self.last_saved = state.get("last_scheduled_save", self.agent.env_steps)
-            if state.get("open_episode"):
+            self.last_saved = state.last_scheduled_save
+            if state.open_episode:
                 open_episode = resilience.OpenEpisode.from_bytes(
                     self.checkpointer.read_blob(latest, resilience.EPISODE_FILE))
                 self.resumed = (open_episode, *resilience.replay(self.env, open_episode))
@@ -318,10 +314,10 @@ class Runner:
         self.eval_writer.sync()
         self.summary_writer.flush()
         scheduled = open_episode is None
-        path = self.checkpointer.save(step, self.agent, {
-            "step": step, "episodes": self.episodes, "elapsed": self._elapsed(),
-            "env_rng": resilience.env_rng_state(self.env), "open_episode": not scheduled,
-            "last_scheduled_save": step if scheduled else self.last_saved},
+        path = self.checkpointer.save(step, self.agent, LoopState(
+            step=step, episodes=self.episodes, elapsed=self._elapsed(),
+            env_rng=resilience.env_rng_state(self.env), open_episode=not scheduled,
+            last_scheduled_save=step if scheduled else self.last_saved),
             blobs=None if scheduled else {resilience.EPISODE_FILE: open_episode.to_bytes()})
         if scheduled:
             self.last_saved = step

@@ -50,15 +50,15 @@ def evaluate_run(root_dir: str, *, episodes_per_context: int | None = None,
                                      trajectories=trajectories)
         plots = trajectory_plot.write_plots(
             trajectories or [], directory=os.path.join(root_dir, files.PLOTS),
-            step=state["step"], env=env, prefix="evaluation")
+            step=state.step, env=env, prefix="evaluation")
     finally:
         env.close()
-    out = metrics.jsonable({"checkpoint": run_relative(path, root_dir), "step": state["step"],
+    out = metrics.jsonable({"checkpoint": run_relative(path, root_dir), "step": state.step,
                             "env_id": settings.env_id, "episodes_per_context": n,
                             "video": video and run_relative(video.path, root_dir),
                             "trajectory_plots": [run_relative(p.path, root_dir) for p in plots],
                             **result})
-    atomic_write_text(os.path.join(root_dir, files.evaluation_file(state["step"])),
+    atomic_write_text(os.path.join(root_dir, files.evaluation_file(state.step)),
                       json.dumps(out, indent=1) + "\n")
     return out
 
@@ -75,8 +75,9 @@ def restore_run(root_dir: str, *, checkpoint: str | None = None, weights_only: b
     `config.gin` first), restored from a checkpoint (default: the newest complete one).
 
     Returns:
-      (env, agent, checkpoint path, loop state); the caller closes `env`. With `weights_only`, only
-      the variables are restored (enough to act), else the replay buffers and counters too.
+      (env, agent, checkpoint path, its `checkpointing.LoopState`); the caller closes `env`. With
+      `weights_only`, only the variables are restored (enough to act), else the replay buffers and
+      counters too.
 
     Without `checkpoint`, a damaged newest checkpoint (or one that the training process deleted
     while it was read) is skipped with a warning for the newest intact one; nothing is moved.
@@ -105,7 +106,7 @@ def restore_run(root_dir: str, *, checkpoint: str | None = None, weights_only: b
     try:
         for path in candidates:
             try:
-                state = ckpt.restore(path, agent, weights_only=weights_only, required=("step",))
+                state = ckpt.restore(path, agent, weights_only=weights_only)
             except checkpointing.READ_ERRORS as e:
                 damaged.append(f"{path} ({checkpointing.reason(e)})")
                 continue

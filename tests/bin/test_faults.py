@@ -45,8 +45,8 @@ def test_sigterm_checkpoints_mid_episode_and_resumes_exactly(tmp_path, reference
     latest = ckpt.latest()
     state = ckpt.read_loop_state(latest)
     # The signal lands a few steps after the line was read; the episode boundaries are 200 and 400.
-    step = state["step"]
-    assert 350 <= step < 400 and os.path.basename(latest) == f"ckpt-{step}" and state["open_episode"]
+    step = state.step
+    assert 350 <= step < 400 and os.path.basename(latest) == f"ckpt-{step}" and state.open_episode
     assert f"Stopped by SIGTERM at step {step}" in err and "re-run the same command to resume" in err
     saved = resilience.OpenEpisode.from_bytes(ckpt.read_blob(latest, resilience.EPISODE_FILE))
     assert saved.episode.t == len(saved.actions) == step - 200

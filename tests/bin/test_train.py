@@ -131,7 +131,7 @@ def test_sigkill_then_resume_gives_consistent_metrics(tmp_path):
     resumed_from = os.path.join(root, "checkpoints", open(pointer).read().strip())
     with np.load(os.path.join(resumed_from, checkpointing.AGENT_STATE)) as saved:
         saved_step = int(saved["env_steps"])
-        assert saved_step == checkpointing.Checkpointer.read_loop_state(resumed_from)["step"] >= 300
+        assert saved_step == checkpointing.Checkpointer.read_loop_state(resumed_from).step >= 300
         assert saved["critic_updates"].tolist() == [(saved_step - 100) // 10, saved_step - 100]
 
     done = run_binary("train", root, POINT, bindings)
@@ -149,7 +149,7 @@ def test_sigkill_then_resume_gives_consistent_metrics(tmp_path):
     # Replay buffers, optimizers and counters continued from the checkpoint: the final state is that
     # of 1000 uninterrupted steps (900 bottom and 90 top critic updates, actors every second one).
     agent, state = restore_final_checkpoint(root)
-    assert state["step"] == agent.env_steps == 1000 and state["episodes"] == 20
+    assert state.step == agent.env_steps == 1000 and state.episodes == 20
     assert agent.critic_updates == [90, 900]
     assert [len(buffer) for buffer in agent.buffers] == [100, 1000]
     top, low = agent.hierarchy.levels

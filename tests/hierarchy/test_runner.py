@@ -213,7 +213,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     env = make_env("hierarchy/PointReach-v0")
     agent = build_agent(env, seed=0)
     state = ckpt.restore(ckpt.latest(), agent)
-    assert state["step"] == 200 and agent.env_steps == 200
+    assert state.step == 200 and agent.env_steps == 200
     assert metrics.read_jsonl(os.path.join(root, "train_metrics.jsonl"))[-1]["step"] == 250
 
 
@@ -242,7 +242,7 @@ def test_non_finite_weight_is_never_checkpointed(tmp_path, monkeypatch):
     assert not os.path.exists(os.path.join(root, "finished.json"))
     env = make_env("hierarchy/PointReach-v0")
     agent = build_agent(env, seed=0)
-    assert ckpt.restore(ckpt.latest(), agent)["step"] == 100
+    assert ckpt.restore(ckpt.latest(), agent).step == 100
     assert checkpointing.non_finite_variables(agent.tf_checkpoint()) == []
     env.close()
 
