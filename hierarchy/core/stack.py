@@ -36,18 +36,17 @@ Number = Union[int, float]
 
 
 def level_names(num_levels: int) -> List[str]:
-    """Default names (and gin scopes) of the levels, top first.
+    """Default names (and gin scopes) of the levels, top first; a name means the same level at every
+    depth that has it.
 
-    1 level: ["flat"]; 2: ["top", "low"]; 3: ["top", "mid", "low"]; more: ["top", "mid1", ..., "low"].
+    1 level: ["flat"]; N >= 2: ["top", "mid1", ..., "mid<N-2>", "low"]: `top` sets goals from the
+    context, `low` acts in the environment, and `mid<k>` is the k-th level below the top (2 levels:
+    ["top", "low"]; 3: ["top", "mid1", "low"]; 4: ["top", "mid1", "mid2", "low"]).
     """
     if num_levels < 1:
         raise ValueError(f"a hierarchy needs at least one level, got num_levels={num_levels}")
     if num_levels == 1:
         return ["flat"]
-    if num_levels == 2:
-        return ["top", "low"]
-    if num_levels == 3:
-        return ["top", "mid", "low"]
     return ["top"] + [f"mid{i}" for i in range(1, num_levels - 1)] + ["low"]
 
 

@@ -65,17 +65,19 @@ def make_env(env_id: str, *, max_episode_steps: int | None = None, render_mode: 
     return env
 
 
-def build_agent(env, *, seed: int) -> Agent:
+def build_agent(env, *, seed: int, other_depths: str = "error") -> Agent:
     """A gin-configured `Agent` for `env`; depth and hyperparameters come from gin
     (`build_hierarchy.num_levels`, `Hierarchy.*`, `top/Level.*`, ..., `Agent.warmup_steps`).
 
-    Raises ValueError for a scoped gin binding that no level of the built hierarchy would apply and
-    that is not a level's name at another depth either (`check_gin_scopes`, e.g. `tpo/Level.*`).
+    Raises ValueError for a scoped gin binding that no level of the built hierarchy would apply
+    (`check_gin_scopes`: e.g. `tpo/Level.*`, or `mid2/Level.*` in a three-level run); with
+    `other_depths="allow"` (a saved run's configuration) scopes of levels of other depths are logged
+    instead.
     """
     agent = Agent(hierarchy=build_for_env(env, seed=seed), seed=seed,
                   context_reward=context_reward_for_env(env))
     names = [lvl.level_name for lvl in agent.hierarchy.levels]
-    unused = check_gin_scopes(names)
+    unused = check_gin_scopes(names, other_depths=other_depths)
     if unused:
         logging.info("Gin bindings scoped by the levels of other depths are not used by this %d-level "
                      "hierarchy (scopes %s): %s.", len(names), ", ".join(n + "/" for n in names),
@@ -84,8 +86,9 @@ def build_agent(env, *, seed: int) -> Agent:
 
 
 def make_envs_and_agent(env_id: str, *, max_episode_steps: int | None, seed: int, count: int,
-                        render_mode: str | None = None) -> Tuple[List[gym.Env], Agent]:
-    """`count` environments and an agent built on the first.
+                        render_mode: str | None = None,
+                        other_depths: str = "error") -> Tuple[List[gym.Env], Agent]:
+    """`count` environments and an agent built on the first (`other_depths`: see `build_agent`).
 
     Raises:
       ConfigurationError: a configuration error (bad value, unknown environment id, misspelled
@@ -95,7 +98,7 @@ def make_envs_and_agent(env_id: str, *, max_episode_steps: int | None, seed: int
     try:
         for _ in range(count):
             made.append(make_env(env_id, max_episode_steps=max_episode_steps, render_mode=render_mode))
-        agent = build_agent(made[0], seed=seed)
+        agent = build_agent(made[0], seed=seed, other_depths=other_depths)
         evaluation.configured_success_rule(made[0])   # a bad success_rule.override fails here
     except BaseException as e:
         for env in made:

@@ -210,8 +210,8 @@ def total_steps_change(previous: str, current: str,
 # --------------------------------------------------------------------------------------------------
 # Checking the scopes of gin bindings.
 
-# The middle levels of a hierarchy of 4 or more levels, mid1 ... mid999 (deeper is not checked).
-_DEEP_MIDDLE = re.compile(r"mid([1-9][0-9]{0,2})")
+# The middle levels of a hierarchy of 3 or more levels, mid1 ... mid999 (deeper is not checked).
+_MIDDLE = re.compile(r"mid([1-9][0-9]{0,2})")
 
 
 # The configurables built inside a level's gin scope (`Level` by `build_hierarchy`, `ReplayBuffer` by
@@ -221,8 +221,8 @@ SCOPED_CONFIGURABLES = (Level, ReplayBuffer)
 
 def is_level_name(name: str) -> bool:
     """Whether `name` is a level's name (so a gin scope) in a hierarchy of some depth (up to 1001)."""
-    middle = _DEEP_MIDDLE.fullmatch(name)
-    depths = (1, 2, 3) if middle is None else (max(4, int(middle.group(1)) + 2),)
+    middle = _MIDDLE.fullmatch(name)
+    depths = (1, 2) if middle is None else (int(middle.group(1)) + 2,)
     return any(name in level_names(n) for n in depths)
 
 
@@ -258,26 +258,33 @@ def scoped_bindings() -> Dict[Tuple[str, str], Tuple[List[str], Any]]:
 
 def _valid_scopes_text(names: Sequence[str]) -> str:
     return (f"the valid scopes of this {len(names)}-level hierarchy are "
-            f"{', '.join(n + '/' for n in names)} (other depths: flat/ for one level; top/, mid/, low/ "
-            "for three; top/, mid1/, mid2/, ..., low/ for more)")
+            f"{', '.join(n + '/' for n in names)} (other depths: flat/ for one level; top/, mid1/, "
+            "..., mid<N-2>/, low/ for N levels)")
 
 
-def check_gin_scopes(names: Sequence[str]) -> List[str]:
+def check_gin_scopes(names: Sequence[str], *, other_depths: str = "error") -> List[str]:
     """Checks the scope of every scoped gin binding against a hierarchy whose levels are `names`.
 
-    A binding of a level's configurable (`Level`) scoped by one of `names` applies. One scoped by the
-    name of a level at another depth (`flat/` or `mid/` in a two-level run) is allowed but unused:
-    environment files bind `top/` and `flat/` so that they serve every depth. Anything else would be
-    ignored by gin without a word, and is an error.
+    A binding of a level's configurable (`Level`, `ReplayBuffer`) scoped by one of `names` applies.
+    Anything else would be ignored by gin without a word, and is an error: a scope that names no
+    level at any depth (a misspelling such as `tpo/`), a nested scope (`top/low/`), a configurable
+    never built inside a level's scope (`top/Hierarchy.cg_lambda`), and, unless `other_depths` is
+    "allow", the name of a level this hierarchy does not have (`mid2/` in a three-level run,
+    `flat/` in a two-level one).
+
+    Args:
+      names: the hierarchy's level names, top first.
+      other_depths: "error" (training), or "allow" to accept scopes of levels of other depths and
+        return them (restoring a saved run whose configuration was written under older rules).
 
     Returns:
-      The unused bindings (e.g. `flat/Level.reward_scale`), for the caller to log.
+      The bindings scoped by levels of other depths (only with other_depths="allow").
 
     Raises:
-      ValueError: naming every binding whose scope is not a level name of any depth (a misspelling
-        such as `tpo/`), is nested (`top/low/`), or is on a configurable that is never built inside
-        a level's scope (`top/Hierarchy.cg_lambda`); it lists the valid scopes.
+      ValueError: naming every such binding, with the valid scopes.
     """
+    if other_depths not in ("error", "allow"):
+        raise ValueError(f"other_depths must be 'error' or 'allow', got {other_depths!r}")
     unused, problems = [], []
     for (scope, _), (params, configurable) in sorted(scoped_bindings().items()):
         label = getattr(configurable, "__name__", str(configurable))
@@ -287,8 +294,11 @@ def check_gin_scopes(names: Sequence[str]) -> List[str]:
                             f"it never applies; bind it without the '{scope}/' scope")
         elif scope in names:
             continue
-        elif is_level_name(scope):
+        elif is_level_name(scope) and other_depths == "allow":
             unused.append(keys)
+        elif is_level_name(scope):
+            problems.append(f"{keys}: '{scope}/' names no level of this {len(names)}-level "
+                            "hierarchy")
         else:
             problems.append(f"{keys}: '{scope}/' is not the name of a level"
                             + _suggestion(scope, names))
@@ -300,7 +310,7 @@ def check_gin_scopes(names: Sequence[str]) -> List[str]:
 
 
 def _suggestion(scope: str, names: Sequence[str]) -> str:
-    close = difflib.get_close_matches(scope, list(names) + ["flat", "top", "mid", "low"], n=1)
+    close = difflib.get_close_matches(scope, list(names) + ["flat", "top", "mid1", "low"], n=1)
     return f" (did you mean '{close[0]}/'?)" if close else ""
 
 

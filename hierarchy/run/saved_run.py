@@ -99,9 +99,12 @@ def restore_run(root_dir: str, *, checkpoint: str | None = None, weights_only: b
             raise FileNotFoundError(f"no complete checkpoint found at {path}")
     if not candidates:
         raise FileNotFoundError(f"no complete checkpoint found in {ckpt.directory}")
+    # A saved configuration may scope bindings by levels of other depths (older environment files
+    # bound both `top/` and `flat/`): they are logged, not refused.
     (env,), agent = make_envs_and_agent(settings.env_id,
                                         max_episode_steps=settings.max_episode_steps,
-                                        seed=settings.seed, count=1, render_mode=render_mode)
+                                        seed=settings.seed, count=1, render_mode=render_mode,
+                                        other_depths="allow")
     damaged = []
     try:
         for path in candidates:

@@ -33,7 +33,7 @@ CONFIGS = {
         ["methods/three_level_cg.gin"],
         ["Hierarchy.periods = [2, 5]", "Hierarchy.cg_estimator = 'critic'",
          "Hierarchy.cg_lambda = [0.05, 0.2]"],
-        ["top", "mid", "low"], [10, 5, 1]),
+        ["top", "mid1", "low"], [10, 5, 1]),
     # Four levels, the paper's estimator, learned lambdas.
     "four_levels_learned_lambda": (
         ["methods/hrl_cg.gin"],

@@ -23,7 +23,7 @@ def test_real_nan_loss_through_the_binary(tmp_path):
     proc = run_binary("train", root, POINT, TINY + [
         "Agent.warmup_steps = 100", "train.total_steps = 400", "train.checkpoint_interval = 50",
         "train.eval_interval = 1000", "train.eval_episodes_per_context = 1",
-        "top/Level.reward_scale = 1e38"])
+        "build_hierarchy.task_reward_scale = 1e38"])
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "Training diverged" in proc.stderr and "is intact" in proc.stderr
     ckpt = checkpointing.Checkpointer(os.path.join(root, "checkpoints"))

@@ -22,8 +22,8 @@ def make_levels(num_levels, hidden=(8, 8), **level_kwargs):
     goal = specs.BoundedTensorSpec([len(GOAL_INDICES)], tf.float32, -GOAL_BOUND, GOAL_BOUND)
     ctx = specs.BoundedTensorSpec([CTX], tf.float32, -5.0, 5.0)
     act = specs.BoundedTensorSpec([ACT], tf.float32, -1.0, 1.0)
-    names = {1: ["flat"], 2: ["top", "low"], 3: ["top", "mid", "low"]}.get(
-        num_levels, ["top"] + [f"mid{i}" for i in range(1, num_levels - 1)] + ["low"])
+    names = ["flat"] if num_levels == 1 else (
+        ["top"] + [f"mid{i}" for i in range(1, num_levels - 1)] + ["low"])
     levels = []
     for i, name in enumerate(names):
         levels.append(Level(

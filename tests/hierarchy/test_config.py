@@ -24,7 +24,7 @@ def test_include_paths_resolve_from_any_working_directory(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     parse_gin(["paper/ant_gather_hrl_cg.gin"])
     assert gin.query_parameter("train.env_id") == "hierarchy/AntGather-v0"
-    assert gin.query_parameter("top/Level.reward_scale") == 10.0
+    assert gin.query_parameter("build_hierarchy.task_reward_scale") == 10.0
 
 
 def test_unknown_gin_file_lists_the_packaged_ones():
@@ -129,27 +129,71 @@ def test_scopes_that_gin_would_ignore_are_named(binding, problem):
         check_gin_scopes(["top", "low"])
 
 
-def test_scopes_of_levels_at_other_depths_are_allowed_but_unused(tmp_path):
-    # The environment files bind `top/` and `flat/`; `mid/` is the middle level of a 3-level run.
-    parse_gin(POINT, TINY + ["mid/ReplayBuffer.batch_size = 7", "mid3/Level.tau = 0.5"])
-    env = make_env("hierarchy/PointReach-v0")
-    agent = build_agent(env, seed=0)
-    assert [buf.batch_size for buf in agent.buffers] == [16, 16]
-    assert check_gin_scopes(["top", "low"]) == [
-        "flat/Level.reward_scale", "mid/ReplayBuffer.batch_size", "mid3/Level.tau"]
-    env.close()
-    gin.clear_config()
-    parse_gin(["envs/point_reach.gin", "methods/three_level_cg.gin"],
-                         TINY + ["mid/ReplayBuffer.batch_size = 7"])
-    env = make_env("hierarchy/PointReach-v0")
-    agent = build_agent(env, seed=0)
-    assert [buf.batch_size for buf in agent.buffers] == [16, 7, 16]
-    assert check_gin_scopes(["top", "mid", "low"]) == ["flat/Level.reward_scale"]
-    env.close()
+@pytest.mark.parametrize("bindings, names, bad", [
+    (["mid1/ReplayBuffer.batch_size = 7"], ["top", "low"], "mid1"),
+    (["mid2/Level.tau = 0.5"], ["top", "mid1", "low"], "mid2"),
+    (["flat/Level.tau = 0.5"], ["top", "low"], "flat"),
+    (["top/Level.tau = 0.5"], ["flat"], "top"),
+])
+def test_scopes_of_levels_this_run_does_not_have_are_errors(bindings, names, bad):
+    parse_gin(POINT, TINY + bindings)
+    with pytest.raises(ValueError, match=re.escape(
+            f"'{bad}/' names no level of this {len(names)}-level hierarchy")):
+        check_gin_scopes(names)
+    # A saved run's configuration, written under older rules, may still be restored.
+    assert check_gin_scopes(names, other_depths="allow") == [bindings[0].split(" = ")[0]]
+
+
+def test_a_middle_levels_name_means_the_same_level_at_every_depth():
+    for depth, batch_sizes in ((3, [16, 7, 16]), (4, [16, 7, 16, 16])):
+        gin.clear_config()
+        parse_gin(["envs/point_reach.gin", "methods/three_level_cg.gin"],
+                  TINY + [f"build_hierarchy.num_levels = {depth}", "mid1/ReplayBuffer.batch_size = 7"])
+        env = make_env("hierarchy/PointReach-v0")
+        agent = build_agent(env, seed=0)
+        assert [buf.batch_size for buf in agent.buffers] == batch_sizes
+        env.close()
 
 
 def test_level_names_of_every_depth():
-    for name in ["flat", "top", "mid", "low", "mid1", "mid2", "mid17"]:
+    for name in ["flat", "top", "low", "mid1", "mid2", "mid17"]:
         assert config.is_level_name(name), name
-    for name in ["tpo", "mid0", "mid01", "middle", "Top", "top/low", ""]:
+    for name in ["tpo", "mid", "mid0", "mid01", "middle", "Top", "top/low", ""]:
         assert not config.is_level_name(name), name
+
+
+def test_the_task_reward_scale_reaches_the_top_at_every_depth_and_a_flat_runs_one_level():
+    for depth in (1, 2, 3, 4):
+        gin.clear_config()
+        parse_gin(["envs/ant_gather.gin", "methods/hrl_cg.gin"],
+                  TINY + [f"build_hierarchy.num_levels = {depth}"])
+        env = make_env("hierarchy/PointReach-v0")
+        agent = build_agent(env, seed=0)
+        assert [lvl.reward_scale for lvl in agent.hierarchy.levels] == [10.0] + [1.0] * (depth - 1)
+        env.close()
+
+
+@pytest.mark.parametrize("kwargs, bindings, problem", [
+    (dict(reward_scales={"mid1": 2.0}), [], "reward_scales names level 'mid1', but this 2-level"),
+    (dict(task_reward_scale=0.1, reward_scales={"top": 0.2}), [],
+     "top level's reward scale is given twice: by task_reward_scale and by reward_scales['top']"),
+    (dict(task_reward_scale=0.1), ["top/Level.reward_scale = 0.3"],
+     "reward scale of level 'top' is given twice: by task_reward_scale and by the gin binding"),
+    (dict(reward_scales={"low": 2.0}), ["Level.reward_scale = 0.3"],
+     "reward scale of level 'low' is given twice: by reward_scales['low'] and by the gin binding"),
+])
+def test_a_reward_scale_given_twice_or_for_no_level_is_refused(kwargs, bindings, problem):
+    from hierarchy import build_for_env
+    parse_gin([], bindings)
+    env = make_env("hierarchy/PointReach-v0")
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        build_for_env(env, num_levels=2, **kwargs)
+    env.close()
+
+
+def test_reward_scales_by_name_in_code():
+    from hierarchy import build_for_env
+    env = make_env("hierarchy/PointReach-v0")
+    h = build_for_env(env, num_levels=3, task_reward_scale=0.1, reward_scales={"mid1": 2.0, "low": 0.5})
+    assert [lvl.reward_scale for lvl in h.levels] == [0.1, 2.0, 0.5]
+    env.close()

@@ -15,7 +15,13 @@ from hierarchy.core import specs
 def test_level_names():
     assert level_names(1) == ["flat"]
     assert level_names(2) == ["top", "low"]
-    assert level_names(3) == ["top", "mid", "low"]
+    assert level_names(3) == ["top", "mid1", "low"]
+    assert level_names(4) == ["top", "mid1", "mid2", "low"]
+    # A name means the same level at every depth that has it: mid<k> is k levels below the top.
+    for n in range(2, 8):
+        names = level_names(n)
+        assert names[0] == "top" and names[-1] == "low"
+        assert all(names[k] == f"mid{k}" for k in range(1, n - 1))
     assert level_names(5) == ["top", "mid1", "mid2", "mid3", "low"]
     with pytest.raises(ValueError, match="at least one level"):
         level_names(0)
@@ -53,7 +59,7 @@ def test_mismatched_specs_name_the_levels():
     wrong_goal = specs.BoundedTensorSpec([3], tf.float32, -3.0, 3.0)
     levels[2] = Level(observation_spec=obs, goal_spec=wrong_goal, action_spec=levels[2].action_spec,
                       actor_hidden_sizes=(8,), critic_hidden_sizes=(8,), name="low")
-    with pytest.raises(ValueError, match=r"level 1 \('mid'\) sets goals for level 2 \('low'\).*"
+    with pytest.raises(ValueError, match=r"level 1 \('mid1'\) sets goals for level 2 \('low'\).*"
                                          r"shape \(2,\).*shape \(3,\)"):
         Hierarchy(levels=levels, periods=2, goal_indices=GOAL_INDICES)
     levels = make_levels(2)

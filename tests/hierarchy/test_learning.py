@@ -79,7 +79,7 @@ def test_three_levels_build_act_and_train_with_connected_gradients():
     small_levels(3, batch_size=16)
     env = gym.make("hierarchy/PointReach-v0")
     h = H.build_for_env(env, num_levels=3, seed=0, periods=[2, 3], cg_lambda=[0.1, 0.2])
-    assert [lvl.level_name for lvl in h.levels] == ["top", "mid", "low"]
+    assert [lvl.level_name for lvl in h.levels] == ["top", "mid1", "low"]
     assert h.env_steps_per_step == [6, 3, 1]
     agent = H.Agent(hierarchy=h, warmup_steps=100, seed=0)
     before = [v.numpy().copy() for lvl in h.levels for v in lvl.actor.trainable_variables]

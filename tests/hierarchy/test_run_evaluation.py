@@ -73,3 +73,22 @@ def test_result_paths_are_relative_to_the_run_inside_it_only(tmp_path):
     outside = str(tmp_path / "run2" / "v.mp4")          # a sibling whose name extends the run's
     assert run_relative(outside, root) == outside
     assert run_relative("../v.gif", root) == "../v.gif"
+
+
+def test_a_saved_configuration_with_scopes_of_other_depths_still_evaluates(run_dir, tmp_path):
+    # Environment files used to bind `top/` and `flat/` so that one file served every depth; a run
+    # saved then has `flat/Level.reward_scale` in its two-level config.gin. Training with such a
+    # binding is refused; restoring the saved run logs it and evaluates.
+    import shutil
+    old = str(tmp_path / "old")
+    shutil.copytree(run_dir, old)
+    for name in ("evaluation_100.json", "evaluation_200.json"):
+        if os.path.exists(os.path.join(old, name)):
+            os.remove(os.path.join(old, name))
+    with open(os.path.join(old, "config.gin"), "a") as f:
+        f.write("\nflat/Level.reward_scale = 0.1\n")
+    parse_gin([os.path.join(old, "config.gin")])
+    result = evaluate_run(old)
+    assert result["step"] == 200 and result["num_episodes"] == 4
+    with pytest.raises(ConfigurationError, match="'flat/' names no level of this 2-level hierarchy"):
+        train(str(tmp_path / "new"))
