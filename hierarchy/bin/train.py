@@ -17,8 +17,10 @@ environment id, a scope that names no level), a root_dir that cannot be created 
 which another training process runs, or one whose metric rows outlive its deleted checkpoints
 (--start_over discards them); 1 when root_dir holds a run of another configuration, training
 diverged (a NaN or inf loss or weight; the last good checkpoint is intact), a file of the run could
-not be written (a full disk, a read-only filesystem; the newest checkpoint is intact), or every
-checkpoint of the run is damaged (the files are named, nothing is moved). A damaged newest checkpoint
+not be written (a full disk, a read-only filesystem; the newest checkpoint is intact), every
+checkpoint of the run is damaged (the files are named, nothing is moved), or the open episode of a
+mid-episode checkpoint cannot be read (an old open_episode.pkl naming an unknown class; the file is
+named). A damaged newest checkpoint
 alone is moved aside and the run resumes from the newest intact one.
 """
 
@@ -79,7 +81,7 @@ def main(argv):
         logging.error("%s", e)
         sys.exit(EXIT_FAILED)
     except (TrainingDivergedError, RunWriteError, checkpointing.CheckpointWriteError,
-            checkpointing.NoIntactCheckpointError) as e:
+            checkpointing.NoIntactCheckpointError, resilience.OpenEpisodeError) as e:
         logging.error("%s", one_line(e))
         sys.exit(EXIT_FAILED)
 

@@ -5,7 +5,7 @@ A checkpoint is a directory `root/checkpoints/ckpt-<step>/` holding
   agent_state.npz    `agent.numpy_state()`: replay buffers, counters, the agent's random generator;
   loop_state.json    `LoopState`: what the training loop needs to continue (step, episodes,
                      environment generators, ...), a JSON object;
-and, for a checkpoint written mid-episode, the file of its open episode (`hierarchy.run.resilience`).
+and, for a checkpoint written mid-episode, the files of its open episode (`hierarchy.run.resilience`).
 It is written into a temporary directory first; every file is fsync'ed, then the directory is renamed
 into place and the `latest` pointer file is replaced atomically (`hierarchy.run.files`). A process killed
 at any moment therefore leaves the previous checkpoint and pointer intact; leftover temporary

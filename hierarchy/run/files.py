@@ -20,6 +20,8 @@ What a training run (`hierarchy.run.runner.train`) writes into its `root_dir`:
   tensorboard/           TensorBoard event files: the same metrics, plus steps/s; a restart marker
                          per (re)start makes TensorBoard drop the dead run's events after its checkpoint
   checkpoints/           crash-safe checkpoints (`hierarchy.run.checkpointing`), the newest `keep_checkpoints`
+                         (ckpt-<step>/: tf/, agent_state.npz, loop_state.json and, written
+                         mid-episode, open_episode.npz + open_episode.json: `hierarchy.run.resilience`)
   learning_curve.png     evaluation return and success rate against steps (at the end)
   plots/                 trajectory_<step>_ctx<k>.png: the first evaluation episode of context k at
                          each evaluation, seen from above (`hierarchy.plots.trajectory_plot`; setting

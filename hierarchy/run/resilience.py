@@ -12,7 +12,11 @@
   the agent's generator and buffers stay as checkpointed. This needs an environment whose reset and
   step are deterministic given its generator and the actions, as gymnasium's MuJoCo environments
   are; `replay` checks the replayed observation against the saved one and raises
-  `ReplayMismatchError` if they differ.
+  `ReplayMismatchError` if they differ. On disk (`OpenEpisode.to_files`, `read_open_episode`) it is
+  arrays and JSON, no pickled classes (`hierarchy.run.records`): open_episode.npz holds every array,
+  open_episode.json the rest (the records `OpenEpisode`, `Episode`, `Transition`, naming the
+  arrays). A checkpoint of earlier versions holds open_episode.pkl instead, read by an unpickler
+  that knows only those classes (under their old module paths too) and numpy's arrays.
 - `env_rng_state` / `set_env_rng_state`: the environment's generators, its own and those of the
   environments it holds (gymnasium-robotics' mazes step an inner robot environment that has a
   generator of its own), found by `env_generators`.
@@ -34,19 +38,23 @@ from __future__ import annotations
 import dataclasses
 import errno
 import fcntl
+import io
 import os
 import pickle
 import signal
 import socket
 import threading
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 from absl import logging
 
-from hierarchy.run import files, metrics
+from hierarchy.run import files, metrics, records
 
-EPISODE_FILE = "open_episode.pkl"
+EPISODE_ARRAYS = "open_episode.npz"      # a mid-episode checkpoint's open episode: its arrays,
+EPISODE_JSON = "open_episode.json"       # and everything else, naming them
+LEGACY_EPISODE_FILE = "open_episode.pkl"   # the pickle that checkpoints held before
+EPISODE_FORMAT = 1
 
 
 class Interrupted(Exception):
@@ -63,6 +71,10 @@ class RootDirectoryError(OSError):
 
 class RunDirectoryLockedError(RootDirectoryError):
     """Another process trains in the run directory (it holds the run's lock); nothing was written."""
+
+
+class OpenEpisodeError(ValueError):
+    """A mid-episode checkpoint's open episode cannot be read (an unknown format or class)."""
 
 
 class ReplayMismatchError(RuntimeError):
@@ -166,12 +178,100 @@ class OpenEpisode:
     actions: List[np.ndarray]         # environment actions taken so far in the episode
     reset_rng_state: Dict[str, Any]   # the environment generator's state before the episode's reset
 
-    def to_bytes(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+    def to_files(self) -> Dict[str, bytes]:
+        """{EPISODE_ARRAYS: the npz of its arrays, EPISODE_JSON: the rest}, for `Checkpointer.save`.
+
+        Raises:
+          TypeError: the episode holds a value that `records.to_arrays_and_json` cannot write.
+        """
+        arrays_data, text = records.to_arrays_and_json(self, _records(), format=EPISODE_FORMAT)
+        return {EPISODE_ARRAYS: arrays_data, EPISODE_JSON: text.encode()}
 
     @staticmethod
-    def from_bytes(data: bytes) -> OpenEpisode:
-        return pickle.loads(data)
+    def from_files(arrays_data: bytes, json_data: bytes, *, where: str) -> OpenEpisode:
+        """The `OpenEpisode` of `to_files`' two files; `where` (the checkpoint) names them in errors.
+
+        Raises:
+          OpenEpisodeError: the files are of another format, or name an unknown record or array.
+        """
+        try:
+            open_episode = records.from_arrays_and_json(arrays_data, json_data.decode(), _records(),
+                                                        format=EPISODE_FORMAT)
+        except records.READ_ERRORS as e:
+            raise OpenEpisodeError(f"cannot read the open episode in {where} ({EPISODE_ARRAYS}, "
+                                   f"{EPISODE_JSON}): {e}") from e
+        if not isinstance(open_episode, OpenEpisode):
+            raise OpenEpisodeError(f"{os.path.join(where, EPISODE_JSON)} holds no open episode")
+        return open_episode
+
+
+def _records() -> Dict[str, type]:
+    """The record classes an open episode's files may hold, by name."""
+    from hierarchy.agent.agent import Episode
+    from hierarchy.agent.replay import Transition
+    return {"OpenEpisode": OpenEpisode, "Episode": Episode, "Transition": Transition}
+
+
+def _legacy_records() -> Dict[Tuple[str, str], str]:
+    """(module, name) -> record name, for every record an open_episode.pkl of earlier versions
+    names: under their module paths before and after the split into subpackages."""
+    known = {(module, "OpenEpisode"): "OpenEpisode"
+             for module in ("hierarchy.resilience", "hierarchy.run.resilience")}
+    known.update({(module, "Episode"): "Episode" for module in ("hierarchy.agent", "hierarchy.agent.agent")})
+    known.update({(module, "Transition"): "Transition"
+                  for module in ("hierarchy.replay", "hierarchy.agent.replay")})
+    return known
+
+
+# The numpy globals a pickled array, dtype or numpy scalar names (numpy 1 and numpy 2 paths).
+_LEGACY_NUMPY = frozenset(
+    [("numpy", "ndarray"), ("numpy", "dtype")]
+    + [(f"{core}.numeric", "_frombuffer") for core in ("numpy.core", "numpy._core")]
+    + [(f"{core}.multiarray", name) for core in ("numpy.core", "numpy._core")
+       for name in ("_reconstruct", "scalar")])
+
+
+class _LegacyUnpickler(pickle.Unpickler):
+    """Reads an open_episode.pkl of earlier versions: it may name the episode records
+    (`_legacy_records`, mapped to the current classes) and numpy's arrays, nothing else."""
+
+    def __init__(self, data: bytes, path: str):
+        super().__init__(io.BytesIO(data))
+        self.path, self.records = path, _legacy_records()
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self.records:
+            return _records()[self.records[(module, name)]]
+        if (module, name) in _LEGACY_NUMPY:
+            return super().find_class(module, name)
+        raise OpenEpisodeError(
+            f"{self.path} refers to {module}.{name}, which is not part of an open episode of this "
+            "library (only its episode records and numpy arrays are read), so it was not loaded; "
+            "resume from an episode-boundary checkpoint instead (move this checkpoint aside)")
+
+
+def read_open_episode(path: str, read: Callable[[str, str], bytes]) -> OpenEpisode:
+    """The open episode of the mid-episode checkpoint at `path`, whose files `read(path, name)`
+    returns (`Checkpointer.read_blob`): open_episode.npz and .json, or an earlier version's
+    open_episode.pkl.
+
+    Raises:
+      OpenEpisodeError: in one line naming the file: unreadable, or (a pickle) naming a class or
+        function other than the known ones.
+    """
+    if os.path.exists(os.path.join(path, EPISODE_JSON)):
+        return OpenEpisode.from_files(read(path, EPISODE_ARRAYS), read(path, EPISODE_JSON),
+                                      where=path)
+    file = os.path.join(path, LEGACY_EPISODE_FILE)
+    try:
+        open_episode = _LegacyUnpickler(read(path, LEGACY_EPISODE_FILE), file).load()
+    except OpenEpisodeError:
+        raise
+    except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, EOFError, OSError) as e:
+        raise OpenEpisodeError(f"cannot read the open episode {file}: {type(e).__name__}: {e}") from e
+    if not isinstance(open_episode, OpenEpisode):
+        raise OpenEpisodeError(f"{file} holds a {type(open_episode).__name__}, not an open episode")
+    return open_episode
 
 
 _NESTED_ENV_DEPTH = 3   # how deep env_generators looks for environments held by environments
@@ -253,7 +353,6 @@ def replay(env, open_episode: OpenEpisode) -> Tuple[dict, dict]:
             "(the environment is not deterministic given its random generator and the actions); "
             "resume from an episode-boundary checkpoint instead")
     return obs, info
-
 
 
 def prepare_extension(root_dir: str, previous_total: int, total_steps: int) -> None:

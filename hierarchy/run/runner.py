@@ -74,6 +74,7 @@ def train(root_dir: str, *, extend: bool = False, start_over: bool = False,
       resilience.Interrupted: SIGTERM or SIGINT stopped the run after a checkpoint at the next step.
       resilience.RootDirectoryError: root_dir cannot be created or written, or another process
         trains in it (`resilience.RunDirectoryLockedError`); nothing was run.
+      resilience.OpenEpisodeError: the open episode of a mid-episode checkpoint cannot be read.
       failures.RowsWithoutCheckpointError: root_dir holds rows written after a checkpoint, but
         no checkpoint (and not `start_over`); nothing was changed.
       failures.RunWriteError: a file of the run could not be written between checkpoints (a
@@ -185,8 +186,7 @@ class Runner:
             # The step of the last scheduled checkpoint (a SIGTERM checkpoint is not one).
             self.last_saved = state.last_scheduled_save
             if state.open_episode:
-                open_episode = resilience.OpenEpisode.from_bytes(
-                    self.checkpointer.read_blob(latest, resilience.EPISODE_FILE))
+                open_episode = resilience.read_open_episode(latest, self.checkpointer.read_blob)
                 self.resumed = (open_episode, *resilience.replay(self.env, open_episode))
             dropped = [metrics.truncate_jsonl(p, self.agent.env_steps) for p in metric_files]
             logging.info("Resuming from %s (step %d, %d episodes%s); dropped %d train and %d eval metric "
@@ -318,7 +318,7 @@ class Runner:
             step=step, episodes=self.episodes, elapsed=self._elapsed(),
             env_rng=resilience.env_rng_state(self.env), open_episode=not scheduled,
             last_scheduled_save=step if scheduled else self.last_saved),
-            blobs=None if scheduled else {resilience.EPISODE_FILE: open_episode.to_bytes()})
+            blobs=None if scheduled else open_episode.to_files())
         if scheduled:
             self.last_saved = step
         logging.info("Saved checkpoint %s%s.", path, "" if scheduled else " (mid-episode)")

@@ -40,3 +40,13 @@ def killed(tmp_path_factory):
     directory = os.path.join(root, "checkpoints")
     assert sorted(n for n in os.listdir(directory) if n.startswith("ckpt-")) == ["ckpt-200", "ckpt-400"]
     return root
+
+
+@pytest.fixture(scope="session")
+def sigtermed(tmp_path_factory):
+    """A fault-test run stopped by SIGTERM after step 350, mid-episode (the episode boundaries are
+    200 and 400): (root_dir, its stderr). Tests work on copies (`run_helpers.copy_run`)."""
+    root = str(tmp_path_factory.mktemp("sigtermed") / "run")
+    code, err = run_until_log_line(root, POINT, FAULT_SETTINGS, "step 350/600", signal.SIGTERM)
+    assert code == 0, err[-3000:]
+    return root, err
