@@ -219,11 +219,9 @@ class Hierarchy(tf.Module):
     def uses_child_actions(self, level: int) -> bool:
         """Whether level `level` stores its child's actions (the off-policy correction and the
         "reference" estimator read them)."""
-        if level == self.num_levels - 1:
-            return False
-        estimator = connected_gradients.get_estimator(self.cg_estimator)
-        return self.corrections[level] is not None or (
-            "child_actions" in estimator.replay_fields and self.has_cg(level))
+        reads = "child_actions" in connected_gradients.get_estimator(self.cg_estimator).replay_fields
+        return level < self.num_levels - 1 and (self.corrections[level] is not None or (
+            reads and self.has_cg(level)))
 
     def transition_layout(self, level: int) -> RowLayout:
         """The packed-row layout of level `level`'s `Transition`s (its replay rows)."""
