@@ -24,6 +24,7 @@ started with that total when the old total ends an episode.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import os
 import signal
@@ -38,7 +39,7 @@ from absl import logging
 from hierarchy.run import checkpointing, evaluation, failures, files, metrics, progress, resilience
 from hierarchy.run.assembly import make_envs_and_agent
 from hierarchy.run.checkpointing import LoopState
-from hierarchy.run.config import check_config_unchanged, check_train_settings
+from hierarchy.run.config import ConfigMismatchError, check_config_unchanged, check_train_settings
 from hierarchy.run.files import atomic_write_text
 from hierarchy.run.resilience import prepare_extension
 from hierarchy.run.settings import DEFAULT_TOTAL_STEPS, RunSettings
@@ -86,19 +87,47 @@ def train(root_dir: str, *, extend: bool = False, start_over: bool = False,
                   start_over=start_over).run_experiment()
 
 
+def train_agent(root_dir: str, *, agent, env, eval_env, settings: RunSettings | None = None,
+                **overrides: Any) -> Dict[str, Any]:
+    """Trains an agent built in code with the binary's loop: the same metric rows, TensorBoard
+    events, evaluations, trajectory plots, checkpoints (a re-run resumes), progress lines and
+    `finished.json` in `root_dir`.
+
+        agent = H.Agent(hierarchy=H.build_for_env(env, task_reward_scale=0.1), seed=0)
+        H.train_agent("runs/mine", agent=agent, env=env, eval_env=eval_env, total_steps=20_000)
+
+    Args:
+      root_dir: as for `train`.
+      agent: the `Agent` to train; a re-run must build it the same way to resume its checkpoints.
+      env, eval_env: the training and evaluation environments (dict observations; two instances of
+        the task), closed at the end as the binary closes its own.
+      settings: the run's settings (default `RunSettings()`: the `train.*` gin bindings, if any,
+        else the defaults); `env_id` is taken from `env.spec` when it has one, and
+        `max_episode_steps` does not apply (the environments are built already).
+      **overrides: `RunSettings` fields, e.g. `total_steps=20_000, eval_interval=5_000`.
+
+    Returns and raises as `train` (without the configuration errors of building from gin).
+    """
+    settings = dataclasses.replace(settings or RunSettings(), **overrides)
+    if getattr(env, "spec", None) is not None:
+        settings = dataclasses.replace(settings, env_id=env.spec.id)
+    return Runner(root_dir, settings=settings, built=(env, eval_env, agent)).run_experiment()
+
+
 class Runner:
     """One training run in `root_dir` under `settings`: `run_experiment` builds, resumes, trains,
-    evaluates and checkpoints (`extend` and `start_over` are `train`'s)."""
+    evaluates and checkpoints (`extend` and `start_over` are `train`'s). `built`: the (environment,
+    evaluation environment, agent) of `train_agent`; None builds them from gin."""
 
     def __init__(self, root_dir: str, *, settings: RunSettings, extend: bool = False,
-                 start_over: bool = False):
+                 start_over: bool = False, built: tuple | None = None):
         s = settings
         check_train_settings(total_steps=s.total_steps, eval_interval=s.eval_interval,
                              checkpoint_interval=s.checkpoint_interval, log_interval=s.log_interval,
                              eval_episodes_per_context=s.eval_episodes_per_context,
                              recent_episodes=s.recent_episodes, keep_checkpoints=s.keep_checkpoints)
         self.root_dir, self.settings, self.env_id, self.seed = root_dir, s, s.env_id, s.seed
-        self.extend, self.start_over = bool(extend), bool(start_over)
+        self.extend, self.start_over, self.built = bool(extend), bool(start_over), built
         self.max_episode_steps, self.eval_at_start = s.max_episode_steps, s.eval_at_start
         self.trajectory_plots = bool(s.trajectory_plots)
         (self.total_steps, self.eval_interval, self.eval_episodes_per_context, self.checkpoint_interval,
@@ -121,8 +150,11 @@ class Runner:
         if extended_from is None and os.path.exists(self._path(files.FINISHED)):
             return self._previous_result()
         # Build everything before writing anything (root_dir included): configuration errors surface here.
-        (self.env, self.eval_env), self.agent = make_envs_and_agent(
-            self.env_id, max_episode_steps=self.max_episode_steps, seed=self.seed, count=2)
+        if self.built is None:
+            (self.env, self.eval_env), self.agent = make_envs_and_agent(
+                self.env_id, max_episode_steps=self.max_episode_steps, seed=self.seed, count=2)
+        else:
+            self.env, self.eval_env, self.agent = self.built
         self.level_names = [lvl.level_name for lvl in self.agent.hierarchy.levels]
         if self.total_steps <= self.agent.warmup_steps:
             logging.warning("train.total_steps (%d) is not above Agent.warmup_steps (%d): the run "
@@ -181,6 +213,7 @@ class Runner:
         self.episodes, self.elapsed_before, self.last_saved = 0, 0.0, None
         self.restored, self.resumed = latest is not None, None
         if latest is not None:
+            self._check_level_names(metric_files[0])
             self.episodes, self.elapsed_before = state.episodes, state.elapsed
             resilience.set_env_rng_state(self.env, state.env_rng)
             # The step of the last scheduled checkpoint (a SIGTERM checkpoint is not one).
@@ -207,6 +240,17 @@ class Runner:
             maxlen=self.recent_episodes)
         self.eval_rows = metrics.read_jsonl(metric_files[1])
         self.last_eval_step = self.eval_rows[-1]["step"] if self.eval_rows else 0
+
+    def _check_level_names(self, train_metrics: str) -> None:
+        """Refuses to resume a run whose metric rows name its levels otherwise (three-level runs
+        named their middle level `mid` before names became the same at every depth)."""
+        rows = metrics.read_jsonl(train_metrics)
+        written = list(rows[0]["losses"]) if rows and "losses" in rows[0] else self.level_names
+        if written != self.level_names:
+            raise ConfigMismatchError(
+                f"{self.root_dir} holds a run whose metric rows name its levels {written}, but this "
+                f"hierarchy names them {self.level_names} (level names are now the same at every "
+                "depth); finish that run with the version that started it, or start a new run")
 
     def _open_writers(self) -> None:
         self.train_writer = metrics.JsonlWriter(self._path(files.TRAIN_METRICS))
