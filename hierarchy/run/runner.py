@@ -244,8 +244,14 @@ class Runner:
     def _check_level_names(self, train_metrics: str) -> None:
         """Refuses to resume a run whose metric rows name its levels otherwise (three-level runs
         named their middle level `mid` before names became the same at every depth)."""
-        rows = metrics.read_jsonl(train_metrics)
-        written = list(rows[0]["losses"]) if rows and "losses" in rows[0] else self.level_names
+        written = self.level_names
+        if os.path.exists(train_metrics):
+            with open(train_metrics) as f:
+                first = f.readline()
+            try:   # the first row only (a torn end is read, and reported, with the rest later)
+                written = list(json.loads(first)["losses"])
+            except (ValueError, KeyError, TypeError):
+                pass
         if written != self.level_names:
             raise ConfigMismatchError(
                 f"{self.root_dir} holds a run whose metric rows name its levels {written}, but this "

@@ -36,8 +36,19 @@ def test_same_rows_and_checkpoints_as_the_gin_run(tmp_path):
         sorted(os.listdir(os.path.join(by_gin, files.CHECKPOINTS)))
 
 
-def test_a_hierarchy_built_without_gin_trains_resumes_and_logs_progress(tmp_path, caplog):
+@pytest.fixture
+def info_logs(caplog):
+    """The library's INFO lines (absl's verbosity may have been lowered by an earlier test)."""
+    from absl import logging
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.INFO)
     caplog.set_level(std_logging.INFO)
+    yield caplog
+    logging.set_verbosity(verbosity)
+
+
+def test_a_hierarchy_built_without_gin_trains_resumes_and_logs_progress(tmp_path, info_logs):
+    caplog = info_logs
 
     def run(total_steps):
         env, eval_env = gym.make("hierarchy/PointReach-v0"), gym.make("hierarchy/PointReach-v0")
